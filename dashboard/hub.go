@@ -85,7 +85,7 @@ func New(o Options) *Hub {
 		opts: o,
 		log:  o.Logger,
 		sub: o.Bus.Subscribe("dashboard", defs.Mask(defs.EventHealth, defs.EventDevice,
-			defs.EventViolation, defs.EventCamera, defs.EventNotice), 4096),
+			defs.EventViolation, defs.EventCamera, defs.EventNotice, defs.EventAlert), 4096),
 		register:   make(chan *client),
 		unregister: make(chan *client),
 		done:       make(chan struct{}),
@@ -210,6 +210,8 @@ func frames(ev defs.Event) (full, limited []byte) {
 		full = marshal(Message{Type: "camera", At: at, Data: ev.Camera})
 	case defs.EventNotice:
 		full = marshal(Message{Type: "notice", At: at, Data: ev.Notice})
+	case defs.EventAlert:
+		full = marshal(Message{Type: "alert", At: at, Data: ev.Alert})
 	case defs.EventViolation:
 		v := *ev.Violation
 		full = marshal(Message{Type: "violation", At: at, Data: v})
