@@ -1,0 +1,195 @@
+// Package api owns iocd's HTTP edge: routing, authentication of every
+// /api/ and /ws request, JSON encoding, the one mapping from coded defs
+// errors to HTTP statuses, request limits and logging, and the
+// unauthenticated /healthz, /readyz and /metrics. The domain work is done
+// by the services injected through Options; each domain's handlers live in
+// their own file (devices.go, tokens.go, ...) with a routes method listed
+// in Server.routes.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/iocd/iocd/auth"
+	"github.com/iocd/iocd/defs"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Default request body limits. Imports get more room than single objects.
+const (
+	DefaultMaxBodyBytes   = 1 << 20  // 1 MiB
+	DefaultMaxImportBytes = 16 << 20 // 16 MiB
+)
+
+// Authenticator checks a bearer token against the role a route needs.
+// *auth.Authenticator satisfies it.
+type Authenticator interface {
+	Authorize(ctx context.Context, token string, min defs.Role) (auth.Principal, error)
+}
+
+// ReadyCheck is one named condition /readyz checks, such as "mqtt" or
+// "store". Check returns nil when ready, or an error whose text says why
+// not (it is shown, so it must hold no secret).
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Options are the Server's dependencies. A nil domain service is allowed:
+// that domain's routes stay mounted (so clients get a clear answer, not a
+// 404 that looks like a typo) and answer 503 "<domain> is not available".
+// Beware typed nils: pass a literal nil, not a nil *T.
+type Options struct {
+	// Logger receives request logs at Debug and internal errors at Error.
+	Logger *slog.Logger
+	// Auth is required: every /api/ and /ws route is authenticated.
+	Auth Authenticator
+	// Gatherer serves /metrics. Nil: /metrics answers 503.
+	Gatherer prometheus.Gatherer
+	// Ready lists what /readyz checks.
+	Ready []ReadyCheck
+	// ReadyTimeout bounds each readiness check; default 2s.
+	ReadyTimeout time.Duration
+	// MaxBodyBytes and MaxImportBytes limit request bodies; 0: defaults.
+	MaxBodyBytes   int64
+	MaxImportBytes int64
+
+	// Devices serves /api/v1/devices (devices.go).
+	Devices DeviceService
+
+	// Tokens serves /api/v1/tokens (tokens.go).
+	Tokens TokenService
+
+	// WebSocket serves /ws (websocket.go). Viewers and up; the token may
+	// come as a subprotocol, see auth.WebSocketToken.
+	WebSocket http.Handler
+
+	// Domains added by other files: add your field below on its own line,
+	// keeping the blank lines, so parallel branches merge cleanly.
+
+}
+
+// Server is iocd's HTTP API.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New builds the Server and its routes.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxImportBytes <= 0 {
+		opts.MaxImportBytes = DefaultMaxImportBytes
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 2 * time.Second
+	}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// routes lists each file's route registration. Keep one per line with a
+// blank line between, so branches adding a domain merge cleanly.
+func (s *Server) routes() {
+	s.healthRoutes()
+
+	s.devicesRoutes()
+
+	s.tokensRoutes()
+
+	s.websocketRoutes()
+
+	s.mux.HandleFunc("/api/", s.notFound)
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// handlerFunc is a handler that returns its error for writeError to map,
+// so every error takes the same road to the client.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route mounts an authenticated handler: the request must carry a bearer
+// token whose role is at least min; the principal is then in the request
+// context (auth.PrincipalFrom).
+func (s *Server) route(method, pattern string, min defs.Role, h handlerFunc) {
+	s.handle(method, pattern, min, auth.BearerToken, h)
+}
+
+// domain returns a router for one domain's routes: when the domain is not
+// wired (its service is nil), every route answers 503 after the usual
+// authentication, naming the domain.
+func (s *Server) domain(name string, wired bool) domainRouter {
+	return domainRouter{s: s, name: name, wired: wired}
+}
+
+type domainRouter struct {
+	s     *Server
+	name  string
+	wired bool
+}
+
+// route mounts h, or the "not available" answer if the domain is unwired.
+func (d domainRouter) route(method, pattern string, min defs.Role, h handlerFunc) {
+	if !d.wired {
+		name := d.name
+		h = func(http.ResponseWriter, *http.Request) error {
+			return defs.Errorf(defs.EUNAVAILABLE, "%s is not available on this server", name)
+		}
+	}
+	d.s.route(method, pattern, min, h)
+}
+
+func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.Request) string, h handlerFunc) {
+	s.mux.HandleFunc(method+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		p, err := s.opts.Auth.Authorize(r.Context(), token(r), min)
+		if err == nil {
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			err = h(sw, r)
+		}
+		if err != nil {
+			s.writeError(sw, r, err)
+		}
+		// Never log the query string or headers: they may hold tokens.
+		s.log.Debug("http request", "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "principal", p.Name, "dur", time.Since(start))
+	})
+}
+
+// statusWriter remembers the status for the request log. It forwards
+// Unwrap so http.ResponseController (flush, hijack for /ws) still works.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, defs.NotFound("no route for %s %s", r.Method, r.URL.Path))
+}
