@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -200,11 +201,17 @@ func csvDevice(row int, rec []string, col map[string]int) (defs.Device, error) {
 	return d, nil
 }
 
+// csvFloat parses a coordinate. ParseFloat takes "NaN" and "Inf", which
+// no coordinate is and JSON cannot carry: they are refused here.
 func csvFloat(s string) (float64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	return strconv.ParseFloat(s, 64)
+	v, err := strconv.ParseFloat(s, 64)
+	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		return 0, errors.New("not a finite number")
+	}
+	return v, err
 }
 
 // ParseTags reads tags written "k=v;k2=v2", the CSV form.
