@@ -432,3 +432,24 @@ func TestDeviceSeedFile(t *testing.T) {
 		})
 	}
 }
+
+func TestDeviceImportBodyLimit(t *testing.T) {
+	r := newRig(t, func(s *rigSetup) { s.opts.MaxImportBytes = 1024 })
+	var rows []map[string]any
+	for i := 0; i < 40; i++ {
+		rows = append(rows, map[string]any{"id": "s" + strings.Repeat("x", i), "site": "s", "kind": "sensor"})
+	}
+	csv := "id,site,kind\n" + strings.Repeat("abcdefgh,s,sensor\n", 100)
+	for name, c := range map[string]struct {
+		ct   string
+		body any
+	}{"json": {"application/json", rows}, "csv": {"text/csv", csv}} {
+		t.Run(name, func(t *testing.T) {
+			got := r.admin("POST", "/api/v1/devices/import", c.body, "Content-Type", c.ct)
+			wantStatus(t, got, http.StatusBadRequest)
+			if e := got.err(t); e.Error.Field != "body" || !strings.Contains(e.Error.Message, "1024") {
+				t.Errorf("want body-too-large naming the limit, got %+v", e.Error)
+			}
+		})
+	}
+}

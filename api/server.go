@@ -9,8 +9,10 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/iocd/iocd/auth"
@@ -108,12 +110,40 @@ func (s *Server) routes() {
 	s.tokensRoutes()
 
 	s.websocketRoutes()
-
-	s.mux.HandleFunc("/api/", s.notFound)
 }
 
 // Handler returns the HTTP handler serving every route.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// routeMethods are the methods tried when a request matches no route, to
+// tell "no such route" (404) from "not with this method" (405).
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// serveHTTP answers unrouted /api/ requests in the JSON error shape
+// (ServeMux's own answers are plain text) and hands the rest to the mux.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" || !strings.HasPrefix(r.URL.Path, "/api/") {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	var allow []string
+	for _, m := range routeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		s.writeError(w, r, defs.NotFound("no route for %s", r.URL.Path))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
+		Code:    "method_not_allowed",
+		Message: fmt.Sprintf("%s is not allowed here (allowed: %s)", r.Method, strings.Join(allow, ", ")),
+	}})
+}
 
 // handlerFunc is a handler that returns its error for writeError to map,
 // so every error takes the same road to the client.
@@ -189,7 +219,3 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, defs.NotFound("no route for %s %s", r.Method, r.URL.Path))
-}

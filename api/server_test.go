@@ -107,12 +107,28 @@ func TestUnwiredDomainAnswers503(t *testing.T) {
 	wantStatus(t, r.do("GET", "/api/v1/devices", "", nil), http.StatusUnauthorized)
 }
 
-func TestUnknownAPIRouteIs404JSON(t *testing.T) {
+func TestUnroutedAPIRequestsAnswerJSON(t *testing.T) {
 	r := newRig(t)
-	got := r.admin("GET", "/api/v1/nothing-here", nil)
-	wantStatus(t, got, http.StatusNotFound)
-	if e := got.err(t); e.Error.Code != defs.ENOTFOUND {
-		t.Errorf("want code %q, got %+v", defs.ENOTFOUND, e)
+	cases := []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/api/v1/nothing-here", http.StatusNotFound, defs.ENOTFOUND, ""},
+		{"PUT", "/api/v1/devices/x", http.StatusMethodNotAllowed, "method_not_allowed", "GET, PATCH, DELETE"},
+		{"DELETE", "/api/v1/devices", http.StatusMethodNotAllowed, "method_not_allowed", "GET, POST"},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			got := r.admin(c.method, c.path, nil)
+			wantStatus(t, got, c.status)
+			if e := got.err(t); e.Error.Code != c.code {
+				t.Errorf("want code %q, got %+v", c.code, e)
+			}
+			if a := got.header.Get("Allow"); a != c.allow {
+				t.Errorf("Allow: want %q, got %q", c.allow, a)
+			}
+		})
 	}
 }
 

@@ -71,6 +71,9 @@ type Registry struct {
 	byID map[defs.DeviceID]defs.Device
 
 	unknown *prometheus.CounterVec
+	// counted holds unknown's children by outcome, resolved once: Unknown
+	// may run per message, and a label lookup per call is waste.
+	counted map[string]prometheus.Counter
 }
 
 // New loads the registry from store and imports cfg.Devices.SeedFile if
@@ -94,8 +97,9 @@ func New(ctx context.Context, cfg config.Config, store Store, pub Publisher, reg
 	if r.policy == "" {
 		r.policy = config.UnknownPending
 	}
+	r.counted = map[string]prometheus.Counter{}
 	for _, o := range []string{"recorded", "registered", "pending_full", "rejected", "invalid", "failed"} {
-		r.unknown.WithLabelValues(o)
+		r.counted[o] = r.unknown.WithLabelValues(o)
 	}
 	if reg != nil {
 		if err := reg.Register(r.unknown); err != nil {
@@ -129,7 +133,8 @@ func New(ctx context.Context, cfg config.Config, store Store, pub Publisher, reg
 }
 
 // Lookup returns a device from memory, unredacted. It is what ingest calls
-// per message: a read lock and a map access.
+// per message: a read lock and a map access. The returned Tags map is
+// shared with the registry: read it, never write it.
 func (r *Registry) Lookup(id defs.DeviceID) (defs.Device, bool) {
 	r.mu.RLock()
 	d, ok := r.byID[id]
@@ -145,7 +150,8 @@ func (r *Registry) Get(ctx context.Context, id defs.DeviceID) (defs.Device, erro
 	return defs.Device{}, defs.NotFound("no device %q", clip(string(id)))
 }
 
-// List returns the devices matching f, unredacted, ordered by id.
+// List returns the devices matching f, unredacted, ordered by id. As with
+// Lookup, the Tags maps are shared and read-only.
 func (r *Registry) List(ctx context.Context, f Filter) ([]defs.Device, error) {
 	r.mu.RLock()
 	out := make([]defs.Device, 0, len(r.byID))
@@ -319,15 +325,15 @@ func (r *Registry) Unknown(ctx context.Context, site string, id defs.DeviceID) (
 		return d, d.Status == defs.StatusActive, nil
 	}
 	if err := CheckID("site", site); err != nil {
-		r.unknown.WithLabelValues("invalid").Inc()
+		r.counted["invalid"].Inc()
 		return defs.Device{}, false, err
 	}
 	if err := CheckID("id", string(id)); err != nil {
-		r.unknown.WithLabelValues("invalid").Inc()
+		r.counted["invalid"].Inc()
 		return defs.Device{}, false, err
 	}
 	if r.policy == config.UnknownReject {
-		r.unknown.WithLabelValues("rejected").Inc()
+		r.counted["rejected"].Inc()
 		return defs.Device{}, false, nil
 	}
 	if refused, err := r.turnAway(id); refused {
@@ -353,16 +359,16 @@ func (r *Registry) Unknown(ctx context.Context, site string, id defs.DeviceID) (
 	}
 	if err := r.store.InsertDevice(ctx, d); err != nil {
 		r.failedAt.Store(r.now().UnixNano())
-		r.unknown.WithLabelValues("failed").Inc()
+		r.counted["failed"].Inc()
 		return defs.Device{}, false, fmt.Errorf("recording unknown device %s: %w", id, err)
 	}
 	r.put(d)
 	if status == defs.StatusPending {
-		r.unknown.WithLabelValues("recorded").Inc()
+		r.counted["recorded"].Inc()
 		r.log.Info("unknown device listed for approval", "device", id, "site", site)
 		return d, false, nil
 	}
-	r.unknown.WithLabelValues("registered").Inc()
+	r.counted["registered"].Inc()
 	r.log.Info("unknown device registered", "device", id, "site", site)
 	return d, true, nil
 }
@@ -371,11 +377,11 @@ func (r *Registry) Unknown(ctx context.Context, site string, id defs.DeviceID) (
 // full or the store failed a moment ago, with the error to return if any.
 func (r *Registry) turnAway(id defs.DeviceID) (refused bool, err error) {
 	if r.policy == config.UnknownPending && r.autoPending.Load() >= MaxAutoPending {
-		r.unknown.WithLabelValues("pending_full").Inc()
+		r.counted["pending_full"].Inc()
 		return true, nil
 	}
 	if r.now().UnixNano()-r.failedAt.Load() < int64(retryAfterFailure) {
-		r.unknown.WithLabelValues("failed").Inc()
+		r.counted["failed"].Inc()
 		return true, defs.Errorf(defs.EUNAVAILABLE, "registry store failing; not recording %s", id)
 	}
 	return false, nil

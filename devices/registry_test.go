@@ -31,6 +31,16 @@ type fixture struct {
 
 func open(t *testing.T, policy string, path string) fixture {
 	t.Helper()
+	return openTB(t, policy, path)
+}
+
+func openB(b *testing.B, policy string) fixture {
+	b.Helper()
+	return openTB(b, policy, "")
+}
+
+func openTB(t testing.TB, policy string, path string) fixture {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "iocd.db")
