@@ -8,9 +8,12 @@
 package api
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -198,8 +201,10 @@ func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.
 	})
 }
 
-// statusWriter remembers the status for the request log. It forwards
-// Unwrap so http.ResponseController (flush, hijack for /ws) still works.
+// statusWriter remembers the status for the request log. It implements
+// Hijacker and Flusher by delegation, because gorilla/websocket's upgrader
+// type-asserts http.Hijacker rather than using http.ResponseController,
+// and Unwrap for those that do.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -219,3 +224,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection over, for websocket upgrades.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("response writer cannot be hijacked")
+	}
+	w.status, w.wrote = http.StatusSwitchingProtocols, true
+	return h.Hijack()
+}
+
+// Flush sends buffered data, for streamed answers.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/iocd/iocd/api"
+	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/defs"
 )
 
@@ -156,5 +159,42 @@ func TestWebSocketTokenSources(t *testing.T) {
 	}
 	if got := r.do("GET", "/ws?access_token="+viewer, "", nil); got.status != http.StatusUnauthorized {
 		t.Errorf("query-string token: want 401 (not accepted), got %d", got.status)
+	}
+}
+
+// TestWebSocketUpgradeThroughAuth upgrades for real with gorilla/websocket
+// from a "browser" that can only pass its token as a subprotocol.
+func TestWebSocketUpgradeThroughAuth(t *testing.T) {
+	up := websocket.Upgrader{Subprotocols: []string{auth.WebSocketProtocol}}
+	r := newRig(t, func(s *rigSetup) {
+		s.opts.WebSocket = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			p, _ := auth.PrincipalFrom(req.Context())
+			c, err := up.Upgrade(w, req, nil)
+			if err != nil {
+				return // the upgrader has answered the client
+			}
+			defer c.Close()
+			c.WriteMessage(websocket.TextMessage, []byte(p.Name+"/"+p.Role.String()))
+		})
+	})
+	url := "ws" + strings.TrimPrefix(r.srv.URL, "http") + "/ws"
+	d := websocket.Dialer{Subprotocols: []string{auth.WebSocketProtocol, "bearer." + r.tokens[defs.RoleViewer]}}
+	c, resp, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial: %v (response %+v)", err, resp)
+	}
+	defer c.Close()
+	if got := c.Subprotocol(); got != auth.WebSocketProtocol {
+		t.Errorf("subprotocol: want %q, got %q", auth.WebSocketProtocol, got)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, msg, err := c.ReadMessage()
+	if err != nil || string(msg) != "test-viewer/viewer" {
+		t.Errorf("first message: want test-viewer/viewer, got %q, %v", msg, err)
+	}
+
+	bad := websocket.Dialer{Subprotocols: []string{auth.WebSocketProtocol, "bearer.iocd_wrong"}}
+	if _, resp, err := bad.Dial(url, nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bad token: want a refused upgrade with 401, got %v, %+v", err, resp)
 	}
 }
