@@ -5,6 +5,21 @@
 // by the services injected through Options; each domain's handlers live in
 // their own file (devices.go, tokens.go, ...) with a routes method listed
 // in Server.routes.
+//
+// Adding a domain, say fleet.go: declare the small interface the handlers
+// need (FleetService) in fleet.go; put `Fleet FleetService` in its slot in
+// Options; write
+//
+//	func (s *Server) fleetRoutes() {
+//		d := s.domain("fleet", s.opts.Fleet != nil)
+//		d.route("GET", "/api/v1/fleet", defs.RoleViewer, s.listFleet)
+//	}
+//
+// and uncomment s.fleetRoutes() in routes. Handlers have the type
+// handlerFunc: they return an error (a defs coded error for anything the
+// client should see) and writeError maps it; decode bodies with
+// s.decodeJSON and answer with writeJSON. The principal is
+// auth.PrincipalFrom(r.Context()).
 package api
 
 import (
@@ -50,7 +65,8 @@ type ReadyCheck struct {
 type Options struct {
 	// Logger receives request logs at Debug and internal errors at Error.
 	Logger *slog.Logger
-	// Auth is required: every /api/ and /ws route is authenticated.
+	// Auth authenticates every /api/ and /ws route. Nil: they all answer
+	// 503, since nothing may be served unauthenticated.
 	Auth Authenticator
 	// Gatherer serves /metrics. Nil: /metrics answers 503.
 	Gatherer prometheus.Gatherer
@@ -72,9 +88,21 @@ type Options struct {
 	// come as a subprotocol, see auth.WebSocketToken.
 	WebSocket http.Handler
 
-	// Domains added by other files: add your field below on its own line,
-	// keeping the blank lines, so parallel branches merge cleanly.
+	// Slots for the domains other branches add: put your field on the
+	// line below your comment and keep the blank lines, so that parallel
+	// branches merge without conflicts.
 
+	// Fleet serves fleet health (fleet.go).
+
+	// Telemetry serves telemetry history (telemetry.go).
+
+	// Violations serves violation records and review (violations.go).
+
+	// Cameras serves camera sessions (cameras.go).
+
+	// Alerts serves alerts and their acknowledgement (alerts.go).
+
+	// Audit serves the audit log (audit.go).
 }
 
 // Server is iocd's HTTP API.
@@ -98,13 +126,19 @@ func New(opts Options) *Server {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
+	if opts.Auth == nil {
+		// Refuse rather than panic per request: a server wired without
+		// auth must not serve the API at all.
+		opts.Auth = noAuth{}
+	}
 	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
 	s.routes()
 	return s
 }
 
 // routes lists each file's route registration. Keep one per line with a
-// blank line between, so branches adding a domain merge cleanly.
+// blank line between, so branches adding a domain merge cleanly: a branch
+// adding fleet.go uncomments its line.
 func (s *Server) routes() {
 	s.healthRoutes()
 
@@ -113,6 +147,25 @@ func (s *Server) routes() {
 	s.tokensRoutes()
 
 	s.websocketRoutes()
+
+	// s.fleetRoutes()
+
+	// s.telemetryRoutes()
+
+	// s.violationsRoutes()
+
+	// s.camerasRoutes()
+
+	// s.alertsRoutes()
+
+	// s.auditRoutes()
+}
+
+// noAuth stands in for a missing Authenticator and refuses everything.
+type noAuth struct{}
+
+func (noAuth) Authorize(context.Context, string, defs.Role) (auth.Principal, error) {
+	return auth.Principal{}, defs.Errorf(defs.EUNAVAILABLE, "authentication is not configured on this server")
 }
 
 // Handler returns the HTTP handler serving every route.
