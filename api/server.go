@@ -245,7 +245,11 @@ func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
 			err = h(sw, r)
 		}
-		if err != nil {
+		switch {
+		case err != nil && sw.wrote:
+			// Too late to answer with an error: the answer has begun.
+			s.log.Warn("http handler failed after answering", "method", r.Method, "path", r.URL.Path, "err", err)
+		case err != nil:
 			s.writeError(sw, r, err)
 		}
 		// Never log the query string or headers: they may hold tokens.
