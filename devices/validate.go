@@ -14,18 +14,21 @@ import (
 // (ioc/<site>/<id>/telemetry), hence the tight character set: no '/', '+',
 // '#' or '$', nothing a topic filter or a shell would read twice.
 const (
-	maxIDLen          = 64
-	maxNameLen        = 256
-	maxAddressLen     = 512
-	maxTags           = 64
-	maxTagKeyLen      = 64
-	maxTagValueLen    = 256
-	maxURLLen         = 2048
-	DefaultHeartbeatS = 60
-	maxHeartbeatS     = 86400
+	maxIDLen       = 64
+	maxNameLen     = 256
+	maxAddressLen  = 512
+	maxTags        = 64
+	maxTagKeyLen   = 64
+	maxTagValueLen = 256
+	maxURLLen      = 2048
+	maxHeartbeatS  = 86400
 )
 
-// ValidID reports why s cannot be a device id or site, or "" if it can.
+// DefaultHeartbeatS is the report interval a device gets when none is
+// given, including devices recorded by Unknown.
+const DefaultHeartbeatS = 60
+
+// validName says why s cannot be a device id or site, or "" if it can.
 func validName(s string) string {
 	if s == "" {
 		return "is required"
