@@ -101,6 +101,7 @@ type Options struct {
 	// Cameras serves camera sessions (cameras.go).
 
 	// Alerts serves alerts and their acknowledgement (alerts.go).
+	Alerts AlertService
 
 	// Audit serves the audit log (audit.go).
 }
@@ -156,7 +157,7 @@ func (s *Server) routes() {
 
 	// s.camerasRoutes()
 
-	// s.alertsRoutes()
+	s.alertsRoutes()
 
 	// s.auditRoutes()
 }
