@@ -14,7 +14,6 @@ import (
 	"github.com/iocd/iocd/internal/testrig"
 )
 
-
 // startServe runs `iocd serve` in-process with the given arguments and
 // returns its HTTP base URL and a stop function that cancels it and
 // returns its exit code.
