@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,6 +112,9 @@ func BenchmarkDrain(b *testing.B) {
 		b.ResetTimer()
 		start = time.Now()
 		p := startIocd(b, bin, mq.URL(), ix.URL(), seed, clientID)
+		if path := os.Getenv("IOCD_BENCH_PPROF"); path != "" {
+			go p.profile(b, path, 5*time.Second)
+		}
 		var written float64
 		var doneAt time.Time
 		last, lastChange := -1.0, time.Now()
