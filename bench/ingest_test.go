@@ -288,4 +288,3 @@ func quantile(m map[string]float64, name string, q float64) float64 {
 	}
 	return bs[len(bs)-1].le // beyond the last finite bucket
 }
-
