@@ -310,6 +310,10 @@ func (w *worker) device(ctx context.Context, site string, id defs.DeviceID) (def
 	if !ok {
 		var err error
 		dev, ok, err = w.in.d.Registry.Unknown(ctx, site, id)
+		if defs.ErrorCode(err) == defs.EINVALID {
+			// The topic's site or device is not a valid identifier.
+			return dev, ReasonBadTopic
+		}
 		if err != nil {
 			w.in.warn.do(func() { w.in.log.Warn("registry failed for an unknown device", "device", id, "err", err) })
 			return dev, ReasonRegistryError
