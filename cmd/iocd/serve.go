@@ -203,7 +203,7 @@ func (s *service) start(ctx context.Context) error {
 // startHTTP serves the API, the feed and the page. It listens before
 // returning so that a bad or busy http_addr fails the start.
 func (s *service) startHTTP() error {
-	apiSrv := api.New(api.Options{
+	opts := api.Options{
 		Logger:   s.log.With("component", "api"),
 		Auth:     s.auth,
 		Gatherer: s.prom,
@@ -214,7 +214,12 @@ func (s *service) startHTTP() error {
 		Tokens:    s.auth,
 		Alerts:    s.alerts,
 		WebSocket: s.hub.Handler(principal),
-	})
+		Fleet:     s.fleet,
+	}
+	if s.history != nil { // a nil *History must not become a non-nil interface
+		opts.Telemetry = s.history
+	}
+	apiSrv := api.New(opts)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())
 	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
