@@ -94,8 +94,8 @@ func NewCameraServer(addr string, log *slog.Logger) (*CameraServer, error) {
 		done:    make(chan struct{}),
 	}
 	s.server = &gortsplib.Server{
-		Handler:     (*serverHandler)(s),
-		RTSPAddress: addr,
+		Handler:        (*serverHandler)(s),
+		RTSPAddress:    addr,
 		WriteQueueSize: 4096,
 	}
 	if err := s.server.Start(); err != nil {

@@ -1,9 +1,9 @@
 package streams_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
-	"context"
 	"sync"
 	"testing"
 	"time"
