@@ -22,9 +22,11 @@ const (
 	// EventNotice carries an operational notice for the alerts engine,
 	// such as low disk space or clips removed to free it.
 	EventNotice
+	// EventAlert carries an alert raised, resolved or acknowledged.
+	EventAlert
 )
 
-var eventKindNames = [...]string{"", "reading", "health", "device", "violation", "camera", "notice"}
+var eventKindNames = [...]string{"", "reading", "health", "device", "violation", "camera", "notice", "alert"}
 
 // String returns the kind's lower-case name, used in metrics and the feed.
 func (k EventKind) String() string {
@@ -62,6 +64,7 @@ type Event struct {
 	Violation *Violation
 	Camera    *CameraState
 	Notice    *Notice
+	Alert     *Alert
 }
 
 // DeviceChange is a registry change. Device is redacted: events leave the
