@@ -304,6 +304,7 @@ type CameraStats struct {
 	Kbps          float64       `json:"kbps"`
 	LastFrameAt   time.Time     `json:"last_frame_at,omitzero"`
 	Reconnects    uint64        `json:"reconnects"`
+	Frames        uint64        `json:"frames"`
 	FramesLost    uint64        `json:"frames_lost"`
 	PacketsLost   uint64        `json:"packets_lost"`
 	BufferSeconds float64       `json:"buffer_seconds"`
@@ -360,6 +361,7 @@ func (s *session) stats(now time.Time, prev statSample) CameraStats {
 		st.LastFrameAt = time.Unix(0, lf).UTC()
 	}
 	st.Reconnects = s.reconnects.Load()
+	st.Frames = frames
 	st.FramesLost = s.lost.Load()
 	st.PacketsLost = s.pktsLost.Load()
 	rs := s.ring.Stats()
