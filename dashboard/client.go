@@ -97,3 +97,13 @@ func (c *client) writeLoop() {
 		}
 	}
 }
+
+// Handler returns the feed as an http.Handler for a router that has
+// already authenticated the request; who reports the caller's name and
+// role from the request (its context).
+func (h *Hub) Handler(who func(*http.Request) (string, defs.Role)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, role := who(r)
+		h.Serve(r.Context(), w, r, name, role)
+	})
+}

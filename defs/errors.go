@@ -22,14 +22,21 @@ type Error struct {
 	Code    string
 	Field   string
 	Message string
+	// Row, if not 0, is the 1-based record of a bulk input (an import) at
+	// fault.
+	Row int
 }
 
 // Error implements error.
 func (e *Error) Error() string {
+	msg := e.Message
 	if e.Field != "" {
-		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+		msg = e.Field + ": " + msg
 	}
-	return e.Message
+	if e.Row != 0 {
+		msg = fmt.Sprintf("row %d: %s", e.Row, msg)
+	}
+	return msg
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, or EINTERNAL.
@@ -58,6 +65,15 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// ErrorRow returns the bulk-input row named by err's *Error, or 0.
+func ErrorRow(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Row
+	}
+	return 0
 }
 
 // Errorf builds an *Error with a code and no field.

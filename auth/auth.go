@@ -1,0 +1,176 @@
+// Package auth owns who may call iocd: API bearer tokens (created, listed,
+// revoked; stored only as SHA-256 hashes), the bootstrap admin token, the
+// role each token carries, and the principal a request runs as. It decides
+// nothing about HTTP status codes: it returns coded defs errors
+// (EUNAUTHORIZED, EFORBIDDEN) that the API edge maps.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iocd/iocd/defs"
+)
+
+// TokenPrefix starts every token iocd issues, so that a leaked token is
+// recognisable by secret scanners and in support requests.
+const TokenPrefix = "iocd_"
+
+// touchEvery bounds how often a token's last_used_at is written: once a
+// minute per token rather than once per request, to spare SQLite writes.
+const touchEvery = time.Minute
+
+// AdminName is the principal name of the bootstrap admin token.
+const AdminName = "bootstrap-admin"
+
+// TokenStore is what the Authenticator needs from the store.
+type TokenStore interface {
+	InsertToken(ctx context.Context, name string, role defs.Role, hash string, at time.Time) (defs.Token, error)
+	TokenByHash(ctx context.Context, hash string) (defs.Token, error)
+	ListTokens(ctx context.Context) ([]defs.Token, error)
+	RevokeToken(ctx context.Context, id int64, at time.Time) error
+	TouchToken(ctx context.Context, id int64, at time.Time) error
+}
+
+// Principal is who a request runs as.
+type Principal struct {
+	// Name is the token's name, or AdminName for the bootstrap token.
+	Name string    `json:"name"`
+	Role defs.Role `json:"role"`
+	// TokenID is the stored token's id; 0 for the bootstrap token.
+	TokenID int64 `json:"token_id,omitempty"`
+}
+
+// Authenticator checks bearer tokens and issues new ones.
+type Authenticator struct {
+	store     TokenStore
+	adminHash []byte // SHA-256 of the bootstrap admin token; nil: none
+	log       *slog.Logger
+	now       func() time.Time
+
+	mu      sync.Mutex
+	touched map[int64]time.Time // last last_used_at write per token id
+}
+
+// New returns an Authenticator over store. adminToken, if not empty, is a
+// bootstrap token with the admin role that is not in the store.
+func New(store TokenStore, adminToken string, log *slog.Logger) *Authenticator {
+	a := &Authenticator{store: store, log: log, now: time.Now, touched: map[int64]time.Time{}}
+	if adminToken != "" {
+		h := sha256.Sum256([]byte(adminToken))
+		a.adminHash = h[:]
+	}
+	return a
+}
+
+// HashToken returns the hex SHA-256 of a token's plaintext, the form the
+// store keeps. Tokens are 256 random bits, so a fast unsalted hash is
+// enough: there is nothing to brute-force.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// Authenticate returns the principal a token stands for, or an
+// EUNAUTHORIZED error that does not say why (unknown or revoked), so the
+// answer tells a guesser nothing.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, defs.Errorf(defs.EUNAUTHORIZED, "a bearer token is required")
+	}
+	sum := sha256.Sum256([]byte(token))
+	// Comparing hashes keeps the comparison constant-time and
+	// independent of the tokens' lengths.
+	if a.adminHash != nil && subtle.ConstantTimeCompare(sum[:], a.adminHash) == 1 {
+		return Principal{Name: AdminName, Role: defs.RoleAdmin}, nil
+	}
+	if !strings.HasPrefix(token, TokenPrefix) {
+		return Principal{}, defs.Errorf(defs.EUNAUTHORIZED, "invalid bearer token")
+	}
+	t, err := a.store.TokenByHash(ctx, hex.EncodeToString(sum[:]))
+	if defs.ErrorCode(err) == defs.ENOTFOUND {
+		return Principal{}, defs.Errorf(defs.EUNAUTHORIZED, "invalid bearer token")
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticating: %w", err)
+	}
+	if t.Revoked() {
+		return Principal{}, defs.Errorf(defs.EUNAUTHORIZED, "invalid bearer token")
+	}
+	a.touch(ctx, t.ID)
+	return Principal{Name: t.Name, Role: t.Role, TokenID: t.ID}, nil
+}
+
+// touch records the token's use, at most once per touchEvery. A failed
+// write is logged and otherwise ignored: it must not fail the request.
+func (a *Authenticator) touch(ctx context.Context, id int64) {
+	now := a.now()
+	a.mu.Lock()
+	last, ok := a.touched[id]
+	if ok && now.Sub(last) < touchEvery {
+		a.mu.Unlock()
+		return
+	}
+	a.touched[id] = now
+	a.mu.Unlock()
+	if err := a.store.TouchToken(ctx, id, now); err != nil {
+		a.log.Warn("recording token use", "token_id", id, "err", err)
+	}
+}
+
+// Authorize authenticates token and checks that its role is at least min:
+// EUNAUTHORIZED for a missing or bad token, EFORBIDDEN for a weaker role.
+func (a *Authenticator) Authorize(ctx context.Context, token string, min defs.Role) (Principal, error) {
+	p, err := a.Authenticate(ctx, token)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !p.Role.Allows(min) {
+		return p, defs.Errorf(defs.EFORBIDDEN, "role %s may not do this (needs %s)", p.Role, min)
+	}
+	return p, nil
+}
+
+// CreateToken issues a new token with a role and a name and returns its
+// plaintext, which is not kept anywhere and cannot be shown again.
+func (a *Authenticator) CreateToken(ctx context.Context, role defs.Role, name string) (string, defs.Token, error) {
+	if role <= defs.RoleNone || role > defs.RoleAdmin {
+		return "", defs.Token{}, defs.Invalid("role", "must be viewer, operator, reviewer or admin")
+	}
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", defs.Token{}, defs.Invalid("name", "must not be empty")
+	}
+	if len(name) > 128 {
+		return "", defs.Token{}, defs.Invalid("name", "must be at most 128 characters")
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", defs.Token{}, fmt.Errorf("creating token: %w", err)
+	}
+	plain := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	t, err := a.store.InsertToken(ctx, name, role, HashToken(plain), a.now())
+	if err != nil {
+		return "", defs.Token{}, fmt.Errorf("creating token: %w", err)
+	}
+	return plain, t, nil
+}
+
+// ListTokens returns every token's description, never a plaintext.
+func (a *Authenticator) ListTokens(ctx context.Context) ([]defs.Token, error) {
+	return a.store.ListTokens(ctx)
+}
+
+// RevokeToken stops a token from authenticating, from the next request on.
+func (a *Authenticator) RevokeToken(ctx context.Context, id int64) error {
+	return a.store.RevokeToken(ctx, id, a.now())
+}

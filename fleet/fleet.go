@@ -1,0 +1,288 @@
+// Package fleet owns device health: when each registered device was last
+// heard from, whether it is online, offline (its status topic, usually the
+// MQTT last will, said so), stale (silent for longer than its heartbeat
+// allows) or unknown (never heard from), and its latest values. Every
+// change is published on the bus as defs.EventHealth and written to the
+// device_status measurement.
+package fleet
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
+)
+
+// MeasurementStatus is the InfluxDB measurement of health changes.
+const MeasurementStatus = "device_status"
+
+// StatusSink stores health changes as time series; *influx.Writer is one.
+type StatusSink interface {
+	WritePoint(measurement string, tags map[string]string, fields map[string]any, ts time.Time)
+}
+
+// Tracker holds the health of every registered device. Its methods are safe
+// for concurrent use; Run checks for silence and follows registry changes.
+type Tracker struct {
+	log      *slog.Logger
+	bus      *bus.Bus
+	sink     StatusSink
+	minStale time.Duration
+	every    time.Duration
+	devSub   *bus.Subscription
+
+	mu   sync.Mutex
+	devs map[defs.DeviceID]*entry
+
+	changes *prometheus.CounterVec
+}
+
+type entry struct {
+	dev      defs.Device
+	health   defs.Health
+	lastSeen time.Time
+	values   []defs.Field
+	meta     map[string]string
+}
+
+// New returns a Tracker that knows the devices given (the registry's list
+// at start; all unknown until heard from) and follows later registry
+// changes from the bus. sink may be nil when there is no InfluxDB.
+func New(cfg config.Fleet, devices []defs.Device, b *bus.Bus, sink StatusSink, logger *slog.Logger, reg prometheus.Registerer) *Tracker {
+	t := &Tracker{
+		log:      logger.With("component", "fleet"),
+		bus:      b,
+		sink:     sink,
+		minStale: cfg.MinStale.D(),
+		every:    cfg.CheckInterval.D(),
+		devs:     make(map[defs.DeviceID]*entry, len(devices)),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_fleet_health_changes_total",
+			Help: "Device health changes, by new health.",
+		}, []string{"health"}),
+	}
+	// Subscribe now, not in Run, so no registry change between New and
+	// Run is missed.
+	t.devSub = b.Subscribe("fleet", defs.Mask(defs.EventDevice), 1024)
+	for _, d := range devices {
+		t.devs[d.ID] = &entry{dev: d, health: defs.HealthUnknown}
+	}
+	if reg != nil {
+		reg.MustRegister(t.changes)
+	}
+	return t
+}
+
+// Run checks for silent devices every check interval and applies registry
+// changes, until ctx ends.
+func (t *Tracker) Run(ctx context.Context) error {
+	defer t.devSub.Close()
+	tick := time.NewTicker(t.every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			t.checkStale(now)
+		case ev, ok := <-t.devSub.C():
+			if !ok {
+				return nil
+			}
+			if ev.Device != nil {
+				t.deviceChanged(*ev.Device)
+			}
+		}
+	}
+}
+
+func (t *Tracker) deviceChanged(c defs.DeviceChange) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.Deleted {
+		delete(t.devs, c.Device.ID)
+		return
+	}
+	if e, ok := t.devs[c.Device.ID]; ok {
+		e.dev = c.Device
+		return
+	}
+	t.devs[c.Device.ID] = &entry{dev: c.Device, health: defs.HealthUnknown}
+}
+
+// Seen records telemetry from dev, received at recv: it refreshes last_seen
+// and the latest values, and brings an unknown, stale or offline device
+// online, since a device that reports is evidently up.
+func (t *Tracker) Seen(dev defs.Device, recv time.Time, fields []defs.Field) {
+	t.mu.Lock()
+	e := t.entryLocked(dev)
+	if recv.After(e.lastSeen) {
+		e.lastSeen = recv
+	}
+	for _, f := range fields {
+		i := slices.IndexFunc(e.values, func(v defs.Field) bool { return v.Key == f.Key })
+		if i < 0 {
+			e.values = append(e.values, f)
+		} else {
+			e.values[i] = f
+		}
+	}
+	var ch *defs.HealthChange
+	if e.health != defs.HealthOnline {
+		ch = t.setLocked(e, defs.HealthOnline, recv, "telemetry")
+	}
+	t.mu.Unlock()
+	t.emit(ch)
+}
+
+// Status records a status message: state "online" or "offline" (anything
+// else only refreshes last_seen), and the message's other keys as meta.
+func (t *Tracker) Status(dev defs.Device, state string, meta map[string]string, recv time.Time) {
+	t.mu.Lock()
+	e := t.entryLocked(dev)
+	if recv.After(e.lastSeen) {
+		e.lastSeen = recv
+	}
+	if meta != nil {
+		e.meta = meta
+	}
+	var ch *defs.HealthChange
+	switch h := defs.Health(state); h {
+	case defs.HealthOnline, defs.HealthOffline:
+		if e.health != h {
+			ch = t.setLocked(e, h, recv, "status")
+		}
+	default:
+		if e.health != defs.HealthOnline && e.health != defs.HealthOffline {
+			ch = t.setLocked(e, defs.HealthOnline, recv, "status")
+		}
+	}
+	t.mu.Unlock()
+	t.emit(ch)
+}
+
+// entryLocked returns dev's entry, adding it if the tracker has not heard of
+// it yet (ingest passes only devices the registry accepted).
+func (t *Tracker) entryLocked(dev defs.Device) *entry {
+	e, ok := t.devs[dev.ID]
+	if !ok {
+		e = &entry{dev: dev, health: defs.HealthUnknown}
+		t.devs[dev.ID] = e
+	}
+	return e
+}
+
+// staleAfter is max(3 × heartbeat, min_stale).
+func (t *Tracker) staleAfter(d defs.Device) time.Duration {
+	return max(3*time.Duration(d.HeartbeatS)*time.Second, t.minStale)
+}
+
+func (t *Tracker) checkStale(now time.Time) {
+	var chs []*defs.HealthChange
+	t.mu.Lock()
+	for _, e := range t.devs {
+		// Only an online device goes stale: an offline one said goodbye,
+		// and an unknown one was never heard from.
+		if e.health == defs.HealthOnline && now.Sub(e.lastSeen) > t.staleAfter(e.dev) {
+			chs = append(chs, t.setLocked(e, defs.HealthStale, now, "silent"))
+		}
+	}
+	t.mu.Unlock()
+	for _, ch := range chs {
+		t.emit(ch)
+	}
+}
+
+func (t *Tracker) setLocked(e *entry, h defs.Health, at time.Time, reason string) *defs.HealthChange {
+	ch := &defs.HealthChange{
+		Device: e.dev.ID, Site: e.dev.Site, Kind: e.dev.Kind,
+		From: e.health, To: h, At: at, LastSeen: e.lastSeen, Reason: reason,
+	}
+	e.health = h
+	return ch
+}
+
+// emit publishes a change and stores it, outside the lock.
+func (t *Tracker) emit(ch *defs.HealthChange) {
+	if ch == nil {
+		return
+	}
+	t.changes.WithLabelValues(string(ch.To)).Inc()
+	t.log.Debug("health changed", "device", ch.Device, "from", ch.From, "to", ch.To, "reason", ch.Reason)
+	t.bus.Publish(defs.Event{Kind: defs.EventHealth, Time: ch.At, Health: ch})
+	if t.sink != nil {
+		online := 0
+		if ch.To == defs.HealthOnline {
+			online = 1
+		}
+		t.sink.WritePoint(MeasurementStatus,
+			map[string]string{"device": string(ch.Device), "site": ch.Site, "kind": string(ch.Kind)},
+			map[string]any{"health": string(ch.To), "online": online}, ch.At)
+	}
+}
+
+// Snapshot returns what is known of one device.
+func (t *Tracker) Snapshot(id defs.DeviceID) (defs.DeviceHealth, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e, ok := t.devs[id]
+	if !ok {
+		return defs.DeviceHealth{}, false
+	}
+	s := defs.DeviceHealth{Health: e.health, LastSeen: e.lastSeen}
+	if len(e.values) > 0 {
+		s.Values = make(map[string]any, len(e.values))
+		for _, f := range e.values {
+			s.Values[f.Key] = f.Value()
+		}
+	}
+	if len(e.meta) > 0 {
+		s.Meta = make(map[string]string, len(e.meta))
+		for k, v := range e.meta {
+			s.Meta[k] = v
+		}
+	}
+	return s, true
+}
+
+// Counts returns the number of active devices per site, kind and health,
+// sorted by site, kind, health. Pending and disabled devices are not part
+// of the fleet yet (or any more) and are left out.
+func (t *Tracker) Counts() []defs.FleetCount {
+	type key struct {
+		site   string
+		kind   defs.Kind
+		health defs.Health
+	}
+	counts := map[key]int{}
+	t.mu.Lock()
+	for _, e := range t.devs {
+		if e.dev.Status != defs.StatusActive {
+			continue
+		}
+		counts[key{e.dev.Site, e.dev.Kind, e.health}]++
+	}
+	t.mu.Unlock()
+	out := make([]defs.FleetCount, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, defs.FleetCount{Site: k.site, Kind: k.kind, Health: k.health, Count: n})
+	}
+	slices.SortFunc(out, func(a, b defs.FleetCount) int {
+		if c := strings.Compare(a.Site, b.Site); c != 0 {
+			return c
+		}
+		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Health), string(b.Health))
+	})
+	return out
+}

@@ -1,0 +1,553 @@
+package influx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	nethttp "net/http"
+	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
+)
+
+// Tuning that is not worth a configuration key.
+const (
+	// senders is the number of write requests in flight. Two keep
+	// InfluxDB busy while iocd builds the next batch, without letting a
+	// slow InfluxDB pile up requests.
+	senders = 2
+	// readyBatches bounds the full batches waiting for a sender; when it
+	// is full, producers block, which is ingest's back-pressure.
+	readyBatches = 4
+	// retryBatches bounds the failed batches retried from memory before
+	// newer failures go to the spool on disk.
+	retryBatches = 4
+	backoffMin   = 250 * time.Millisecond
+	backoffMax   = 30 * time.Second
+)
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("influx writer closed")
+
+// Writer batches points into line protocol and writes them to InfluxDB
+// (2.x, or 1.8 through its /api/v2 compatibility endpoints). A batch is
+// sent when it holds BatchSize points or its first point is FlushInterval
+// old. Failed batches are retried with backoff oldest-first, from memory
+// and, once the retry buffer is full, from a bounded on-disk spool, so that
+// points survive an outage and a restart.
+//
+// Start it once and Close it once the producers have stopped.
+type Writer struct {
+	log        *slog.Logger
+	client     influxdb2.Client
+	svc        influxhttp.Service
+	writeURL   string
+	batchSize  int
+	flushEvery time.Duration
+	timeout    time.Duration
+	m          *metrics
+
+	mu        sync.Mutex
+	cur       *batch
+	closed    bool
+	producers sync.WaitGroup // producers handing a full batch over
+
+	ready chan *batch
+	free  chan *batch
+
+	// backlog: batches waiting for InfluxDB to come back.
+	blMu     sync.Mutex
+	mem      []*batch
+	spool    *spool
+	degraded atomic.Bool
+	wake     chan struct{}
+
+	quit      chan struct{}
+	sendersWG sync.WaitGroup
+	bgWG      sync.WaitGroup
+	startOnce sync.Once
+	closeOnce sync.Once
+	warn      rateLimit
+}
+
+// batch is line protocol for up to batchSize points, with what to do when
+// it is done.
+type batch struct {
+	buf   []byte
+	n     int
+	ts    []int64 // telemetry reading times (ms), for the delay histogram
+	done  []func()
+	first time.Time
+}
+
+// New returns a Writer for cfg that spools under dataDir/spool. It does
+// not contact InfluxDB: an unreachable server at start is an outage like
+// any other.
+func New(cfg config.Influx, dataDir string, logger *slog.Logger, reg prometheus.Registerer) (*Writer, error) {
+	sp, err := openSpool(filepath.Join(dataDir, "spool"), cfg.SpoolMaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	opts := influxdb2.DefaultOptions().
+		SetHTTPRequestTimeout(uint(cfg.Timeout.D().Seconds() + 1)).
+		SetApplicationName("iocd").
+		SetLogLevel(0) // the client's own logger: errors only; iocd logs through slog
+	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
+	q := url.Values{"org": {cfg.Org}, "bucket": {cfg.Bucket}, "precision": {"ms"}}
+	w := &Writer{
+		log:        logger.With("component", "influx"),
+		client:     client,
+		svc:        client.HTTPService(),
+		writeURL:   client.HTTPService().ServerAPIURL() + "write?" + q.Encode(),
+		batchSize:  cfg.BatchSize,
+		flushEvery: cfg.FlushInterval.D(),
+		timeout:    cfg.Timeout.D(),
+		ready:      make(chan *batch, readyBatches),
+		free:       make(chan *batch, readyBatches+senders+retryBatches+2),
+		spool:      sp,
+		wake:       make(chan struct{}, 1),
+		quit:       make(chan struct{}),
+	}
+	w.m = newMetrics(reg,
+		func() float64 { return float64(len(w.ready)) },
+		func() float64 { w.blMu.Lock(); defer w.blMu.Unlock(); return float64(len(w.mem)) })
+	w.m.spoolBytes.Set(float64(sp.bytes))
+	w.m.spoolFiles.Set(float64(len(sp.files)))
+	if !sp.empty() {
+		w.degraded.Store(true)
+		w.log.Info("replaying spooled points from an earlier run", "batches", len(sp.files), "bytes", sp.bytes)
+	}
+	w.cur = w.newBatch()
+	return w, nil
+}
+
+// Start starts the senders, the flusher and the replayer.
+func (w *Writer) Start() {
+	w.startOnce.Do(func() {
+		for range senders {
+			w.sendersWG.Add(1)
+			go w.sendLoop()
+		}
+		w.bgWG.Add(2)
+		go w.flushLoop()
+		go w.retryLoop()
+	})
+}
+
+// Close stops accepting points, writes what is buffered, puts what cannot
+// be written into the spool, and waits. It is idempotent.
+func (w *Writer) Close() error {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		last := w.cur
+		w.cur = nil
+		w.mu.Unlock()
+		w.producers.Wait()
+		if last != nil && (last.n > 0 || len(last.done) > 0) {
+			w.ready <- last
+		}
+		close(w.ready)
+		w.sendersWG.Wait()
+		close(w.quit)
+		w.bgWG.Wait()
+		w.client.Close()
+	})
+	return nil
+}
+
+// WriteTelemetry adds one reading of a device to the telemetry measurement.
+// done, if not nil, is called once the point is durable: acknowledged by
+// InfluxDB, spooled to disk, or given up on and counted. It blocks while
+// the batch queue is full; that is the back-pressure on ingest.
+func (w *Writer) WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, ts time.Time, fields []defs.Field, done func()) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	b := w.cur
+	var ok bool
+	b.buf, ok = appendTelemetry(b.buf, dev, site, kind, ts, fields)
+	if ok {
+		if b.n == 0 {
+			b.first = time.Now()
+		}
+		b.n++
+		b.ts = append(b.ts, ts.UnixMilli())
+	}
+	return w.added(b, done, false)
+}
+
+// WritePoint adds one point of any measurement, for producers other than
+// telemetry (camera_stats, violations, device_status). Integer values are
+// stored as InfluxDB integers; a point without a storable field is
+// ignored. It goes through the same batching, retry and spool as telemetry
+// and never fails; after Close it is dropped.
+func (w *Writer) WritePoint(measurement string, tags map[string]string, fields map[string]any, ts time.Time) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return
+	}
+	b := w.cur
+	var ok bool
+	b.buf, ok = appendPoint(b.buf, measurement, tags, fields, ts)
+	if ok {
+		if b.n == 0 {
+			b.first = time.Now()
+		}
+		b.n++
+	}
+	_ = w.added(b, nil, false)
+}
+
+// added finishes an append under w.mu: it records done, and hands the batch
+// over when full or forced. It unlocks w.mu.
+func (w *Writer) added(b *batch, done func(), force bool) error {
+	if done != nil {
+		b.done = append(b.done, done)
+	}
+	if b.n < w.batchSize && !force {
+		w.mu.Unlock()
+		return nil
+	}
+	w.cur = w.newBatch()
+	w.producers.Add(1)
+	w.mu.Unlock()
+	defer w.producers.Done()
+	w.ready <- b
+	return nil
+}
+
+// flushLoop sends a partial batch once its first point is flushEvery old.
+func (w *Writer) flushLoop() {
+	defer w.bgWG.Done()
+	tick := time.NewTicker(min(w.flushEvery/4, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-tick.C:
+		}
+		w.mu.Lock()
+		b := w.cur
+		if w.closed || b.n == 0 || time.Since(b.first) < w.flushEvery {
+			w.mu.Unlock()
+			continue
+		}
+		_ = w.added(b, nil, true) // unlocks
+	}
+}
+
+func (w *Writer) newBatch() *batch {
+	select {
+	case b := <-w.free:
+		return b
+	default:
+		return &batch{buf: make([]byte, 0, w.batchSize*128), ts: make([]int64, 0, w.batchSize)}
+	}
+}
+
+func (w *Writer) recycle(b *batch) {
+	b.buf, b.n, b.ts, b.done = b.buf[:0], 0, b.ts[:0], b.done[:0]
+	select {
+	case w.free <- b:
+	default:
+	}
+}
+
+// complete runs a batch's done callbacks and recycles it.
+func (w *Writer) complete(b *batch) {
+	for _, f := range b.done {
+		f()
+	}
+	w.recycle(b)
+}
+
+// sendLoop writes ready batches; while InfluxDB is failing it passes them
+// straight to the backlog so that order is kept and no sender waits on a
+// dead server.
+func (w *Writer) sendLoop() {
+	defer w.sendersWG.Done()
+	for b := range w.ready {
+		if w.degraded.Load() {
+			w.defer_(b)
+			continue
+		}
+		err := w.post(b.buf, false)
+		switch {
+		case err == nil:
+			w.written(b)
+		case isRetryable(err):
+			w.m.writeFailures.WithLabelValues("retryable").Inc()
+			w.warn.do(func() { w.log.Warn("influxdb write failed; buffering and retrying", "err", err) })
+			w.defer_(b)
+		default:
+			w.rejected(b.n, err)
+			w.complete(b)
+		}
+	}
+}
+
+func (w *Writer) written(b *batch) {
+	w.m.pointsWritten.Add(float64(b.n))
+	now := time.Now().UnixMilli()
+	for _, ts := range b.ts {
+		w.m.delay.Observe(float64(now-ts) / 1e3)
+	}
+	w.complete(b)
+}
+
+func (w *Writer) rejected(points int, err error) {
+	w.m.writeFailures.WithLabelValues("rejected").Inc()
+	w.m.pointsDropped.WithLabelValues(dropRejected).Add(float64(points))
+	w.warn.do(func() { w.log.Warn("influxdb rejected a batch; dropping it", "points", points, "err", err) })
+}
+
+// defer_ puts a failed batch in the backlog: in memory while the retry
+// buffer has room and nothing is spooled (so memory always holds the
+// oldest), else on disk.
+func (w *Writer) defer_(b *batch) {
+	w.blMu.Lock()
+	w.degraded.Store(true)
+	if w.spool.empty() && len(w.mem) < retryBatches {
+		w.mem = append(w.mem, b)
+		w.blMu.Unlock()
+	} else {
+		w.spoolLocked(b)
+		w.blMu.Unlock()
+		w.complete(b)
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// spoolLocked writes b to the spool; blMu must be held.
+func (w *Writer) spoolLocked(b *batch) {
+	evicted, err := w.spool.put(b.buf, b.n)
+	if evicted > 0 {
+		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(evicted))
+		w.warn.do(func() { w.log.Warn("spool full; dropped the oldest points", "points", evicted) })
+	}
+	if err != nil {
+		w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(b.n))
+		w.log.Error("spooling points failed; dropping them", "points", b.n, "err", err)
+	} else {
+		w.m.spooledPoints.Add(float64(b.n))
+	}
+	w.m.spoolBytes.Set(float64(w.spool.bytes))
+	w.m.spoolFiles.Set(float64(len(w.spool.files)))
+}
+
+// retryLoop replays the backlog oldest-first, one batch at a time, backing
+// off exponentially with jitter while InfluxDB keeps failing. When the
+// backlog is empty, senders write directly again. On Close, batches still
+// in memory go to the spool for the next run.
+func (w *Writer) retryLoop() {
+	defer w.bgWG.Done()
+	backoff := backoffMin
+	for {
+		b, f, ok := w.nextBacklog()
+		if !ok {
+			select {
+			case <-w.wake:
+				continue
+			case <-w.quit:
+				return
+			}
+		}
+		var err error
+		var body []byte
+		if b != nil {
+			err = w.post(b.buf, false)
+		} else if body, err = w.spoolRead(f); err == nil {
+			err = w.post(body, true)
+		}
+		if err == nil || !isRetryable(err) {
+			if err != nil {
+				w.rejected(points(b, f), err)
+			}
+			w.popBacklog(b, f, err == nil)
+			backoff = backoffMin
+			continue
+		}
+		w.m.writeFailures.WithLabelValues("retryable").Inc()
+		w.m.retries.Inc()
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(backoff*2, backoffMax)
+		select {
+		case <-time.After(wait):
+		case <-w.quit:
+			w.spoolMemory()
+			return
+		}
+	}
+}
+
+func points(b *batch, f spoolFile) int {
+	if b != nil {
+		return b.n
+	}
+	return f.points
+}
+
+// nextBacklog returns the oldest backlog entry: a memory batch, or else a
+// spool file. With none, the writer leaves degraded mode.
+func (w *Writer) nextBacklog() (*batch, spoolFile, bool) {
+	w.blMu.Lock()
+	defer w.blMu.Unlock()
+	if len(w.mem) > 0 {
+		return w.mem[0], spoolFile{}, true
+	}
+	if f, ok := w.spool.oldest(); ok {
+		return nil, f, true
+	}
+	if w.degraded.Swap(false) {
+		w.log.Info("influxdb writes caught up")
+	}
+	return nil, spoolFile{}, false
+}
+
+func (w *Writer) spoolRead(f spoolFile) ([]byte, error) {
+	w.blMu.Lock()
+	defer w.blMu.Unlock()
+	return w.spool.read(f)
+}
+
+// popBacklog removes the entry nextBacklog returned.
+func (w *Writer) popBacklog(b *batch, f spoolFile, written bool) {
+	w.blMu.Lock()
+	if b != nil {
+		w.mem = w.mem[1:]
+	} else {
+		w.spool.remove(f)
+		w.m.spoolBytes.Set(float64(w.spool.bytes))
+		w.m.spoolFiles.Set(float64(len(w.spool.files)))
+	}
+	w.blMu.Unlock()
+	switch {
+	case b != nil && written:
+		w.written(b)
+	case b != nil:
+		w.complete(b)
+	case written:
+		w.m.pointsWritten.Add(float64(f.points))
+	}
+}
+
+// spoolMemory moves the in-memory retry buffer to disk at shutdown. Those
+// batches are older than the spooled ones but get later file numbers, so
+// replay after a restart is only roughly oldest-first; InfluxDB does not
+// mind, since points carry their own timestamps.
+func (w *Writer) spoolMemory() {
+	w.blMu.Lock()
+	mem := w.mem
+	w.mem = nil
+	for _, b := range mem {
+		w.spoolLocked(b)
+	}
+	w.blMu.Unlock()
+	for _, b := range mem {
+		w.complete(b)
+	}
+}
+
+// post sends one write request with its own timeout.
+func (w *Writer) post(body []byte, gzipped bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
+	defer cancel()
+	perr := w.svc.DoPostRequest(ctx, w.writeURL, bytes.NewReader(body),
+		func(req *nethttp.Request) {
+			req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+			if gzipped {
+				req.Header.Set("Content-Encoding", "gzip")
+			}
+		},
+		func(resp *nethttp.Response) error {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			return resp.Body.Close()
+		})
+	if perr == nil {
+		return nil
+	}
+	return &WriteError{Status: perr.StatusCode, msg: trim(perr.Error(), 300)}
+}
+
+// WriteError is a failed write request.
+type WriteError struct {
+	// Status is the HTTP status, 0 when there was no response.
+	Status int
+	msg    string
+}
+
+// Error implements error.
+func (e *WriteError) Error() string {
+	if e.Status == 0 {
+		return "writing batch: " + e.msg
+	}
+	return fmt.Sprintf("writing batch: status %d: %s", e.Status, e.msg)
+}
+
+// isRetryable says whether trying again later can succeed: no response at
+// all, a server error, or rate limiting. Other 4xx (bad line protocol, a
+// field type conflict, a missing database) will fail the same way again.
+// Retrying an accepted write is harmless: InfluxDB overwrites a point with
+// the same series and timestamp.
+func isRetryable(err error) bool {
+	var we *WriteError
+	if !errors.As(err, &we) {
+		return true
+	}
+	switch {
+	case we.Status == 0, we.Status >= 500, we.Status == nethttp.StatusTooManyRequests, we.Status == nethttp.StatusRequestTimeout:
+		return true
+	case we.Status == nethttp.StatusNotFound:
+		// A database not created yet: an operator can fix it, so keep
+		// the points rather than drop them.
+		return true
+	}
+	return false
+}
+
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// rateLimit runs a function at most once per interval, for Warn logs about
+// conditions that can repeat per batch.
+type rateLimit struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (r *rateLimit) do(f func()) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Sub(r.last) < 10*time.Second {
+		r.mu.Unlock()
+		return
+	}
+	r.last = now
+	r.mu.Unlock()
+	f()
+}

@@ -1,0 +1,376 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fastjson"
+
+	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/fleet"
+	"github.com/iocd/iocd/influx"
+)
+
+// The components cmd/iocd wires in.
+var (
+	_ Sink   = (*influx.Writer)(nil)
+	_ Health = (*fleet.Tracker)(nil)
+)
+
+// Registry answers whether a device may report. The devices registry
+// implements it.
+type Registry interface {
+	// Lookup is called per message and must be cheap (in-memory cache).
+	Lookup(id defs.DeviceID) (defs.Device, bool)
+	// Unknown applies the unknown-device policy (pending: record a pending device, drop; register: create an active device and accept; reject: drop). It returns the device and true when the data should be accepted.
+	Unknown(ctx context.Context, site string, id defs.DeviceID) (defs.Device, bool, error)
+}
+
+// EventHandler takes camera analytics events; the violations package
+// implements it.
+type EventHandler interface {
+	HandleEvent(ctx context.Context, dev defs.Device, payload []byte, received time.Time) error
+}
+
+// Sink stores telemetry; *influx.Writer is one. WriteTelemetry may block
+// while the sink's queue is full, and returns an error only when the sink
+// is closed. done, if not nil, is called once the point is durable.
+type Sink interface {
+	WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, ts time.Time, fields []defs.Field, done func()) error
+}
+
+// Health receives what each message says about its device's liveness;
+// *fleet.Tracker is one.
+type Health interface {
+	Seen(dev defs.Device, recv time.Time, fields []defs.Field)
+	Status(dev defs.Device, state string, meta map[string]string, recv time.Time)
+}
+
+// Deps are the Ingester's collaborators. Registry and Bus are required;
+// Sink nil means no metrics history (readings still update fleet health
+// and the bus); Health nil means no health tracking; Events nil counts
+// every event as no_handler.
+type Deps struct {
+	Registry Registry
+	Sink     Sink
+	Health   Health
+	Events   EventHandler
+	Bus      *bus.Bus
+	Logger   *slog.Logger
+	Metrics  prometheus.Registerer
+}
+
+// Ingester consumes device topics from the broker. Run it once.
+type Ingester struct {
+	mqttCfg config.MQTT
+	cfg     config.Ingest
+	d       Deps
+	log     *slog.Logger
+	m       *metrics
+
+	queue    chan job
+	stopping chan struct{}
+	warn     rateLimit
+}
+
+// job is one message waiting for a decoder.
+type job struct {
+	msg  mqtt.Message
+	recv time.Time
+}
+
+// New returns an Ingester for the broker in mqttCfg (its URL must be set;
+// with the embedded broker, the caller passes the embedded address).
+func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
+	if d.Registry == nil || d.Bus == nil || d.Logger == nil {
+		return nil, errors.New("ingest: registry, bus and logger are required")
+	}
+	if mqttCfg.URL == "" {
+		return nil, errors.New("ingest: mqtt url is empty")
+	}
+	in := &Ingester{
+		mqttCfg:  mqttCfg,
+		cfg:      cfg,
+		d:        d,
+		log:      d.Logger.With("component", "ingest"),
+		queue:    make(chan job, cfg.QueueSize),
+		stopping: make(chan struct{}),
+	}
+	in.m = newMetrics(d.Metrics, func() float64 { return float64(len(in.queue)) })
+	return in, nil
+}
+
+// Run connects to the broker, subscribes in the on-connect handler (so
+// every reconnect resubscribes), and decodes messages until ctx ends. It
+// then stops taking messages, finishes those queued, and disconnects;
+// messages not yet acknowledged stay in the broker's persistent session.
+func (in *Ingester) Run(ctx context.Context) error {
+	var workers sync.WaitGroup
+	for range in.cfg.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			in.work(ctx)
+		}()
+	}
+
+	client := mqtt.NewClient(in.clientOptions(ctx))
+	tok := client.Connect()
+	// With ConnectRetry the token completes only once connected; waiting on
+	// ctx as well keeps a broker that is down at start from blocking
+	// shutdown.
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			close(in.stopping)
+			workers.Wait()
+			return fmt.Errorf("connecting to mqtt broker: %w", err)
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+
+	// Shutdown order: stop handing messages to the queue, let the workers
+	// finish what is queued (their acks go out), then disconnect.
+	close(in.stopping)
+	workers.Wait()
+	client.Disconnect(500)
+	return nil
+}
+
+func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
+	filters := subscriptions(in.mqttCfg.TopicPrefix, in.mqttCfg.ShareGroup)
+	o := mqtt.NewClientOptions().
+		AddBroker(in.mqttCfg.URL).
+		SetClientID(in.mqttCfg.ClientID).
+		SetUsername(in.mqttCfg.Username).
+		SetPassword(in.mqttCfg.Password).
+		// The persistent session keeps QoS 1 messages queued at the
+		// broker while iocd is down or restarting.
+		SetCleanSession(false).
+		// Acks are sent by ackAccepted, not when the handler returns.
+		SetAutoAckDisabled(true).
+		// Handlers run concurrently and block on the bounded queue; the
+		// broker's in-flight window then stops delivery, so a flood
+		// slows the broker instead of growing iocd's memory.
+		SetOrderMatters(false).
+		// Messages from the persistent session can arrive before the
+		// SUBSCRIBE is answered, when no route matches yet.
+		SetDefaultPublishHandler(in.onMessage).
+		SetConnectTimeout(in.mqttCfg.ConnectTimeout.D()).
+		SetKeepAlive(30 * time.Second).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(2 * time.Second).
+		SetMaxReconnectInterval(30 * time.Second).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			in.m.connected.Set(1)
+			in.log.Info("connected to mqtt broker", "broker", in.mqttCfg.URL, "subscriptions", filters)
+			subs := make(map[string]byte, len(filters))
+			for _, f := range filters {
+				subs[f] = 1
+			}
+			tok := c.SubscribeMultiple(subs, in.onMessage)
+			go func() {
+				select {
+				case <-tok.Done():
+					if err := tok.Error(); err != nil {
+						in.log.Error("subscribing failed", "err", err)
+					}
+				case <-ctx.Done():
+				}
+			}()
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			in.m.connected.Set(0)
+			in.m.connLost.Inc()
+			in.log.Warn("lost the mqtt broker; reconnecting", "err", err)
+		})
+	return o
+}
+
+// onMessage is paho's handler. It hands the message to the decoders and
+// blocks while the queue is full. Once stopping, it drops the message
+// unacknowledged: the broker redelivers it in the next session.
+func (in *Ingester) onMessage(_ mqtt.Client, msg mqtt.Message) {
+	in.m.received.Inc()
+	select {
+	case in.queue <- job{msg: msg, recv: time.Now()}:
+	case <-in.stopping:
+	}
+}
+
+// work is one decoder: it owns its parser and buffers.
+func (in *Ingester) work(ctx context.Context) {
+	w := &worker{in: in, dec: NewDecoder(in.cfg.MaxPayloadBytes)}
+	for {
+		select {
+		case j := <-in.queue:
+			w.handle(ctx, j)
+		case <-in.stopping:
+			for {
+				select {
+				case j := <-in.queue:
+					w.handle(ctx, j)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// ackAccepted acknowledges a message to the broker. It is the one point
+// where iocd takes responsibility for a message: for now once the reading
+// is in the writer's bounded queue (or the message was rejected for good);
+// moving it after the durable write means calling it from the writer's
+// done callback instead.
+func (in *Ingester) ackAccepted(msg mqtt.Message) {
+	msg.Ack()
+}
+
+type worker struct {
+	in     *Ingester
+	dec    *Decoder
+	status fastjson.Parser
+}
+
+func (w *worker) handle(ctx context.Context, j job) {
+	in := w.in
+	topic := j.msg.Topic()
+	site, id, kind, ok := parseTopic(in.mqttCfg.TopicPrefix, topic)
+	if !ok {
+		w.reject(j, ReasonBadTopic, "", topic)
+		return
+	}
+	dev, reason := w.device(ctx, site, defs.DeviceID(id))
+	if reason != "" {
+		w.reject(j, reason, id, topic)
+		return
+	}
+	switch kind {
+	case topicTelemetry:
+		w.telemetry(j, dev)
+	case topicStatus:
+		state, meta, reason := decodeStatus(&w.status, j.msg.Payload(), in.cfg.MaxPayloadBytes)
+		if reason != "" {
+			w.reject(j, reason, id, topic)
+			return
+		}
+		if in.d.Health != nil {
+			in.d.Health.Status(dev, state, meta, j.recv)
+		}
+		in.m.decoded[topicStatus].Inc()
+		in.ackAccepted(j.msg)
+	case topicEvent:
+		if in.d.Events == nil {
+			w.reject(j, ReasonNoHandler, id, topic)
+			return
+		}
+		if err := in.d.Events.HandleEvent(ctx, dev, j.msg.Payload(), j.recv); err != nil {
+			in.warn.do(func() { in.log.Warn("camera event failed", "device", id, "err", err) })
+			w.reject(j, ReasonHandlerError, id, topic)
+			return
+		}
+		in.m.decoded[topicEvent].Inc()
+		in.ackAccepted(j.msg)
+	}
+}
+
+// device checks the topic's device against the registry.
+func (w *worker) device(ctx context.Context, site string, id defs.DeviceID) (defs.Device, Reason) {
+	dev, ok := w.in.d.Registry.Lookup(id)
+	if !ok {
+		var err error
+		dev, ok, err = w.in.d.Registry.Unknown(ctx, site, id)
+		if err != nil {
+			w.in.warn.do(func() { w.in.log.Warn("registry failed for an unknown device", "device", id, "err", err) })
+			return dev, ReasonRegistryError
+		}
+		if !ok {
+			return dev, ReasonUnknownDevice
+		}
+	}
+	switch {
+	case dev.Site != site:
+		return dev, ReasonSiteMismatch
+	case dev.Status == defs.StatusPending:
+		return dev, ReasonPendingDevice
+	case dev.Status != defs.StatusActive:
+		return dev, ReasonInactiveDevice
+	}
+	return dev, ""
+}
+
+func (w *worker) telemetry(j job, dev defs.Device) {
+	in := w.in
+	samples, reason := w.dec.Decode(j.msg.Payload(), j.recv)
+	if reason != "" {
+		w.reject(j, reason, string(dev.ID), j.msg.Topic())
+		return
+	}
+	wantReadings := in.d.Bus.Wants(defs.EventReading)
+	for _, s := range samples {
+		if in.d.Sink != nil {
+			if err := in.d.Sink.WriteTelemetry(dev.ID, dev.Site, dev.Kind, s.Time, s.Fields, nil); err != nil {
+				// Shutting down: leave the message unacknowledged
+				// for the next session.
+				in.m.rejected[ReasonShutdown].Inc()
+				return
+			}
+		}
+		if in.d.Health != nil {
+			in.d.Health.Seen(dev, j.recv, s.Fields)
+		}
+		if wantReadings {
+			in.d.Bus.Publish(defs.Event{Kind: defs.EventReading, Time: s.Time, Reading: &defs.Reading{
+				Device: dev.ID, Site: dev.Site, Kind: dev.Kind, Time: s.Time, Received: j.recv,
+				Fields: slices.Clone(s.Fields),
+			}})
+		}
+	}
+	in.m.readings.Add(float64(len(samples)))
+	in.m.decoded[topicTelemetry].Inc()
+	in.ackAccepted(j.msg)
+}
+
+// reject counts a message that will never be accepted and acknowledges it,
+// since redelivering it cannot help.
+func (w *worker) reject(j job, reason Reason, device, topic string) {
+	in := w.in
+	in.m.rejected[reason].Inc()
+	in.log.Debug("message rejected", "reason", reason, "topic", topic)
+	in.warn.do(func() {
+		in.log.Warn("rejecting device messages (more are counted in iocd_ingest_messages_rejected_total)",
+			"reason", reason, "device", device, "topic", topic, "bytes", len(j.msg.Payload()))
+	})
+	in.ackAccepted(j.msg)
+}
+
+// rateLimit runs a function at most once per interval, for Warn logs about
+// bad input, so a flood cannot fill the disk.
+type rateLimit struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (r *rateLimit) do(f func()) {
+	r.mu.Lock()
+	now := time.Now()
+	if now.Sub(r.last) < 10*time.Second {
+		r.mu.Unlock()
+		return
+	}
+	r.last = now
+	r.mu.Unlock()
+	f()
+}
