@@ -10,6 +10,7 @@ import (
 
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/devices"
 	"github.com/iocd/iocd/sim"
 	"github.com/iocd/iocd/streams"
 )
@@ -123,3 +124,6 @@ func TestSessionsStreamBothCodecsWithAuth(t *testing.T) {
 		t.Errorf("want the password redacted, got %q", got)
 	}
 }
+
+// The registry must serve the manager exactly.
+var _ streams.Registry = (*devices.Registry)(nil)
