@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/auth"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
@@ -71,9 +72,50 @@ type rtpEncoder interface {
 	Encode(au [][]byte) ([]*rtp.Packet, error)
 }
 
+// ServerOption changes how a CameraServer serves.
+type ServerOption func(*gortsplib.Server) error
+
+// WithUDP also serves RTP over UDP, on two free loopback ports.
+func WithUDP() ServerOption {
+	return func(s *gortsplib.Server) error {
+		// gortsplib wants an even RTP port and RTCP on the next one.
+		for range 50 {
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			port := c.LocalAddr().(*net.UDPAddr).Port &^ 1
+			c.Close()
+			a, err1 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+			b, err2 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port+1))
+			if a != nil {
+				a.Close()
+			}
+			if b != nil {
+				b.Close()
+			}
+			if err1 == nil && err2 == nil {
+				s.UDPRTPAddress = fmt.Sprintf("127.0.0.1:%d", port)
+				s.UDPRTCPAddress = fmt.Sprintf("127.0.0.1:%d", port+1)
+				return nil
+			}
+		}
+		return errors.New("no free pair of udp ports")
+	}
+}
+
+// WithAuth restricts the authentication methods the server offers
+// (default: Basic and Digest MD5).
+func WithAuth(methods ...auth.VerifyMethod) ServerOption {
+	return func(s *gortsplib.Server) error {
+		s.AuthMethods = methods
+		return nil
+	}
+}
+
 // NewCameraServer starts an RTSP server on addr (use "127.0.0.1:0" for a
 // free loopback port in tests).
-func NewCameraServer(addr string, log *slog.Logger) (*CameraServer, error) {
+func NewCameraServer(addr string, log *slog.Logger, opts ...ServerOption) (*CameraServer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -97,6 +139,11 @@ func NewCameraServer(addr string, log *slog.Logger) (*CameraServer, error) {
 		Handler:        (*serverHandler)(s),
 		RTSPAddress:    addr,
 		WriteQueueSize: 4096,
+	}
+	for _, o := range opts {
+		if err := o(s.server); err != nil {
+			return nil, fmt.Errorf("configuring rtsp server: %w", err)
+		}
 	}
 	if err := s.server.Start(); err != nil {
 		return nil, fmt.Errorf("starting rtsp server: %w", err)

@@ -1,9 +1,12 @@
 package streams_test
 
 import (
+	"fmt"
+	"strings"
+
 	"context"
-	"log/slog"
-	"os"
+	"github.com/bluenviron/gortsplib/v4/pkg/auth"
+	"github.com/iocd/iocd/bus"
 	"sync"
 	"testing"
 	"time"
@@ -97,32 +100,173 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func TestSessionsStreamBothCodecsWithAuth(t *testing.T) {
-	srv := startSim(t)
-	c264 := addCam(t, srv, "cam264", sim.H264, "", "")
-	c265 := addCam(t, srv, "cam265", sim.H265, "police", "s3cret")
-	reg := &registry{}
-	reg.set(camera("c1", c264.URL()), camera("c2", c265.URL()))
-	sc, vc := testConfig()
-	m := streams.New(sc, vc, reg, nil, nil, nil, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	runManager(t, m)
+func TestSessionsStream(t *testing.T) {
+	tests := []struct {
+		name      string
+		codec     sim.Codec
+		transport string
+		auth      []auth.VerifyMethod
+		user      string
+	}{
+		{"h264 tcp no auth", sim.H264, "tcp", nil, ""},
+		{"h265 tcp digest", sim.H265, "tcp", []auth.VerifyMethod{auth.VerifyMethodDigestMD5}, "police"},
+		{"h264 udp basic", sim.H264, "udp", []auth.VerifyMethod{auth.VerifyMethodBasic}, "police"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := []sim.ServerOption{sim.WithUDP()}
+			if tc.auth != nil {
+				opts = append(opts, sim.WithAuth(tc.auth...))
+			}
+			srv, err := sim.NewCameraServer("127.0.0.1:0", nil, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			cam := addCam(t, srv, "cam", tc.codec, tc.user, "s3cret")
+			reg := &registry{}
+			reg.set(camera("c1", cam.URL()))
+			sc, vc := testConfig()
+			sc.Transport = tc.transport
+			m := streams.New(sc, vc, reg, nil, nil, nil, nil)
+			runManager(t, m)
 
-	waitFor(t, "both cameras to buffer 2 s", 15*time.Second, func() bool {
-		st := m.Cameras()
-		return len(st) == 2 && st[0].BufferSeconds > 2 && st[1].BufferSeconds > 2
+			waitFor(t, "the camera to buffer 2 s", 15*time.Second, func() bool {
+				st := m.Cameras()
+				return len(st) == 1 && st[0].BufferSeconds > 2
+			})
+			st := m.Cameras()[0]
+			if !st.Connected || st.Codec != string(tc.codec) || st.Width != 640 || st.Height != 360 {
+				t.Errorf("want connected %s 640x360, got %+v", tc.codec, st)
+			}
+			if st.FramesLost != 0 || st.PacketsLost != 0 || st.Reconnects != 0 {
+				t.Errorf("want no loss and no reconnects on loopback, got frames %d packets %d reconnects %d", st.FramesLost, st.PacketsLost, st.Reconnects)
+			}
+			if tc.user != "" {
+				if want := "rtsp://police:xxxxx@" + srv.Addr() + "/cam"; st.RTSPURL != want {
+					t.Errorf("want the password redacted as %q, got %q", want, st.RTSPURL)
+				}
+			}
+			// The buffer is GOP-aligned: a cut of the last second starts
+			// with a keyframe at most one GOP earlier.
+			now := time.Now()
+			seg, err := m.Clip(context.Background(), "c1", now.Add(-time.Second), now.Add(-500*time.Millisecond))
+			if err != nil || len(seg.Samples) == 0 || !seg.Samples[0].Key || !seg.Complete {
+				t.Fatalf("want a complete keyframe-first cut, got %d samples complete=%v err %v", len(seg.Samples), seg.Complete, err)
+			}
+			if first := seg.Samples[0].Wall; first.After(now.Add(-time.Second)) || first.Before(now.Add(-2*time.Second-100*time.Millisecond)) {
+				t.Errorf("cut start: want within one GOP before %s, got %s", now.Add(-time.Second), first)
+			}
+		})
+	}
+}
+
+func TestManagerFollowsRegistry(t *testing.T) {
+	srv := startSim(t)
+	a := addCam(t, srv, "a", sim.H264, "", "")
+	b := addCam(t, srv, "b", sim.H265, "u", "right")
+	reg := &registry{}
+	reg.set(camera("a", a.URL()))
+	sc, vc := testConfig()
+	bs := bus.New(nil)
+	states := bs.Subscribe("test", defs.Mask(defs.EventCamera), 64)
+	defer states.Close()
+	m := streams.New(sc, vc, reg, bs, nil, nil, nil)
+	runManager(t, m)
+	connected := func(id string) func() bool {
+		return func() bool {
+			for _, s := range m.Cameras() {
+				if string(s.Camera) == id {
+					return s.Connected
+				}
+			}
+			return false
+		}
+	}
+	changed := func() {
+		bs.Publish(defs.Event{Kind: defs.EventDevice, Device: &defs.DeviceChange{Device: defs.Device{Kind: defs.KindCamera}}})
+	}
+	waitFor(t, "camera a", 10*time.Second, connected("a"))
+
+	// Added: b, with a wrong password at first, which never connects.
+	wrong := camera("b", strings.Replace(b.URL(), "right", "wrong", 1))
+	reg.set(camera("a", a.URL()), wrong)
+	changed()
+	waitFor(t, "camera b listed", 5*time.Second, func() bool { return len(m.Cameras()) == 2 })
+	time.Sleep(time.Second)
+	if connected("b")() {
+		t.Fatal("want camera b refused with the wrong password")
+	}
+	// Changed: the right password.
+	reg.set(camera("a", a.URL()), camera("b", b.URL()))
+	changed()
+	waitFor(t, "camera b with the right password", 10*time.Second, connected("b"))
+	// Removed: a.
+	reg.set(camera("b", b.URL()))
+	changed()
+	waitFor(t, "camera a removed", 5*time.Second, func() bool { return len(m.Cameras()) == 1 && m.Cameras()[0].Camera == "b" })
+
+	// Camera state changes reached the bus: a and b connected, a's
+	// session ended.
+	got := map[string]int{}
+	for len(states.C()) > 0 {
+		ev := <-states.C()
+		got[fmt.Sprintf("%s:%v", ev.Camera.Camera, ev.Camera.Connected)]++
+	}
+	if got["a:true"] != 1 || got["b:true"] != 1 || got["a:false"] != 1 {
+		t.Errorf("camera events: want a up, b up, a down once each, got %v", got)
+	}
+}
+
+func TestCameraStatsPoints(t *testing.T) {
+	srv := startSim(t)
+	a := addCam(t, srv, "a", sim.H264, "", "")
+	reg := &registry{}
+	reg.set(camera("a", a.URL()))
+	sc, vc := testConfig()
+	pw := &points{}
+	m := streams.New(sc, vc, reg, nil, pw, nil, nil)
+	runManager(t, m)
+	waitFor(t, "two camera_stats points while streaming", 10*time.Second, func() bool {
+		pw.mu.Lock()
+		defer pw.mu.Unlock()
+		n := 0
+		for _, p := range pw.got {
+			if p.fields["connected"] == 1 && p.fields["fps"].(float64) > 20 {
+				n++
+			}
+		}
+		return n >= 2
 	})
-	for i, want := range []string{streams.CodecH264, streams.CodecH265} {
-		st := m.Cameras()[i]
-		if !st.Connected || st.Codec != want || st.Width != 640 || st.Height != 360 {
-			t.Errorf("camera %s: want connected %s 640x360, got %+v", st.Camera, want, st)
-		}
-		if st.FramesLost != 0 || st.PacketsLost != 0 {
-			t.Errorf("camera %s: want no loss on loopback, got frames %d packets %d", st.Camera, st.FramesLost, st.PacketsLost)
-		}
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	p := pw.got[len(pw.got)-1]
+	if p.measurement != "camera_stats" || p.tags["camera"] != "a" || p.tags["site"] != "s1" {
+		t.Errorf("want camera_stats tagged camera a site s1, got %+v", p)
 	}
-	if got := m.Cameras()[1].RTSPURL; got != "rtsp://police:xxxxx@"+srv.Addr()+"/cam265" {
-		t.Errorf("want the password redacted, got %q", got)
+	if kbps := p.fields["kbps"].(float64); kbps < 100 || kbps > 600 {
+		t.Errorf("kbps: want the recording's ~250, got %.0f", kbps)
 	}
+	if lost := p.fields["frames_lost"].(int64); lost != 0 {
+		t.Errorf("frames_lost: want 0, got %d", lost)
+	}
+}
+
+type point struct {
+	measurement string
+	tags        map[string]string
+	fields      map[string]any
+}
+
+type points struct {
+	mu  sync.Mutex
+	got []point
+}
+
+func (p *points) WritePoint(m string, tags map[string]string, fields map[string]any, _ time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, point{m, tags, fields})
 }
 
 // The registry must serve the manager exactly.

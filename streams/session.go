@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +85,7 @@ func (s *session) Run(ctx context.Context) {
 	for {
 		epoch++
 		started := time.Now()
-		err := s.stream(ctx, epoch)
+		err := s.scrub(s.stream(ctx, epoch))
 		if ctx.Err() != nil {
 			return
 		}
@@ -180,12 +182,30 @@ loop:
 		}
 	}
 	c.Close()
+	cause = s.scrub(cause)
 	s.mu.Lock()
 	s.connected, s.reason = false, errText(cause)
 	close(dropped)
 	s.mu.Unlock()
 	s.publish(defs.CameraState{Camera: s.dev.ID, Site: s.dev.Site, Connected: false, Reason: errText(cause), At: time.Now()})
 	return cause
+}
+
+// scrub removes the camera's password from an error's text: errors become
+// log lines and the API's reason field, and a library may quote the URL.
+func (s *session) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	u, perr := url.Parse(s.dev.RTSPURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pass, ok := u.User.Password()
+	if !ok || pass == "" || !strings.Contains(err.Error(), pass) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pass, "xxxxx"))
 }
 
 func errText(err error) string {
