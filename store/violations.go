@@ -136,17 +136,38 @@ func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored 
 	return stored, false, nil
 }
 
-// UpdateViolationEvidence sets a violation's clip and snapshot fields.
-func (s *SQLite) UpdateViolationEvidence(ctx context.Context, v defs.Violation) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE violations SET clip_status = ?, clip_reason = ?, clip_sha256 = ?,
+// SealEvidence sets a violation's clip and snapshot fields and, in the same
+// transaction, appends the ledger entry seal computes (with its hash) from
+// the row as stored and the previous entry's hash ("" for the first): a crash cannot leave evidence changed but unsealed, and
+// concurrent seals chain in commit order.
+func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(stored defs.Violation, prevHash string) defs.LedgerEntry) (defs.Violation, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return v, fmt.Errorf("sealing evidence: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `UPDATE violations SET clip_status = ?, clip_reason = ?, clip_sha256 = ?,
 		clip_path = ?, clip_bytes = ?, clip_start = ?, clip_end = ?, snapshot_sha256 = ?, snapshot_path = ?,
 		updated_at = ? WHERE id = ?`,
 		v.ClipStatus, v.ClipReason, v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd),
 		v.SnapshotSHA256, v.SnapshotPath, timeText(v.UpdatedAt), v.ID)
 	if err != nil {
-		return fmt.Errorf("updating violation evidence: %w", err)
+		return v, fmt.Errorf("updating violation evidence: %w", err)
 	}
-	return nil
+	stored, err := scanViolation(tx.QueryRowContext(ctx, `SELECT `+violationCols+` FROM violations WHERE id = ?`, v.ID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, defs.NotFound("violation %q not found", v.ID)
+	}
+	if err != nil {
+		return v, fmt.Errorf("reading violation back: %w", err)
+	}
+	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(stored, prev) }); err != nil {
+		return v, err
+	}
+	if err := tx.Commit(); err != nil {
+		return v, fmt.Errorf("sealing evidence: %w", err)
+	}
+	return stored, nil
 }
 
 // GetViolation returns one violation, or a defs.NotFound error.
@@ -269,9 +290,10 @@ func (s *SQLite) ViolationsWithClip(ctx context.Context, clipStatuses []defs.Cli
 }
 
 // AddReview records a decision if the violation's status is still
-// expected, so that two reviewers deciding at once cannot both win: the
-// loser gets a defs ECONFLICT error.
-func (s *SQLite) AddReview(ctx context.Context, r defs.Review) (defs.Review, error) {
+// r.Previous, so that two reviewers deciding at once cannot both win (the
+// loser gets a defs ECONFLICT error), and appends the ledger entry seal
+// computes for it in the same transaction.
+func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry) (defs.Review, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
@@ -291,6 +313,9 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review) (defs.Review, err
 		return r, fmt.Errorf("adding review: %w", err)
 	}
 	r.ID, _ = res.LastInsertId()
+	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(r, prev) }); err != nil {
+		return r, err
+	}
 	if err := tx.Commit(); err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
 	}
@@ -325,29 +350,25 @@ func (s *SQLite) Reviews(ctx context.Context, violationID string) ([]defs.Review
 	return out, rows.Err()
 }
 
-// AppendLedger appends an entry to the hash chain. link computes the
-// entry's hash from the previous entry's (the zero hash for the first); it
-// runs inside the write transaction, so concurrent appends chain in order.
-func (s *SQLite) AppendLedger(ctx context.Context, e defs.LedgerEntry, link func(prevHash string) string) (defs.LedgerEntry, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return e, fmt.Errorf("appending to ledger: %w", err)
-	}
-	defer tx.Rollback()
+// appendLedger appends the entry entry() computes from the last entry's
+// hash. It runs in the caller's write transaction (BEGIN IMMEDIATE, see
+// Open), so no other append can come between the read and the insert.
+func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) defs.LedgerEntry) error {
 	prev := ""
-	err = tx.QueryRowContext(ctx, `SELECT hash FROM violation_ledger ORDER BY seq DESC LIMIT 1`).Scan(&prev)
+	err := tx.QueryRowContext(ctx, `SELECT hash FROM violation_ledger ORDER BY seq DESC LIMIT 1`).Scan(&prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return e, fmt.Errorf("appending to ledger: %w", err)
+		return fmt.Errorf("reading ledger head: %w", err)
 	}
-	e.PrevHash = prev
-	e.Hash = link(prev)
-	res, err := tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, prev_hash, hash, at)
+	e := entry(prev)
+	if e.PrevHash != prev || e.Hash == "" {
+		return fmt.Errorf("ledger entry for %s does not chain to the head", e.ViolationID)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, prev_hash, hash, at)
 		VALUES (?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.PrevHash, e.Hash, timeText(e.At))
 	if err != nil {
-		return e, fmt.Errorf("appending to ledger: %w", err)
+		return fmt.Errorf("appending to ledger: %w", err)
 	}
-	e.Seq, _ = res.LastInsertId()
-	return e, tx.Commit()
+	return nil
 }
 
 // Ledger returns the hash chain in order; violationID "" returns all of it.

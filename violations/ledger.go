@@ -109,22 +109,25 @@ func linkHash(prev string, e defs.LedgerEntry) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// LedgerStore is what sealing and verifying need from the store.
+// LedgerStore is what Verify needs from the store.
 type LedgerStore interface {
-	AppendLedger(ctx context.Context, e defs.LedgerEntry, link func(prevHash string) string) (defs.LedgerEntry, error)
 	Ledger(ctx context.Context, violationID string) ([]defs.LedgerEntry, error)
 	Reviews(ctx context.Context, violationID string) ([]defs.Review, error)
 	ListViolations(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error)
 }
 
-func sealEvidence(ctx context.Context, st LedgerStore, v defs.Violation) (defs.LedgerEntry, error) {
-	e := defs.LedgerEntry{ViolationID: v.ID, Kind: defs.LedgerEvidence, ContentHash: evidenceHash(v), At: time.Now().UTC()}
-	return st.AppendLedger(ctx, e, func(prev string) string { return linkHash(prev, e) })
+// sealEvidence is the store.Sealer for a record's evidence.
+func sealEvidence(v defs.Violation, prev string) defs.LedgerEntry {
+	e := defs.LedgerEntry{ViolationID: v.ID, Kind: defs.LedgerEvidence, ContentHash: evidenceHash(v), PrevHash: prev, At: time.Now().UTC()}
+	e.Hash = linkHash(prev, e)
+	return e
 }
 
-func sealReview(ctx context.Context, st LedgerStore, r defs.Review) (defs.LedgerEntry, error) {
-	e := defs.LedgerEntry{ViolationID: r.ViolationID, Kind: defs.LedgerReview, Ref: fmt.Sprint(r.ID), ContentHash: reviewHash(r), At: time.Now().UTC()}
-	return st.AppendLedger(ctx, e, func(prev string) string { return linkHash(prev, e) })
+// sealReview is the store.Sealer for a review decision.
+func sealReview(r defs.Review, prev string) defs.LedgerEntry {
+	e := defs.LedgerEntry{ViolationID: r.ViolationID, Kind: defs.LedgerReview, Ref: fmt.Sprint(r.ID), ContentHash: reviewHash(r), PrevHash: prev, At: time.Now().UTC()}
+	e.Hash = linkHash(prev, e)
+	return e
 }
 
 // Problem is one mismatch Verify found.

@@ -96,12 +96,9 @@ func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.
 	if v.Status == decision {
 		return v, defs.Errorf(defs.ECONFLICT, "violation %s is already %s", id, decision)
 	}
-	r, err := s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()})
+	r, err := s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()}, sealReview)
 	if err != nil {
 		return v, err
-	}
-	if _, err := sealReview(ctx, s.store, r); err != nil {
-		return v, fmt.Errorf("sealing review: %w", err)
 	}
 	if err := s.audit(ctx, a, ActionReview, id, fmt.Sprintf("%s -> %s", r.Previous, r.Decision)); err != nil {
 		return v, err

@@ -27,14 +27,16 @@ import (
 	"github.com/iocd/iocd/streams"
 )
 
-// Store is what the service needs from the store.
+// Store is what the service needs from the store; *store.SQLite is one.
+// The seal functions compute a ledger entry inside the store's write
+// transaction, so a change and its seal commit together.
 type Store interface {
 	LedgerStore
 	InsertViolation(ctx context.Context, v defs.Violation) (defs.Violation, bool, error)
-	UpdateViolationEvidence(ctx context.Context, v defs.Violation) error
+	SealEvidence(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry) (defs.Violation, error)
 	GetViolation(ctx context.Context, id string) (defs.Violation, error)
 	ViolationsWithClip(ctx context.Context, clip []defs.ClipStatus, status defs.ReviewStatus, before time.Time, limit int) ([]defs.Violation, error)
-	AddReview(ctx context.Context, r defs.Review) (defs.Review, error)
+	AddReview(ctx context.Context, r defs.Review, seal func(defs.Review, string) defs.LedgerEntry) (defs.Review, error)
 	AddAudit(ctx context.Context, e defs.AuditEntry) error
 	ListAudit(ctx context.Context, cursor string, limit int) ([]defs.AuditEntry, string, error)
 }
@@ -75,7 +77,6 @@ type Service struct {
 	jobs       sync.WaitGroup
 	slots      chan struct{}
 	warnLimit  *rateLimit
-	sealMu     sync.Mutex
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -214,7 +215,14 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 func (s *Service) cutClip(v defs.Violation) {
 	w := s.cfg.WindowFor(v.Type)
 	from, to := v.Time.Add(-w.Pre.D()), v.Time.Add(w.Post.D())
-	ctx, cancel := context.WithDeadline(s.jobsCtx, to.Add(s.clipGrace))
+	// Wait for ts + post, but never longer than post from now: an event
+	// whose ts is ahead of the camera's clock must not hold a goroutine
+	// for the whole of the skew.
+	until := to
+	if limit := time.Now().Add(w.Post.D()); until.After(limit) {
+		until = limit
+	}
+	ctx, cancel := context.WithDeadline(s.jobsCtx, until.Add(s.clipGrace))
 	defer cancel()
 	var seg streams.Segment
 	var err error
@@ -259,24 +267,12 @@ func (s *Service) cutClip(v defs.Violation) {
 	}
 }
 
-// finish stores final evidence, seals it in the ledger and publishes it.
+// finish stores final evidence and seals it in the ledger in one
+// transaction, then publishes it.
 func (s *Service) finish(ctx context.Context, v defs.Violation) error {
-	// One finish at a time: a clip being sealed and retention purging the
-	// same record must not interleave, or the last seal could cover a
-	// state that is no longer the record's.
-	s.sealMu.Lock()
-	defer s.sealMu.Unlock()
 	v.UpdatedAt = time.Now().UTC()
-	if err := s.store.UpdateViolationEvidence(ctx, v); err != nil {
-		return err
-	}
-	// Seal what the store holds, so the hash covers exactly what Verify
-	// will read back.
-	stored, err := s.store.GetViolation(ctx, v.ID)
+	stored, err := s.store.SealEvidence(ctx, v, sealEvidence)
 	if err != nil {
-		return err
-	}
-	if _, err := sealEvidence(ctx, s.store, stored); err != nil {
 		return fmt.Errorf("sealing evidence: %w", err)
 	}
 	s.publish(stored)

@@ -53,6 +53,25 @@ type rig struct {
 	bus     *bus.Bus
 	dataDir string
 	cfg     config.Config
+	points  *points
+}
+
+type point struct {
+	measurement string
+	tags        map[string]string
+	fields      map[string]any
+}
+
+// points records InfluxDB points.
+type points struct {
+	mu  sync.Mutex
+	got []point
+}
+
+func (p *points) WritePoint(m string, tags map[string]string, fields map[string]any, _ time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, point{m, tags, fields})
 }
 
 const (
@@ -62,7 +81,7 @@ const (
 
 func newRig(t *testing.T, mutate func(*config.Config)) *rig {
 	t.Helper()
-	r := &rig{t: t, cams: map[string]*sim.Camera{}, devs: map[string]defs.Device{}, dataDir: t.TempDir(), bus: bus.New(nil)}
+	r := &rig{t: t, cams: map[string]*sim.Camera{}, devs: map[string]defs.Device{}, dataDir: t.TempDir(), bus: bus.New(nil), points: &points{}}
 	cfg := config.Default()
 	cfg.Streams.ReadTimeout = config.Duration(2 * time.Second)
 	cfg.Streams.BackoffMin = config.Duration(200 * time.Millisecond)
@@ -109,7 +128,7 @@ func newRig(t *testing.T, mutate func(*config.Config)) *rig {
 	t.Cleanup(func() { st.Close() })
 	r.store = st
 	r.streams = streams.New(cfg.Streams, cfg.Violations, reg, r.bus, nil, nil, nil)
-	r.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, st, r.streams, r.bus, nil, nil, nil)
+	r.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, st, r.streams, r.bus, r.points, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -279,10 +298,32 @@ func TestDeadCameraAndReconnect(t *testing.T) {
 		}
 	})
 
+	t.Run("camera drops inside the window", func(t *testing.T) {
+		r.t = t
+		r.waitBuffered("cam264", pre+time.Second)
+		ts := time.Now()
+		r.fire("cam264", "drop", "red_light", ts, "")
+		time.Sleep(post / 2)
+		if err := r.cams["cam264"].SetDown(true); err != nil {
+			t.Fatal(err)
+		}
+		v := r.final("cam264", "drop")
+		if v.ClipStatus != defs.ClipPartial || v.ClipReason == "" {
+			t.Fatalf("want a partial clip with a reason, got %s %q", v.ClipStatus, v.ClipReason)
+		}
+		frames := probe(t, filepath.Join(r.dataDir, v.ClipPath))
+		if !frames[0].Key || v.ClipStart.After(ts.Add(-pre)) || !v.ClipEnd.Before(ts.Add(post)) {
+			t.Errorf("want a playable clip from before ts-pre ending early, got %s to %s", v.ClipStart, v.ClipEnd)
+		}
+		if got := sha(t, filepath.Join(r.dataDir, v.ClipPath)); got != v.ClipSHA256 {
+			t.Errorf("partial clip hash: want %s, got %s", v.ClipSHA256, got)
+		}
+	})
+
 	t.Run("camera drops and comes back", func(t *testing.T) {
 		r.t = t
 		cam := r.cams["cam264"]
-		if err := cam.SetDown(true); err != nil {
+		if err := cam.SetDown(true); err != nil { // already down after the previous case
 			t.Fatal(err)
 		}
 		waitFor(t, "the session to notice the drop", 10*time.Second, func() bool { return !r.streams.Connected("cam264") })
@@ -330,6 +371,12 @@ func TestDuplicateEventMakesOneRecord(t *testing.T) {
 	if len(vs) != 1 {
 		t.Fatalf("want 1 record for 3 deliveries, got %d", len(vs))
 	}
+	r.points.mu.Lock()
+	if len(r.points.got) != 1 || r.points.got[0].measurement != "violations" || r.points.got[0].fields["count"] != 1 ||
+		r.points.got[0].fields["plate"] != "62A-123.45" || r.points.got[0].tags["type"] != "wrong_way" || r.points.got[0].tags["camera"] != "dead" {
+		t.Errorf("want one violations point (count 1, plate 62A-123.45, type wrong_way, camera dead), got %+v", r.points.got)
+	}
+	r.points.mu.Unlock()
 	// Only the first delivery's snapshot is on disk.
 	dir := filepath.Dir(filepath.Join(r.dataDir, v.SnapshotPath))
 	ents, _ := os.ReadDir(dir)
@@ -531,3 +578,72 @@ func TestRetentionForSpaceKeepsConfirmed(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+var _ violations.Store = (*store.SQLite)(nil)
+
+func TestRetentionByAge(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	sub := r.bus.Subscribe("test", defs.Mask(defs.EventNotice), 16)
+	defer sub.Close()
+	for _, id := range []string{"rej", "conf", "pend"} {
+		r.fire("dead", id, "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+	}
+	rej, conf, pend := r.final("dead", "rej"), r.final("dead", "conf"), r.final("dead", "pend")
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	if _, err := r.svc.Review(ctx, admin, rej.ID, defs.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Review(ctx, admin, conf.ID, defs.ReviewConfirmed, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Age the decisions by 40 days (reviewed_at is the row's copy of the
+	// latest decision time, not sealed; created_at is sealed, so the
+	// pending record cannot be aged without Verify noticing).
+	old := time.Now().Add(-40 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000000000Z")
+	if _, err := r.store.DB().Exec(`UPDATE violations SET reviewed_at = ? WHERE reviewed_at != ''`, old); err != nil {
+		t.Fatal(err)
+	}
+	runRetention := func() {
+		svc := violations.New(r.cfg.Violations, r.cfg.Retention, r.cfg.Streams, r.dataDir, r.store, nil, r.bus, nil, nil, nil)
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); svc.Run(rctx) }()
+		select {
+		case ev := <-sub.C():
+			if ev.Notice.Code != "clips_expired" {
+				t.Errorf("want a clips_expired notice, got %+v", ev.Notice)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("want a clips_expired notice, got none")
+		}
+		cancel()
+		<-done
+	}
+	runRetention()
+	kept := func(id string) bool {
+		v, err := r.store.GetViolation(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.SnapshotPath != ""
+	}
+	if kept(rej.ID) || !kept(conf.ID) || !kept(pend.ID) {
+		t.Errorf("after 40 days: want rejected gone, confirmed and pending kept; got kept %v %v %v", kept(rej.ID), kept(conf.ID), kept(pend.ID))
+	}
+	// The record itself, with its hashes, stays.
+	if v, _ := r.store.GetViolation(ctx, rej.ID); v.SnapshotSHA256 == "" {
+		t.Errorf("want the purged record's snapshot hash kept")
+	}
+	older := time.Now().Add(-400 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000000000Z")
+	if _, err := r.store.DB().Exec(`UPDATE violations SET reviewed_at = ? WHERE id = ?`, older, conf.ID); err != nil {
+		t.Fatal(err)
+	}
+	runRetention()
+	if kept(conf.ID) || !kept(pend.ID) {
+		t.Errorf("after 400 days: want confirmed gone (with a notice) and pending kept; got %v %v", kept(conf.ID), kept(pend.ID))
+	}
+	if rep, err := violations.Verify(ctx, r.store, r.dataDir); err != nil || !rep.OK() {
+		t.Errorf("verify after retention: want OK, got %+v %v", rep.Problems, err)
+	}
+}
