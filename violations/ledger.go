@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -279,4 +280,23 @@ func verifyRecord(v defs.Violation, lastEvidence map[string]defs.LedgerEntry, la
 	if v.SnapshotSHA256 != "" && v.SnapshotPath != "" {
 		check("snapshot", v.SnapshotPath, v.SnapshotSHA256)
 	}
+}
+
+// WriteText prints the report for a person, as `iocd verify` shows it: one
+// line per problem, then a summary with the chain's head hash (record it
+// elsewhere to pin everything up to now).
+func (r Report) WriteText(w io.Writer) {
+	for _, p := range r.Problems {
+		where := p.ViolationID
+		if p.Seq != 0 {
+			where += fmt.Sprintf(" (ledger entry %d)", p.Seq)
+		}
+		fmt.Fprintf(w, "MISMATCH %-16s %s: %s\n", p.Kind, where, p.Detail)
+	}
+	verdict := "OK"
+	if !r.OK() {
+		verdict = fmt.Sprintf("FAILED: %d mismatches", len(r.Problems))
+	}
+	fmt.Fprintf(w, "%s: %d ledger entries, %d violations, %d reviews, %d files checked\nledger head: %s\n",
+		verdict, r.Entries, r.Violations, r.Reviews, r.Files, r.Head)
 }

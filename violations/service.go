@@ -77,6 +77,7 @@ type Service struct {
 	jobs       sync.WaitGroup
 	slots      chan struct{}
 	warnLimit  *rateLimit
+	started    time.Time
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -96,6 +97,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		cancelJobs: cancel,
 		slots:      make(chan struct{}, maxPendingClips),
 		warnLimit:  newRateLimit(time.Minute),
+		started:    time.Now(),
 	}
 }
 
@@ -127,7 +129,9 @@ func (s *Service) Run(ctx context.Context) error {
 // buffer died with the process, so they have no video.
 func (s *Service) recover(ctx context.Context) error {
 	for {
-		vs, err := s.store.ViolationsWithClip(ctx, []defs.ClipStatus{defs.ClipRecording}, "", time.Time{}, 500)
+		// Only records from before this service was made: later ones
+		// have clip jobs of their own running.
+		vs, err := s.store.ViolationsWithClip(ctx, []defs.ClipStatus{defs.ClipRecording}, "", s.started, 500)
 		if err != nil {
 			return err
 		}

@@ -647,3 +647,97 @@ func TestRetentionByAge(t *testing.T) {
 		t.Errorf("verify after retention: want OK, got %+v %v", rep.Problems, err)
 	}
 }
+
+func TestVerifyFindsTampering(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, r *rig, v defs.Violation)
+		want   map[string]int
+	}{
+		{"nothing", func(*testing.T, *rig, defs.Violation) {}, map[string]int{}},
+		{"ledger entry removed", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `DELETE FROM violation_ledger WHERE seq = 1`)
+		}, map[string]int{"chain_broken": 1, "record_unsealed": 1}},
+		{"ledger entry altered", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violation_ledger SET content_hash = 'ab' WHERE seq = 2`)
+		}, map[string]int{"entry_altered": 1, "record_changed": 1}},
+		{"review note altered", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violation_reviews SET note = 'nothing to see'`)
+		}, map[string]int{"review_changed": 1}},
+		{"review deleted", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `DELETE FROM violation_reviews`)
+		}, map[string]int{"review_deleted": 1, "status_changed": 1}},
+		{"status flipped", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violations SET status = 'rejected' WHERE status = 'confirmed'`)
+		}, map[string]int{"status_changed": 1}},
+		{"snapshot deleted", func(t *testing.T, r *rig, v defs.Violation) {
+			if err := os.Remove(filepath.Join(r.dataDir, v.SnapshotPath)); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int{"file_missing": 1}},
+		{"speed altered", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violations SET speed_kmh = 49 WHERE id = '`+v.ID+`'`)
+		}, map[string]int{"record_changed": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, nil)
+			ctx := context.Background()
+			r.fire("dead", "a", "speeding", time.Now(), `,"speed_kmh":72,"limit_kmh":50,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+			a := r.final("dead", "a")
+			r.fire("dead", "b", "red_light", time.Now(), "")
+			r.final("dead", "b")
+			if _, err := r.svc.Review(ctx, violations.Actor{Name: "officer", Role: defs.RoleReviewer}, a.ID, defs.ReviewConfirmed, "clear"); err != nil {
+				t.Fatal(err)
+			}
+			tc.tamper(t, r, a)
+			rep, err := violations.Verify(ctx, r.store, r.dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, p := range rep.Problems {
+				got[p.Kind]++
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("want %v, got %v: %+v", tc.want, got, rep.Problems)
+
+			}
+			var out bytes.Buffer
+			rep.WriteText(&out)
+			text := out.String()
+			if strings.Contains(text, "\nOK:") || strings.HasPrefix(text, "OK:") != rep.OK() || strings.Count(text, "MISMATCH") != len(rep.Problems) ||
+				!strings.Contains(text, "ledger head: "+rep.Head) {
+				t.Errorf("report text: want the verdict, one MISMATCH line per problem and the head, got:\n%s", text)
+			}
+		})
+	}
+}
+
+func (r *rig) exec(t *testing.T, q string) {
+	t.Helper()
+	if _, err := r.store.DB().Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func TestInterruptedClipsAreSealedOnStart(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	old := time.Now().Add(-time.Minute).UTC()
+	v := defs.Violation{ID: "vcrash", Camera: "cam264", Site: "hcm", EventID: "crash", Type: "red_light", Time: old,
+		Status: defs.ReviewPending, ClipStatus: defs.ClipRecording, CreatedAt: old, UpdatedAt: old}
+	if _, _, err := r.store.InsertViolation(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	svc := violations.New(r.cfg.Violations, r.cfg.Retention, r.cfg.Streams, r.dataDir, r.store, nil, nil, nil, nil, nil)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(rctx) }()
+	got := r.final("cam264", "crash")
+	cancel()
+	<-done
+	if got.ClipStatus != defs.ClipNoVideo || !strings.Contains(got.ClipReason, "restarted") {
+		t.Errorf("want no_video because of the restart, got %s %q", got.ClipStatus, got.ClipReason)
+	}
+}
