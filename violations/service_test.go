@@ -81,6 +81,14 @@ const (
 
 func newRig(t *testing.T, mutate func(*config.Config)) *rig {
 	t.Helper()
+	return newRigWith(t, mutate, nil)
+}
+
+// newRigWith builds a rig whose streams and violations write to pw, if set.
+func newRigWith(t *testing.T, mutate func(*config.Config), pw interface {
+	WritePoint(string, map[string]string, map[string]any, time.Time)
+}) *rig {
+	t.Helper()
 	r := &rig{t: t, cams: map[string]*sim.Camera{}, devs: map[string]defs.Device{}, dataDir: t.TempDir(), bus: bus.New(nil), points: &points{}}
 	cfg := config.Default()
 	cfg.Streams.ReadTimeout = config.Duration(2 * time.Second)
@@ -127,8 +135,13 @@ func newRig(t *testing.T, mutate func(*config.Config)) *rig {
 	}
 	t.Cleanup(func() { st.Close() })
 	r.store = st
-	r.streams = streams.New(cfg.Streams, cfg.Violations, reg, r.bus, nil, nil, nil)
-	r.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, st, r.streams, r.bus, r.points, nil, nil)
+	var spw streams.PointWriter
+	var vpw violations.PointWriter = r.points
+	if pw != nil {
+		spw, vpw = pw, pw
+	}
+	r.streams = streams.New(cfg.Streams, cfg.Violations, reg, r.bus, spw, nil, nil)
+	r.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, st, r.streams, r.bus, vpw, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
