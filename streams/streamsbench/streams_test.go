@@ -30,14 +30,20 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkStreams runs 200 cameras at 1 Mbit/s (H.264) into the streams
-// manager and reports CPU, buffer memory and frame loss. Run it alone:
+// manager and reports CPU, buffer memory and frame loss, then fires 40
+// violations to time their clips under that load. Run it alone:
 //
-//	go test -run '^$' -bench BenchmarkStreams -benchtime 1x -timeout 10m ./streams/streamsbench/
-func BenchmarkStreams(b *testing.B) {
+//	go test -run '^$' -bench 'BenchmarkStreams$' -benchtime 1x -timeout 10m ./streams/streamsbench/
+func BenchmarkStreams(b *testing.B) { bench(b, sim.H264) }
+
+// BenchmarkStreamsH265 is BenchmarkStreams with H.265 cameras.
+func BenchmarkStreamsH265(b *testing.B) { bench(b, sim.H265) }
+
+func bench(b *testing.B, codec sim.Codec) {
 	for i := 0; i < b.N; i++ {
 		res, err := streamsbench.Run(context.Background(), streamsbench.Options{
-			Cameras: 200, Kbps: 1000, Codec: sim.H264,
-			Warmup: 25 * time.Second, Duration: 30 * time.Second,
+			Cameras: 200, Kbps: 1000, Codec: codec,
+			Warmup: 25 * time.Second, Duration: 30 * time.Second, Violations: 40,
 			SimCommand: []string{os.Args[0], "-test.run=^$"},
 		}, os.Stdout)
 		if err != nil {

@@ -10,17 +10,22 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/sim"
+	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/streams"
+	"github.com/iocd/iocd/violations"
 )
 
 // Options configures a run.
@@ -32,6 +37,10 @@ type Options struct {
 	// full buffers.
 	Warmup   time.Duration
 	Duration time.Duration
+	// Violations is how many violation events to fire, after the CPU
+	// interval, at cameras across the fleet, to measure how soon after
+	// ts + post each clip is on disk under the full load.
+	Violations int
 	// SimCommand starts the simulator child process; it is given the
 	// environment variables of SimEnv and must serve a sim fleet on
 	// IOCD_BENCH_SIM_ADDR until killed.
@@ -83,6 +92,10 @@ type Result struct {
 	FramesLost     uint64
 	PacketsLost    uint64
 	Reconnects     uint64
+	// ClipLatencies are, per violation, the time from ts + post to the
+	// clip being stored; ClipsComplete counts the complete clips.
+	ClipLatencies []time.Duration
+	ClipsComplete int
 }
 
 type fleetRegistry []defs.Device
@@ -173,6 +186,11 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		res.PacketsLost += s.PacketsLost
 		res.Reconnects += s.Reconnects
 	}
+	if o.Violations > 0 {
+		if err := clipLatencies(ctx, o, m, reg, &res); err != nil {
+			return res, err
+		}
+	}
 	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
 	fmt.Fprintf(out, "cameras connected:      %d of %d\n", res.Connected, res.Cameras)
 	fmt.Fprintf(out, "cpu (this process):     %.1f%% of one core over %.0fs (target <= 50%%)\n", res.CPUPercent, res.Seconds)
@@ -183,7 +201,73 @@ func Run(ctx context.Context, o Options, out io.Writer) (Result, error) {
 		mb(res.HeapInuse), pct(res.HeapInuse, res.BufferBytes))
 	fmt.Fprintf(out, "frames:                 %d received of %d expected over the interval\n", res.FramesReceived, res.FramesExpected)
 	fmt.Fprintf(out, "frames lost:            %d (rtp packets lost %d, reconnects %d) (target 0)\n", res.FramesLost, res.PacketsLost, res.Reconnects)
+	if n := len(res.ClipLatencies); n > 0 {
+		slices.Sort(res.ClipLatencies)
+		fmt.Fprintf(out, "clips:                  %d of %d complete; on disk after ts+post: median %s, max %s (target <= 500ms)\n",
+			res.ClipsComplete, n, res.ClipLatencies[n/2].Round(time.Millisecond), res.ClipLatencies[n-1].Round(time.Millisecond))
+	}
 	return res, nil
+}
+
+// clipLatencies fires o.Violations events spread over a second at cameras
+// across the fleet, with a real store and violations service, and waits
+// for their clips.
+func clipLatencies(ctx context.Context, o Options, m *streams.Manager, reg fleetRegistry, res *Result) error {
+	dir, err := os.MkdirTemp("", "streamsbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := store.Open(ctx, filepath.Join(dir, "iocd.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg := config.Default()
+	svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, dir, st, m, nil, nil, nil, nil)
+	vctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(vctx) }()
+	defer func() { cancel(); <-done }()
+	post := cfg.Violations.WindowFor("red_light").Post.D()
+	tss := map[string]time.Time{}
+	for i := 0; i < o.Violations; i++ {
+		dev := reg[(i*7)%len(reg)]
+		ts := time.Now().Add(-100 * time.Millisecond)
+		id := fmt.Sprint("bench-", i)
+		payload := fmt.Sprintf(`{"event_id":%q,"type":"red_light","ts":%d,"plate":"62A-123.45"}`, id, ts.UnixMilli())
+		if err := svc.HandleEvent(ctx, dev, []byte(payload), time.Now()); err != nil {
+			return err
+		}
+		tss[id] = ts
+		time.Sleep(time.Second / time.Duration(o.Violations))
+	}
+	deadline := time.Now().Add(post + 30*time.Second)
+	for {
+		vs, _, err := st.ListViolations(ctx, defs.ViolationFilter{Limit: 1000})
+		if err != nil {
+			return err
+		}
+		final := 0
+		for _, v := range vs {
+			if v.ClipStatus != defs.ClipRecording {
+				final++
+			}
+		}
+		if final == o.Violations {
+			for _, v := range vs {
+				res.ClipLatencies = append(res.ClipLatencies, v.UpdatedAt.Sub(tss[v.EventID].Add(post)))
+				if v.ClipStatus == defs.ClipComplete {
+					res.ClipsComplete++
+				}
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d clips finished", final, o.Violations)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func pct(mem, held int64) float64 {
