@@ -21,11 +21,16 @@ setup:
 build:
 	$(GO) build -o bin/iocd ./cmd/iocd
 
-demo:
+# demo installs what is missing (InfluxDB into ~/.cache/iocd-tools), then runs
+# iocd with its embedded broker, a local InfluxDB under ./var and the
+# simulators; it prints the dashboard URL and an admin token.
+demo: setup
 	$(GO) run ./cmd/iocd demo
 
-bench-ingest:
-	$(GO) run ./cmd/iocd bench ingest
+# The benchmarks are run by hand, never in CI: they start real servers and
+# iocd as a child process and print throughput, CPU, memory and loss.
+bench-ingest: setup
+	$(GO) test -run '^$$' -bench 'Drain|Steady' -benchtime 1x -timeout 30m -v ./bench/
 
 bench-streams:
 	$(GO) run ./cmd/iocd bench streams

@@ -151,3 +151,18 @@ func TestEnvNames(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEListsEveryKey keeps the README true for a newcomer: every key
+// that can be set by environment must appear there.
+func TestREADMEListsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	for _, l := range leaves(&c) {
+		if !strings.Contains(string(b), "`"+EnvName(l.key)+"`") {
+			t.Errorf("README.md does not list %s (%s)", l.key, EnvName(l.key))
+		}
+	}
+}

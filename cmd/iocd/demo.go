@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/sim"
+)
+
+const demoSummary = `Runs iocd as a province's IOC would, on this machine alone: the embedded MQTT
+broker, a local InfluxDB 1.8 under ./var (started and stopped with the demo),
+simulated devices at Tân An, Bến Lức, Cần Giuộc and Đức Hòa (some drop out and
+come back), and simulated cameras firing violations. It prints the dashboard
+URL and an admin token. Stop it with Ctrl-C.`
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", demoSummary, stderr)
+	varDir := fs.String("var", "./var", "`dir` for the demo's data and its InfluxDB")
+	perSite := fs.Int("devices-per-site", 3, "simulated devices of each model per site")
+	speed := fs.Float64("speed", 1, "simulation speed: heartbeats are divided by it")
+	ld := config.Bind(fs)
+	if err := fs.Parse(args); err != nil {
+		return parseError(err)
+	}
+	// The demo's own defaults, under what the user sets.
+	demoEnv := map[string]string{
+		"IOCD_DATA_DIR":      filepath.Join(*varDir, "data"),
+		"IOCD_INFLUX_BUCKET": "iocd",
+	}
+	cfg, err := ld.Load(func(k string) (string, bool) {
+		if v, ok := os.LookupEnv(k); ok {
+			return v, true
+		}
+		v, ok := demoEnv[k]
+		return v, ok
+	})
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	if !cfg.Influx.Enabled() {
+		influxDir := filepath.Join(*varDir, "influxdb")
+		if err := os.MkdirAll(influxDir, 0o750); err != nil {
+			return err
+		}
+		influxLog, err := os.OpenFile(filepath.Join(influxDir, "influxd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return err
+		}
+		defer influxLog.Close()
+		li, err := startLocalInflux(ctx, influxDir, cfg.Influx.Bucket, influxLog)
+		if err != nil {
+			return fmt.Errorf("local InfluxDB: %w", err)
+		}
+		defer li.Stop() // after iocd has flushed to it
+		cfg.Influx.URL = li.url
+		log.Info("local InfluxDB started", "url", li.url, "dir", influxDir, "log", influxLog.Name())
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = randomToken()
+	}
+
+	// The simulated fleet goes into the registry through the seed file, so
+	// a second run keeps what the first registered and any edits made.
+	fleetDevs := sim.Province(*perSite)
+	seed := filepath.Join(*varDir, "demo-devices.json")
+	if cfg.Devices.SeedFile == "" {
+		if err := writeJSONFile(seed, fleetDevs); err != nil {
+			return err
+		}
+		cfg.Devices.SeedFile = seed
+	}
+
+	return serve(ctx, cfg, log, func(ctx context.Context, s *service) error {
+		simDevs := sim.NewDevices(sim.DevicesConfig{
+			URL: s.cfg.MQTT.URL, Prefix: cfg.MQTT.TopicPrefix, Speed: *speed, DropoutChance: 0.002,
+		}, fleetDevs, log.With("component", "sim"))
+		s.runLoop("device simulator", simDevs.Run)
+
+		fmt.Fprintf(stdout, "\niocd demo is running.\n\n  Dashboard:   http://%s/#token=%s\n  Admin token: %s\n  MQTT broker: %s (topics %s/{site}/{device}/telemetry|status|event)\n  InfluxDB:    %s (database %s)\n\nTry: curl -H 'Authorization: Bearer %s' http://%s/api/v1/fleet\nStop with Ctrl-C.\n\n",
+			s.httpAddr, cfg.AdminToken, cfg.AdminToken, s.cfg.MQTT.URL, cfg.MQTT.TopicPrefix, cfg.Influx.URL, cfg.Influx.Bucket, cfg.AdminToken, s.httpAddr)
+		return nil
+	})
+}
+
+// randomToken returns a bootstrap admin token for this demo run.
+func randomToken() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return "iocd_demo_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func writeJSONFile(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/iocd/iocd/alerts"
+	"github.com/iocd/iocd/api"
+	"github.com/iocd/iocd/auth"
+	"github.com/iocd/iocd/broker"
+	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/dashboard"
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/devices"
+	"github.com/iocd/iocd/fleet"
+	"github.com/iocd/iocd/influx"
+	"github.com/iocd/iocd/ingest"
+	"github.com/iocd/iocd/store"
+)
+
+const serveSummary = `Runs iocd: the MQTT ingest, the camera sessions, the API on http_addr and the
+dashboard feed. Without mqtt.url it starts the embedded broker; without
+influx.url metrics history is off.`
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", serveSummary, stderr)
+	cfg, err := loadConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, newLogger(cfg.Log, stderr), nil)
+}
+
+// service holds the running components. Its fields are set by start in
+// start order; stop undoes them in the order its comments give.
+type service struct {
+	cfg  config.Config
+	log  *slog.Logger
+	prom *prometheus.Registry
+
+	store    *store.SQLite
+	bus      *bus.Bus
+	registry *devices.Registry
+	auth     *auth.Authenticator
+	broker   *broker.Broker // nil with an external broker
+	alerts   *alerts.Engine
+	writer   *influx.Writer  // nil without InfluxDB
+	history  *influx.History // nil without InfluxDB
+	fleet    *fleet.Tracker
+	ingest   *ingest.Ingester
+	hub      *dashboard.Hub
+
+	httpSrv  *http.Server
+	httpAddr string // the bound address, for the demo's URL
+
+	// stops holds, last started first, what shutdown must undo.
+	stops []stopStep
+}
+
+type stopStep struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+func (s *service) onStop(name string, fn func(ctx context.Context) error) {
+	s.stops = append(s.stops, stopStep{name, fn})
+}
+
+// runLoop runs a component's Run in a goroutine and registers its stop:
+// cancel, then wait for Run to return.
+func (s *service) runLoop(name string, run func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	s.onStop(name, func(stopCtx context.Context) error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-stopCtx.Done():
+			return fmt.Errorf("%s did not stop in time", name)
+		}
+	})
+}
+
+// serve starts iocd, calls onReady (the demo's hook) once it serves, and
+// runs until ctx is cancelled (SIGINT or SIGTERM), then shuts down.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, onReady func(context.Context, *service) error) error {
+	began := time.Now()
+	log.Info("iocd starting", append([]any{"version", versionString()}, cfg.Describe()...)...)
+	s := &service{cfg: cfg, log: log}
+	err := s.start(ctx)
+	if err == nil {
+		log.Info("iocd ready", "http", s.httpAddr, "took", time.Since(began).Round(time.Millisecond))
+		if onReady != nil {
+			err = onReady(ctx, s)
+		}
+		if err == nil {
+			<-ctx.Done()
+			log.Info("iocd shutting down")
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return errors.Join(err, s.shutdown(stopCtx))
+}
+
+// start builds and starts every component, dependencies first. On error
+// the caller's shutdown undoes what had started.
+func (s *service) start(ctx context.Context) error {
+	cfg, log := s.cfg, s.log
+	s.prom = prometheus.NewRegistry()
+	s.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "iocd.db"), log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	s.store = st
+	s.onStop("store", func(context.Context) error { return st.Close() })
+
+	s.bus = bus.New(s.prom)
+
+	s.registry, err = devices.New(ctx, cfg, st, s.bus, s.prom, log.With("component", "devices"))
+	if err != nil {
+		return fmt.Errorf("device registry: %w", err)
+	}
+	s.auth = auth.New(st, cfg.AdminToken, log.With("component", "auth"))
+
+	s.alerts = alerts.New(s.bus, log.With("component", "alerts"), s.prom)
+	s.runLoop("alerts", s.alerts.Run)
+
+	if cfg.MQTT.Embedded() {
+		b, err := broker.New(cfg.MQTT.EmbeddedAddr, log)
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		if err := b.Start(ctx); err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		s.broker = b
+		s.onStop("embedded broker", func(context.Context) error { return b.Close() })
+		// iocd connects to its own broker like any client, so the ingest
+		// path is the same with an embedded or an external broker.
+		cfg.MQTT.URL = "tcp://" + b.Addr()
+		s.cfg.MQTT.URL = cfg.MQTT.URL
+	}
+
+	if cfg.Influx.Enabled() {
+		w, err := influx.New(cfg.Influx, cfg.DataDir, log, s.prom)
+		if err != nil {
+			return fmt.Errorf("influx writer: %w", err)
+		}
+		w.Start()
+		s.writer = w
+		// Close flushes what is buffered, or spools it if InfluxDB is
+		// down, so stopping iocd loses no accepted reading.
+		s.onStop("influx writer", func(context.Context) error { return w.Close() })
+		s.history = influx.NewHistory(cfg.Influx)
+		s.onStop("influx history", func(context.Context) error { s.history.Close(); return nil })
+	} else {
+		log.Warn("influx.url (IOCD_INFLUX_URL) is not set: metrics history is off; readings update fleet health and the feed only")
+	}
+
+	known, err := s.registry.List(ctx, devices.Filter{})
+	if err != nil {
+		return fmt.Errorf("listing devices: %w", err)
+	}
+	var statusSink fleet.StatusSink // a nil *Writer must not become a non-nil interface
+	if s.writer != nil {
+		statusSink = s.writer
+	}
+	s.fleet = fleet.New(cfg.Fleet, known, s.bus, statusSink, log.With("component", "fleet"), s.prom)
+	s.runLoop("fleet", s.fleet.Run)
+
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Bus: s.bus, Logger: log, Metrics: s.prom}
+	if s.writer != nil {
+		deps.Sink = s.writer
+	}
+	s.ingest, err = ingest.New(cfg.MQTT, cfg.Ingest, deps)
+	if err != nil {
+		return err
+	}
+	s.runLoop("ingest", s.ingest.Run)
+
+	s.hub = dashboard.New(dashboard.Options{Bus: s.bus, Fleet: s.fleet, Logger: log.With("component", "dashboard"), Registerer: s.prom})
+	s.runLoop("dashboard", s.hub.Run)
+
+	return s.startHTTP()
+}
+
+// startHTTP serves the API, the feed and the page. It listens before
+// returning so that a bad or busy http_addr fails the start.
+func (s *service) startHTTP() error {
+	apiSrv := api.New(api.Options{
+		Logger:   s.log.With("component", "api"),
+		Auth:     s.auth,
+		Gatherer: s.prom,
+		Ready: []api.ReadyCheck{
+			{Name: "store", Check: s.store.Ping},
+		},
+		Devices:   s.registry,
+		Tokens:    s.auth,
+		Alerts:    s.alerts,
+		WebSocket: s.hub.Handler(principal),
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", apiSrv.Handler())
+	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, apiSrv.Handler())
+	}
+	mux.Handle("/", dashboard.PageHandler())
+
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	s.httpAddr = ln.Addr().String()
+	s.httpSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: clips and the feed stream for long; each
+		// handler bounds its own work.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.httpSrv.Serve(ln) }()
+	s.onStop("http", func(ctx context.Context) error {
+		// Stop accepting first, so nothing new arrives while the rest
+		// drains; open websockets are cut when the hub stops.
+		err := s.httpSrv.Shutdown(ctx)
+		if e := <-served; !errors.Is(e, http.ErrServerClosed) {
+			err = errors.Join(err, e)
+		}
+		return err
+	})
+	return nil
+}
+
+// principal reports the authenticated caller of a request to the feed.
+func principal(r *http.Request) (string, defs.Role) {
+	p, _ := auth.PrincipalFrom(r.Context())
+	return p.Name, p.Role
+}
+
+// shutdown stops the components in the reverse of their start order:
+//  1. HTTP stops accepting, so no API call changes state mid-shutdown;
+//  2. the dashboard hub disconnects the screens;
+//  3. ingest stops taking messages, decodes those it holds and
+//     disconnects; what it had not acknowledged stays in the broker's
+//     persistent session and is redelivered at the next start;
+//  4. fleet tracking stops;
+//  5. the influx writer flushes, or spools to disk what InfluxDB cannot
+//     take, so no accepted reading is lost;
+//  6. the embedded broker closes after the clients that use it;
+//  7. the alerts engine stops reading the bus;
+//  8. the store closes last, after everything that writes to it.
+func (s *service) shutdown(ctx context.Context) error {
+	var errs []error
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		st := s.stops[i]
+		if err := st.fn(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", st.name, err))
+		}
+		s.log.Debug("stopped", "component", st.name)
+	}
+	s.stops = nil
+	return errors.Join(errs...)
+}
