@@ -149,35 +149,41 @@ func (e *Events) event(rng *rand.Rand, id string, now time.Time) []byte {
 	return b
 }
 
-// DemoCameras serves n cameras on addr, alternating H.264 and H.265, and
-// returns them as registry devices of site (ids cam-01, cam-02, ...,
-// with credentials in their URLs as real cameras have).
-func DemoCameras(addr, site string, n int, logger *slog.Logger) (*CameraServer, []defs.Device, error) {
+// DemoCameras serves one simulated camera per device of kind camera in
+// devs (path = device id), alternating H.264 and H.265, and returns devs
+// with those cameras' RTSP URLs (credentials included, as real cameras
+// have) set, ready to be registered: `iocd demo` passes sim.Province's
+// devices through it.
+func DemoCameras(addr string, devs []defs.Device, logger *slog.Logger) (*CameraServer, []defs.Device, error) {
 	srv, err := NewCameraServer(addr, logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	var devs []defs.Device
-	for i := 1; i <= n; i++ {
+	recs := map[Codec]*Recording{}
+	for _, c := range []Codec{H264, H265} {
+		if recs[c], err = LoadRecording(c); err != nil {
+			srv.Close()
+			return nil, nil, err
+		}
+	}
+	out := make([]defs.Device, len(devs))
+	n := 0
+	for i, d := range devs {
+		out[i] = d
+		if d.Kind != defs.KindCamera {
+			continue
+		}
 		codec := H264
-		if i%2 == 0 {
+		if n%2 == 1 {
 			codec = H265
 		}
-		rec, err := LoadRecording(codec)
+		n++
+		cam, err := srv.AddCamera(CameraSpec{Path: string(d.ID), Recording: recs[codec], User: "admin", Pass: fmt.Sprintf("demo-%d", n)})
 		if err != nil {
 			srv.Close()
 			return nil, nil, err
 		}
-		cam, err := srv.AddCamera(CameraSpec{Path: fmt.Sprintf("cam-%02d", i), Recording: rec, User: "admin", Pass: fmt.Sprintf("demo-%02d", i)})
-		if err != nil {
-			srv.Close()
-			return nil, nil, err
-		}
-		devs = append(devs, defs.Device{
-			ID: defs.DeviceID(fmt.Sprintf("cam-%02d", i)), Site: site, Kind: defs.KindCamera,
-			Name: fmt.Sprintf("Demo camera %d (%s)", i, codec), RTSPURL: cam.URL(), Status: defs.StatusActive,
-			HeartbeatS: 60,
-		})
+		out[i].RTSPURL = cam.URL()
 	}
-	return srv, devs, nil
+	return srv, out, nil
 }

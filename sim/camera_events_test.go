@@ -9,9 +9,11 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/internal/testrig"
 	"github.com/iocd/iocd/sim"
+	"github.com/iocd/iocd/streams"
 	"github.com/iocd/iocd/violations"
 )
 
@@ -72,3 +74,58 @@ func TestEventsPublishDecodableViolations(t *testing.T) {
 		t.Errorf("want some events re-delivered with the same event_id, got none of %d", len(ids))
 	}
 }
+
+func TestDemoCamerasServeTheProvinceCameras(t *testing.T) {
+	devs := sim.Province(1)
+	srv, out, err := sim.DemoCameras("127.0.0.1:0", devs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cams := 0
+	for i, d := range out {
+		if d.Kind != defs.KindCamera {
+			if d.RTSPURL != "" {
+				t.Errorf("%s: want no rtsp_url on a %s, got %q", d.ID, d.Kind, d.RTSPURL)
+			}
+			continue
+		}
+		cams++
+		if want := "/" + string(devs[i].ID); !strings.HasPrefix(d.RTSPURL, "rtsp://admin:") || !strings.HasSuffix(d.RTSPURL, want) {
+			t.Errorf("%s: want an rtsp url with credentials ending %s, got %q", d.ID, want, d.RTSPURL)
+		}
+	}
+	if cams == 0 {
+		t.Fatal("want cameras in the province fleet, got none")
+	}
+	// And they stream: a streams manager connects to every one.
+	active := make(registry, 0, len(out))
+	for _, d := range out {
+		d.Status = defs.StatusActive
+		active = append(active, d)
+	}
+	cfg := config.Default()
+	m := streams.New(cfg.Streams, cfg.Violations, active, nil, nil, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		up := 0
+		for _, s := range m.Cameras() {
+			if s.Connected && s.Frames > 0 {
+				up++
+			}
+		}
+		if up == cams {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want all %d demo cameras streaming, got %d", cams, up)
+		}
+	}
+}
+
+type registry []defs.Device
+
+func (r registry) Cameras(context.Context) ([]defs.Device, error) { return r, nil }
