@@ -396,3 +396,13 @@ func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerE
 	}
 	return out, rows.Err()
 }
+
+// LedgerHead returns the hash of the ledger's last entry ("" when empty).
+func (s *SQLite) LedgerHead(ctx context.Context) (string, error) {
+	var h string
+	err := s.db.QueryRowContext(ctx, `SELECT hash FROM violation_ledger ORDER BY seq DESC LIMIT 1`).Scan(&h)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("reading ledger head: %w", err)
+	}
+	return h, nil
+}

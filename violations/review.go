@@ -203,17 +203,14 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 	if err != nil {
 		return err
 	}
-	all, err := s.store.Ledger(ctx, "")
+	head, err := s.store.LedgerHead(ctx)
 	if err != nil {
 		return err
 	}
 	if err := s.audit(ctx, a, ActionEvidence, id, ""); err != nil {
 		return err
 	}
-	meta := evidenceMetadata{Violation: v, Reviews: reviews, Ledger: ledger, GeneratedAt: time.Now().UTC(), GeneratedBy: a.Name}
-	if len(all) > 0 {
-		meta.LedgerHead = all[len(all)-1].Hash
-	}
+	meta := evidenceMetadata{Violation: v, Reviews: reviews, Ledger: ledger, LedgerHead: head, GeneratedAt: time.Now().UTC(), GeneratedBy: a.Name}
 	if meta.Reviews == nil {
 		meta.Reviews = []defs.Review{}
 	}

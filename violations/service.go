@@ -37,6 +37,7 @@ type Store interface {
 	GetViolation(ctx context.Context, id string) (defs.Violation, error)
 	ViolationsWithClip(ctx context.Context, clip []defs.ClipStatus, status defs.ReviewStatus, before time.Time, limit int) ([]defs.Violation, error)
 	AddReview(ctx context.Context, r defs.Review, seal func(defs.Review, string) defs.LedgerEntry) (defs.Review, error)
+	LedgerHead(ctx context.Context) (string, error)
 	AddAudit(ctx context.Context, e defs.AuditEntry) error
 	ListAudit(ctx context.Context, cursor string, limit int) ([]defs.AuditEntry, string, error)
 }

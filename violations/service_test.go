@@ -455,7 +455,8 @@ func TestReviewEvidenceAndVerify(t *testing.T) {
 			SHA256         string
 			RecordedSHA256 string `json:"recorded_sha256"`
 		}
-		Reviews []defs.Review
+		Reviews    []defs.Review
+		LedgerHead string `json:"ledger_head"`
 	}
 	if err := json.Unmarshal(files["metadata.json"], &meta); err != nil {
 		t.Fatalf("metadata.json: %v", err)
@@ -490,6 +491,9 @@ func TestReviewEvidenceAndVerify(t *testing.T) {
 	rep, err := violations.Verify(ctx, r.store, r.dataDir)
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify before tampering: want OK, got %+v %v", rep.Problems, err)
+	}
+	if meta.LedgerHead != rep.Head || rep.Head == "" {
+		t.Errorf("evidence ledger head: want the chain's head %s, got %q", rep.Head, meta.LedgerHead)
 	}
 	if rep.Entries != 5 || rep.Violations != 2 {
 		t.Errorf("verify: want 5 ledger entries (2 evidence, 3 reviews) and 2 records, got %d and %d", rep.Entries, rep.Violations)
