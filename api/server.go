@@ -100,13 +100,16 @@ type Options struct {
 	Telemetry TelemetryService
 
 	// Violations serves violation records and review (violations.go).
+	Violations ViolationService
 
 	// Cameras serves camera sessions (cameras.go).
+	Cameras CameraService
 
 	// Alerts serves alerts and their acknowledgement (alerts.go).
 	Alerts AlertService
 
 	// Audit serves the audit log (audit.go).
+	Audit AuditService
 }
 
 // Server is iocd's HTTP API.
@@ -156,13 +159,13 @@ func (s *Server) routes() {
 
 	s.telemetryRoutes()
 
-	// s.violationsRoutes()
+	s.violationsRoutes()
 
-	// s.camerasRoutes()
+	s.camerasRoutes()
 
 	s.alertsRoutes()
 
-	// s.auditRoutes()
+	s.auditRoutes()
 }
 
 // noAuth stands in for a missing Authenticator and refuses everything.

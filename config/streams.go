@@ -16,6 +16,10 @@ type Streams struct {
 	BufferMaxBytes int64 `yaml:"buffer_max_bytes"`
 	// StatsInterval is how often camera_stats is written.
 	StatsInterval Duration `yaml:"stats_interval"`
+	// BufferSlack is kept in each camera's buffer beyond the longest clip
+	// window (pre + post), so an event that arrives this late still gets
+	// its whole clip.
+	BufferSlack Duration `yaml:"buffer_slack"`
 }
 
 func defaultStreams() Streams {
@@ -26,6 +30,7 @@ func defaultStreams() Streams {
 		BackoffMax:     Duration(30 * time.Second),
 		BufferMaxBytes: 32 << 20,
 		StatsInterval:  Duration(10 * time.Second),
+		BufferSlack:    Duration(5 * time.Second),
 	}
 }
 
@@ -40,4 +45,7 @@ func (s Streams) validate(bad badFunc) {
 	}
 	positive(bad, "streams.buffer_max_bytes", s.BufferMaxBytes)
 	positiveDuration(bad, "streams.stats_interval", s.StatsInterval.D())
+	if s.BufferSlack < 0 || s.BufferSlack.D() > 5*time.Minute {
+		bad("streams.buffer_slack", "must be between 0s and 5m, got %s", s.BufferSlack.D())
+	}
 }

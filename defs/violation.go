@@ -52,6 +52,85 @@ type Violation struct {
 	ClipStart       time.Time    `json:"clip_start,omitzero"`
 	ClipEnd         time.Time    `json:"clip_end,omitzero"`
 	SnapshotSHA256  string       `json:"snapshot_sha256,omitempty"`
-	CreatedAt       time.Time    `json:"created_at"`
-	UpdatedAt       time.Time    `json:"updated_at"`
+	// ClipBytes is the clip file's size; ClipReason says why a clip is
+	// partial or missing.
+	ClipBytes  int64  `json:"clip_bytes,omitempty"`
+	ClipReason string `json:"clip_reason,omitempty"`
+	// PlateFlag says why a plate did not parse, e.g. "unknown_format".
+	PlateFlag string `json:"plate_flag,omitempty"`
+	// ClipPath and SnapshotPath are the files, relative to the data dir.
+	// They are internal: the API serves the files, not their paths.
+	ClipPath     string `json:"-"`
+	SnapshotPath string `json:"-"`
+	// ReviewedBy and ReviewedAt are the latest decision's.
+	ReviewedBy string    `json:"reviewed_by,omitempty"`
+	ReviewedAt time.Time `json:"reviewed_at,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Review is one decision on a violation. Reviews are append-only: a changed
+// decision is a new Review, and the history is kept as evidence.
+type Review struct {
+	ID          int64        `json:"id"`
+	ViolationID string       `json:"violation_id"`
+	Decision    ReviewStatus `json:"decision"`
+	// Previous is the status the decision replaced.
+	Previous ReviewStatus `json:"previous"`
+	Note     string       `json:"note"`
+	Actor    string       `json:"actor"`
+	Role     Role         `json:"role"`
+	At       time.Time    `json:"at"`
+}
+
+// LedgerKind says what a ledger entry seals.
+type LedgerKind string
+
+// Ledger entry kinds.
+const (
+	// LedgerEvidence seals a violation's record and its files' hashes once
+	// its evidence is final, and again when retention purges a file.
+	LedgerEvidence LedgerKind = "evidence"
+	// LedgerReview seals one review decision.
+	LedgerReview LedgerKind = "review"
+)
+
+// LedgerEntry is one link of the violations hash chain: Hash is
+// SHA-256(PrevHash, Kind, ViolationID, Ref, ContentHash), so changing,
+// removing or reordering any entry breaks every later link.
+type LedgerEntry struct {
+	Seq         int64      `json:"seq"`
+	ViolationID string     `json:"violation_id"`
+	Kind        LedgerKind `json:"kind"`
+	// Ref is the review id for review entries, empty otherwise.
+	Ref         string    `json:"ref,omitempty"`
+	ContentHash string    `json:"content_hash"`
+	PrevHash    string    `json:"prev_hash"`
+	Hash        string    `json:"hash"`
+	At          time.Time `json:"at"`
+}
+
+// ViolationFilter selects violations for listing, newest first.
+type ViolationFilter struct {
+	Status ReviewStatus
+	Type   string
+	Camera DeviceID
+	Site   string
+	Plate  string
+	From   time.Time
+	To     time.Time
+	// Cursor continues a previous page; Limit bounds the page.
+	Cursor string
+	Limit  int
+}
+
+// AuditEntry records one access to or decision on evidence.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Role   Role      `json:"role"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
 }

@@ -1,0 +1,216 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iocd/iocd/auth"
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/violations"
+)
+
+// ViolationService is the violations service as the API uses it.
+// *violations.Service satisfies it. Evidence access takes the actor so
+// that the service itself checks the role and audits the access.
+type ViolationService interface {
+	List(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error)
+	Get(ctx context.Context, id string) (defs.Violation, error)
+	Review(ctx context.Context, a violations.Actor, id string, decision defs.ReviewStatus, note string) (defs.Violation, error)
+	Reviews(ctx context.Context, a violations.Actor, id string) ([]defs.Review, error)
+	OpenClip(ctx context.Context, a violations.Actor, id string) (*os.File, defs.Violation, error)
+	OpenSnapshot(ctx context.Context, a violations.Actor, id string) (*os.File, defs.Violation, error)
+	WriteEvidence(ctx context.Context, a violations.Actor, id string, w io.Writer) error
+}
+
+var _ ViolationService = (*violations.Service)(nil)
+
+func (s *Server) violationsRoutes() {
+	d := s.domain("violations", s.opts.Violations != nil)
+	// The list and the record are for the wall; the evidence itself (video,
+	// picture, package) and decisions are for the police.
+	d.route("GET", "/api/v1/violations", defs.RoleViewer, s.listViolations)
+	d.route("GET", "/api/v1/violations/{id}", defs.RoleViewer, s.getViolation)
+	d.route("GET", "/api/v1/violations/{id}/clip", defs.RoleReviewer, s.violationClip)
+	d.route("GET", "/api/v1/violations/{id}/snapshot", defs.RoleReviewer, s.violationSnapshot)
+	d.route("GET", "/api/v1/violations/{id}/evidence", defs.RoleReviewer, s.violationEvidence)
+	d.route("GET", "/api/v1/violations/{id}/reviews", defs.RoleReviewer, s.violationReviews)
+	d.route("POST", "/api/v1/violations/{id}/review", defs.RoleReviewer, s.reviewViolation)
+}
+
+func actor(r *http.Request) violations.Actor {
+	p, _ := auth.PrincipalFrom(r.Context())
+	return violations.Actor{Name: p.Name, Role: p.Role}
+}
+
+type violationList struct {
+	Violations []defs.Violation `json:"violations"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+type violationResponse struct {
+	Violation defs.Violation `json:"violation"`
+}
+
+// listViolations answers violations newest first, filtered by status,
+// type, camera, site, plate, from and to (RFC 3339 or epoch ms), a page of
+// limit (default 100, at most 1000) continued with cursor.
+func (s *Server) listViolations(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := defs.ViolationFilter{
+		Status: defs.ReviewStatus(q.Get("status")), Type: q.Get("type"), Camera: defs.DeviceID(q.Get("camera")),
+		Site: q.Get("site"), Plate: q.Get("plate"), Cursor: q.Get("cursor"),
+	}
+	switch f.Status {
+	case "", defs.ReviewPending, defs.ReviewConfirmed, defs.ReviewRejected:
+	default:
+		return defs.Invalid("status", "%q is not one of pending, confirmed, rejected", f.Status)
+	}
+	var err error
+	if f.From, err = queryTime(q.Get("from"), "from"); err != nil {
+		return err
+	}
+	if f.To, err = queryTime(q.Get("to"), "to"); err != nil {
+		return err
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return defs.Invalid("limit", "must be a number from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	vs, next, err := s.opts.Violations.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []defs.Violation{}
+	}
+	writeJSON(w, http.StatusOK, violationList{Violations: vs, NextCursor: next})
+	return nil
+}
+
+func queryTime(v, field string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.UnixMilli(ms), nil
+	}
+	return time.Time{}, defs.Invalid(field, "must be RFC 3339 or epoch milliseconds")
+}
+
+func (s *Server) getViolation(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.opts.Violations.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, violationResponse{Violation: v})
+	return nil
+}
+
+// violationClip serves the clip with Range support (http.ServeContent),
+// so a browser's video element can seek.
+func (s *Server) violationClip(w http.ResponseWriter, r *http.Request) error {
+	f, v, err := s.opts.Violations.OpenClip(r.Context(), actor(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("Cache-Control", "private, no-store")
+	// The hash lets a client check what it received.
+	w.Header().Set("ETag", `"`+v.ClipSHA256+`"`)
+	http.ServeContent(w, r, v.ID+".mp4", v.UpdatedAt, f)
+	return nil
+}
+
+func (s *Server) violationSnapshot(w http.ResponseWriter, r *http.Request) error {
+	f, v, err := s.opts.Violations.OpenSnapshot(r.Context(), actor(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("ETag", `"`+v.SnapshotSHA256+`"`)
+	http.ServeContent(w, r, v.ID+".jpg", v.UpdatedAt, f)
+	return nil
+}
+
+// violationEvidence streams the evidence zip. Its headers are set on the
+// first byte, so an error found before then still gets the JSON answer.
+func (s *Server) violationEvidence(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	lw := &lazyHeaderWriter{w: w, set: func(h http.Header) {
+		h.Set("Content-Type", "application/zip")
+		h.Set("Content-Disposition", `attachment; filename="violation-`+strings.Map(safeFileRune, id)+`-evidence.zip"`)
+		h.Set("Cache-Control", "private, no-store")
+	}}
+	return s.opts.Violations.WriteEvidence(r.Context(), actor(r), id, lw)
+}
+
+func safeFileRune(r rune) rune {
+	if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+		return r
+	}
+	return '_'
+}
+
+type lazyHeaderWriter struct {
+	w    http.ResponseWriter
+	set  func(http.Header)
+	done bool
+}
+
+func (l *lazyHeaderWriter) Write(p []byte) (int, error) {
+	if !l.done {
+		l.done = true
+		l.set(l.w.Header())
+	}
+	return l.w.Write(p)
+}
+
+type reviewList struct {
+	Reviews []defs.Review `json:"reviews"`
+}
+
+func (s *Server) violationReviews(w http.ResponseWriter, r *http.Request) error {
+	rs, err := s.opts.Violations.Reviews(r.Context(), actor(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		rs = []defs.Review{}
+	}
+	writeJSON(w, http.StatusOK, reviewList{Reviews: rs})
+	return nil
+}
+
+type reviewRequest struct {
+	Decision defs.ReviewStatus `json:"decision"`
+	Note     string            `json:"note"`
+}
+
+// reviewViolation records a decision: a reviewer decides pending
+// violations; changing a decision takes an admin (the service enforces it).
+func (s *Server) reviewViolation(w http.ResponseWriter, r *http.Request) error {
+	var req reviewRequest
+	if err := s.decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	v, err := s.opts.Violations.Review(r.Context(), actor(r), r.PathValue("id"), req.Decision, req.Note)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, violationResponse{Violation: v})
+	return nil
+}

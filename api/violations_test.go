@@ -1,0 +1,185 @@
+package api_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/sim"
+	"github.com/iocd/iocd/store"
+	"github.com/iocd/iocd/streams"
+	"github.com/iocd/iocd/violations"
+)
+
+type cameraList []defs.Device
+
+func (c cameraList) Cameras(context.Context) ([]defs.Device, error) { return c, nil }
+
+// violationsRig is a simulated camera, a streams manager and the
+// violations service on its own store, wired into the API.
+type violationsRig struct {
+	svc     *violations.Service
+	streams *streams.Manager
+	store   *store.SQLite
+	cam     defs.Device
+}
+
+func withViolations(t *testing.T, vr *violationsRig) rigOption {
+	return func(s *rigSetup) {
+		ctx, cancel := context.WithCancel(context.Background())
+		srv, err := sim.NewCameraServer("127.0.0.1:0", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := sim.LoadRecording(sim.H264)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := srv.AddCamera(sim.CameraSpec{Path: "cam", Recording: rec, User: "u", Pass: "secret-pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		st, err := store.Open(ctx, filepath.Join(dir, "v.db"), discardLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := config.Default()
+		cfg.Violations.Pre, cfg.Violations.Post = config.Duration(time.Second), config.Duration(time.Second)
+		cfg.Streams.BufferSlack = config.Duration(time.Second)
+		vr.cam = defs.Device{ID: "cam1", Site: "hcm", Kind: defs.KindCamera, RTSPURL: c.URL(), Status: defs.StatusActive}
+		vr.streams = streams.New(cfg.Streams, cfg.Violations, cameraList{vr.cam}, nil, nil, nil, nil)
+		vr.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, dir, st, vr.streams, nil, nil, nil, nil)
+		vr.store = st
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); vr.streams.Run(ctx) }()
+		go func() { defer wg.Done(); vr.svc.Run(ctx) }()
+		t.Cleanup(func() { cancel(); wg.Wait(); st.Close(); srv.Close() })
+		s.opts.Violations, s.opts.Cameras, s.opts.Audit = vr.svc, vr.streams, vr.svc
+	}
+}
+
+func TestViolationsAPI(t *testing.T) {
+	var vr violationsRig
+	r := newRig(t, withViolations(t, &vr))
+	viewer, reviewer := r.tokens[defs.RoleViewer], r.tokens[defs.RoleReviewer]
+
+	// Wait for 2 s of video, then record an event.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var cams struct{ Cameras []streams.CameraStats }
+		r.do("GET", "/api/v1/cameras", viewer, nil).json(t, &cams)
+		if len(cams.Cameras) == 1 && cams.Cameras[0].BufferSeconds >= 2 {
+			if cams.Cameras[0].RTSPURL != "rtsp://u:xxxxx@"+vr.cam.RTSPURL[len("rtsp://u:secret-pw@"):] {
+				t.Errorf("cameras: want the password redacted, got %q", cams.Cameras[0].RTSPURL)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("camera never buffered 2 s: %+v", cams)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts := time.Now().Add(-200 * time.Millisecond)
+	payload := fmt.Sprintf(`{"event_id":"api-1","type":"red_light","ts":%d,"plate":"51F12345","snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="}`, ts.UnixMilli())
+	if err := vr.svc.HandleEvent(context.Background(), vr.cam, []byte(payload), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Violations []defs.Violation
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res := r.do("GET", "/api/v1/violations?plate=51f-123.45&status=pending", viewer, nil)
+		wantStatus(t, res, http.StatusOK)
+		res.json(t, &list)
+		if len(list.Violations) == 1 && list.Violations[0].ClipStatus == defs.ClipComplete {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no complete clip: %+v", list)
+		}
+	}
+	id := list.Violations[0].ID
+	base := "/api/v1/violations/" + id
+
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{"GET", base + "/clip", nil},
+		{"GET", base + "/snapshot", nil},
+		{"GET", base + "/evidence", nil},
+		{"POST", base + "/review", map[string]string{"decision": "confirmed"}},
+		{"GET", "/api/v1/audit", nil},
+	} {
+		t.Run("viewer "+tc.method+" "+tc.path, func(t *testing.T) {
+			wantStatus(t, r.do(tc.method, tc.path, viewer, tc.body), http.StatusForbidden)
+		})
+	}
+
+	t.Run("clip with range", func(t *testing.T) {
+		full := r.do("GET", base+"/clip", reviewer, nil)
+		wantStatus(t, full, http.StatusOK)
+		if ct := full.header.Get("Content-Type"); ct != "video/mp4" {
+			t.Errorf("content type: want video/mp4, got %q", ct)
+		}
+		part := r.do("GET", base+"/clip", reviewer, nil, "Range", "bytes=100-199")
+		wantStatus(t, part, http.StatusPartialContent)
+		if !bytes.Equal(part.body, full.body[100:200]) {
+			t.Errorf("range: want bytes 100-199 of the clip, got %d other bytes", len(part.body))
+		}
+	})
+
+	t.Run("review and evidence", func(t *testing.T) {
+		res := r.do("POST", base+"/review", reviewer, map[string]string{"decision": "confirmed", "note": "ran the red"})
+		wantStatus(t, res, http.StatusOK)
+		res = r.do("POST", base+"/review", reviewer, map[string]string{"decision": "rejected"})
+		wantStatus(t, res, http.StatusForbidden)
+		res = r.do("POST", base+"/review", reviewer, map[string]string{"decision": "maybe"})
+		wantStatus(t, res, http.StatusBadRequest)
+		ev := r.do("GET", base+"/evidence", reviewer, nil)
+		wantStatus(t, ev, http.StatusOK)
+		zr, err := zip.NewReader(bytes.NewReader(ev.body), int64(len(ev.body)))
+		if err != nil {
+			t.Fatalf("evidence is not a zip: %v", err)
+		}
+		names := map[string]bool{}
+		for _, f := range zr.File {
+			names[f.Name] = true
+		}
+		for _, n := range []string{"clip.mp4", "snapshot.jpg", "metadata.json", "reviews.json"} {
+			if !names[n] {
+				t.Errorf("evidence: want %s, got %v", n, names)
+			}
+		}
+	})
+
+	t.Run("audit", func(t *testing.T) {
+		var audit struct{ Entries []defs.AuditEntry }
+		res := r.admin("GET", "/api/v1/audit", nil)
+		wantStatus(t, res, http.StatusOK)
+		res.json(t, &audit)
+		got := map[string]int{}
+		for _, e := range audit.Entries {
+			got[e.Action]++
+		}
+		// Two clip reads, one review, one evidence package; the viewer's
+		// refused attempts are not accesses.
+		want := map[string]int{violations.ActionClip: 2, violations.ActionReview: 1, violations.ActionEvidence: 1}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("audit: want %v, got %v", want, got)
+		}
+	})
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,408 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/iocd/iocd/defs"
+)
+
+func init() {
+	register(migration{version: 100, name: "violations", sql: `
+CREATE TABLE violations (
+	id               TEXT PRIMARY KEY,
+	camera           TEXT NOT NULL,
+	site             TEXT NOT NULL,
+	event_id         TEXT NOT NULL,
+	type             TEXT NOT NULL,
+	ts               TEXT NOT NULL,
+	plate            TEXT NOT NULL,
+	plate_raw        TEXT NOT NULL,
+	plate_valid      INTEGER NOT NULL,
+	plate_flag       TEXT NOT NULL DEFAULT '',
+	plate_confidence REAL NOT NULL,
+	vehicle          TEXT NOT NULL,
+	speed_kmh        REAL NOT NULL,
+	limit_kmh        REAL NOT NULL,
+	lane             INTEGER NOT NULL,
+	status           TEXT NOT NULL,
+	clip_status      TEXT NOT NULL,
+	clip_reason      TEXT NOT NULL DEFAULT '',
+	clip_sha256      TEXT NOT NULL DEFAULT '',
+	clip_path        TEXT NOT NULL DEFAULT '',
+	clip_bytes       INTEGER NOT NULL DEFAULT 0,
+	clip_start       TEXT NOT NULL DEFAULT '',
+	clip_end         TEXT NOT NULL DEFAULT '',
+	snapshot_sha256  TEXT NOT NULL DEFAULT '',
+	snapshot_path    TEXT NOT NULL DEFAULT '',
+	reviewed_by      TEXT NOT NULL DEFAULT '',
+	reviewed_at      TEXT NOT NULL DEFAULT '',
+	created_at       TEXT NOT NULL,
+	updated_at       TEXT NOT NULL,
+	UNIQUE (camera, event_id)
+);
+CREATE INDEX violations_ts ON violations (ts DESC, id DESC);
+CREATE INDEX violations_plate ON violations (plate);
+CREATE INDEX violations_clip ON violations (clip_status, status);
+
+CREATE TABLE violation_reviews (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	violation_id TEXT NOT NULL REFERENCES violations(id),
+	decision     TEXT NOT NULL,
+	previous     TEXT NOT NULL,
+	note         TEXT NOT NULL,
+	actor        TEXT NOT NULL,
+	role         TEXT NOT NULL,
+	at           TEXT NOT NULL
+);
+CREATE INDEX violation_reviews_violation ON violation_reviews (violation_id, id);
+
+-- The hash chain: append-only, one row per sealed fact, in order.
+CREATE TABLE violation_ledger (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	violation_id TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	ref          TEXT NOT NULL,
+	content_hash TEXT NOT NULL,
+	prev_hash    TEXT NOT NULL,
+	hash         TEXT NOT NULL,
+	at           TEXT NOT NULL
+);
+CREATE INDEX violation_ledger_violation ON violation_ledger (violation_id, seq);
+`})
+}
+
+const violationCols = `id, camera, site, event_id, type, ts, plate, plate_raw, plate_valid, plate_flag,
+	plate_confidence, vehicle, speed_kmh, limit_kmh, lane, status, clip_status, clip_reason, clip_sha256,
+	clip_path, clip_bytes, clip_start, clip_end, snapshot_sha256, snapshot_path, reviewed_by, reviewed_at,
+	created_at, updated_at`
+
+func optTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return timeText(t)
+}
+
+func scanViolation(row interface{ Scan(...any) error }) (defs.Violation, error) {
+	var v defs.Violation
+	var ts, clipStart, clipEnd, reviewedAt, created, updated, status, clipStatus string
+	var valid int
+	err := row.Scan(&v.ID, &v.Camera, &v.Site, &v.EventID, &v.Type, &ts, &v.Plate, &v.PlateRaw, &valid, &v.PlateFlag,
+		&v.PlateConfidence, &v.Vehicle, &v.SpeedKmh, &v.LimitKmh, &v.Lane, &status, &clipStatus, &v.ClipReason,
+		&v.ClipSHA256, &v.ClipPath, &v.ClipBytes, &clipStart, &clipEnd, &v.SnapshotSHA256, &v.SnapshotPath,
+		&v.ReviewedBy, &reviewedAt, &created, &updated)
+	if err != nil {
+		return v, err
+	}
+	v.Time, v.ClipStart, v.ClipEnd = parseTime(ts), parseTime(clipStart), parseTime(clipEnd)
+	v.ReviewedAt, v.CreatedAt, v.UpdatedAt = parseTime(reviewedAt), parseTime(created), parseTime(updated)
+	v.PlateValid = valid != 0
+	v.Status, v.ClipStatus = defs.ReviewStatus(status), defs.ClipStatus(clipStatus)
+	return v, nil
+}
+
+// InsertViolation stores a new violation. If one with the same camera and
+// event id exists (a re-delivered event), it is returned instead and
+// created is false.
+func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored defs.Violation, created bool, err error) {
+	valid := 0
+	if v.PlateValid {
+		valid = 1
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO violations (`+violationCols+`)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (camera, event_id) DO NOTHING`,
+		v.ID, v.Camera, v.Site, v.EventID, v.Type, timeText(v.Time), v.Plate, v.PlateRaw, valid, v.PlateFlag,
+		v.PlateConfidence, v.Vehicle, v.SpeedKmh, v.LimitKmh, v.Lane, v.Status, v.ClipStatus, v.ClipReason,
+		v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd), v.SnapshotSHA256,
+		v.SnapshotPath, v.ReviewedBy, optTime(v.ReviewedAt), timeText(v.CreatedAt), timeText(v.UpdatedAt))
+	if err != nil {
+		return v, false, fmt.Errorf("inserting violation: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return v, true, nil
+	}
+	row := s.db.QueryRowContext(ctx, `SELECT `+violationCols+` FROM violations WHERE camera = ? AND event_id = ?`, v.Camera, v.EventID)
+	stored, err = scanViolation(row)
+	if err != nil {
+		return v, false, fmt.Errorf("reading existing violation: %w", err)
+	}
+	return stored, false, nil
+}
+
+// SealEvidence sets a violation's clip and snapshot fields and, in the same
+// transaction, appends the ledger entry seal computes (with its hash) from
+// the row as stored and the previous entry's hash ("" for the first): a crash cannot leave evidence changed but unsealed, and
+// concurrent seals chain in commit order.
+func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(stored defs.Violation, prevHash string) defs.LedgerEntry) (defs.Violation, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return v, fmt.Errorf("sealing evidence: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `UPDATE violations SET clip_status = ?, clip_reason = ?, clip_sha256 = ?,
+		clip_path = ?, clip_bytes = ?, clip_start = ?, clip_end = ?, snapshot_sha256 = ?, snapshot_path = ?,
+		updated_at = ? WHERE id = ?`,
+		v.ClipStatus, v.ClipReason, v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd),
+		v.SnapshotSHA256, v.SnapshotPath, timeText(v.UpdatedAt), v.ID)
+	if err != nil {
+		return v, fmt.Errorf("updating violation evidence: %w", err)
+	}
+	stored, err := scanViolation(tx.QueryRowContext(ctx, `SELECT `+violationCols+` FROM violations WHERE id = ?`, v.ID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, defs.NotFound("violation %q not found", v.ID)
+	}
+	if err != nil {
+		return v, fmt.Errorf("reading violation back: %w", err)
+	}
+	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(stored, prev) }); err != nil {
+		return v, err
+	}
+	if err := tx.Commit(); err != nil {
+		return v, fmt.Errorf("sealing evidence: %w", err)
+	}
+	return stored, nil
+}
+
+// GetViolation returns one violation, or a defs.NotFound error.
+func (s *SQLite) GetViolation(ctx context.Context, id string) (defs.Violation, error) {
+	v, err := scanViolation(s.db.QueryRowContext(ctx, `SELECT `+violationCols+` FROM violations WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, defs.NotFound("violation %q not found", id)
+	}
+	if err != nil {
+		return v, fmt.Errorf("reading violation: %w", err)
+	}
+	return v, nil
+}
+
+// ListViolations returns a page of violations matching f, newest first,
+// and the cursor of the next page ("" at the end).
+func (s *SQLite) ListViolations(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error) {
+	var where []string
+	var args []any
+	add := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.Camera != "" {
+		add("camera = ?", f.Camera)
+	}
+	if f.Site != "" {
+		add("site = ?", f.Site)
+	}
+	if f.Plate != "" {
+		add("plate = ?", f.Plate)
+	}
+	if !f.From.IsZero() {
+		add("ts >= ?", timeText(f.From))
+	}
+	if !f.To.IsZero() {
+		add("ts < ?", timeText(f.To))
+	}
+	if f.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		ts, id, ok := strings.Cut(string(raw), "|")
+		if err != nil || !ok {
+			return nil, "", defs.Invalid("cursor", "not a cursor from a previous page")
+		}
+		where = append(where, "(ts < ? OR (ts = ? AND id < ?))")
+		args = append(args, ts, ts, id)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	q := `SELECT ` + violationCols + ` FROM violations`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY ts DESC, id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing violations: %w", err)
+	}
+	defer rows.Close()
+	var out []defs.Violation
+	for rows.Next() {
+		v, err := scanViolation(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("listing violations: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("listing violations: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(timeText(last.Time) + "|" + last.ID))
+	}
+	return out, next, nil
+}
+
+// ViolationsWithClip returns violations whose clip status is clipStatus and
+// review status one of statuses, oldest first, decided (or created, if
+// pending) before `before` when it is set.
+func (s *SQLite) ViolationsWithClip(ctx context.Context, clipStatuses []defs.ClipStatus, status defs.ReviewStatus, before time.Time, limit int) ([]defs.Violation, error) {
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(clipStatuses)), ",")
+	args := make([]any, 0, len(clipStatuses)+3)
+	for _, c := range clipStatuses {
+		args = append(args, c)
+	}
+	q := `SELECT ` + violationCols + ` FROM violations WHERE clip_status IN (` + ph + `)`
+	if status != "" {
+		q += ` AND status = ?`
+		args = append(args, status)
+	}
+	if !before.IsZero() {
+		q += ` AND (CASE WHEN reviewed_at = '' THEN created_at ELSE reviewed_at END) < ?`
+		args = append(args, timeText(before))
+	}
+	q += ` ORDER BY created_at, id LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing violations by clip: %w", err)
+	}
+	defer rows.Close()
+	var out []defs.Violation
+	for rows.Next() {
+		v, err := scanViolation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// AddReview records a decision if the violation's status is still
+// r.Previous, so that two reviewers deciding at once cannot both win (the
+// loser gets a defs ECONFLICT error), and appends the ledger entry seal
+// computes for it in the same transaction.
+func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry) (defs.Review, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return r, fmt.Errorf("adding review: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE violations SET status = ?, reviewed_by = ?, reviewed_at = ?, updated_at = ?
+		WHERE id = ? AND status = ?`, r.Decision, r.Actor, timeText(r.At), timeText(r.At), r.ViolationID, r.Previous)
+	if err != nil {
+		return r, fmt.Errorf("adding review: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return r, defs.Errorf(defs.ECONFLICT, "violation %s changed meanwhile; reload and try again", r.ViolationID)
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO violation_reviews (violation_id, decision, previous, note, actor, role, at)
+		VALUES (?,?,?,?,?,?,?)`, r.ViolationID, r.Decision, r.Previous, r.Note, r.Actor, r.Role.String(), timeText(r.At))
+	if err != nil {
+		return r, fmt.Errorf("adding review: %w", err)
+	}
+	r.ID, _ = res.LastInsertId()
+	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(r, prev) }); err != nil {
+		return r, err
+	}
+	if err := tx.Commit(); err != nil {
+		return r, fmt.Errorf("adding review: %w", err)
+	}
+	return r, nil
+}
+
+// Reviews returns a violation's review history, oldest first; id "" returns
+// every review.
+func (s *SQLite) Reviews(ctx context.Context, violationID string) ([]defs.Review, error) {
+	q := `SELECT id, violation_id, decision, previous, note, actor, role, at FROM violation_reviews`
+	var args []any
+	if violationID != "" {
+		q += ` WHERE violation_id = ?`
+		args = append(args, violationID)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing reviews: %w", err)
+	}
+	defer rows.Close()
+	var out []defs.Review
+	for rows.Next() {
+		var r defs.Review
+		var decision, previous, role, at string
+		if err := rows.Scan(&r.ID, &r.ViolationID, &decision, &previous, &r.Note, &r.Actor, &role, &at); err != nil {
+			return nil, fmt.Errorf("listing reviews: %w", err)
+		}
+		r.Decision, r.Previous, r.At = defs.ReviewStatus(decision), defs.ReviewStatus(previous), parseTime(at)
+		r.Role, _ = defs.ParseRole(role)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// appendLedger appends the entry entry() computes from the last entry's
+// hash. It runs in the caller's write transaction (BEGIN IMMEDIATE, see
+// Open), so no other append can come between the read and the insert.
+func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) defs.LedgerEntry) error {
+	prev := ""
+	err := tx.QueryRowContext(ctx, `SELECT hash FROM violation_ledger ORDER BY seq DESC LIMIT 1`).Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("reading ledger head: %w", err)
+	}
+	e := entry(prev)
+	if e.PrevHash != prev || e.Hash == "" {
+		return fmt.Errorf("ledger entry for %s does not chain to the head", e.ViolationID)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, prev_hash, hash, at)
+		VALUES (?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.PrevHash, e.Hash, timeText(e.At))
+	if err != nil {
+		return fmt.Errorf("appending to ledger: %w", err)
+	}
+	return nil
+}
+
+// Ledger returns the hash chain in order; violationID "" returns all of it.
+func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerEntry, error) {
+	q := `SELECT seq, violation_id, kind, ref, content_hash, prev_hash, hash, at FROM violation_ledger`
+	var args []any
+	if violationID != "" {
+		q += ` WHERE violation_id = ?`
+		args = append(args, violationID)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []defs.LedgerEntry
+	for rows.Next() {
+		var e defs.LedgerEntry
+		var kind, at string
+		if err := rows.Scan(&e.Seq, &e.ViolationID, &kind, &e.Ref, &e.ContentHash, &e.PrevHash, &e.Hash, &at); err != nil {
+			return nil, fmt.Errorf("reading ledger: %w", err)
+		}
+		e.Kind, e.At = defs.LedgerKind(kind), parseTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LedgerHead returns the hash of the ledger's last entry ("" when empty).
+func (s *SQLite) LedgerHead(ctx context.Context) (string, error) {
+	var h string
+	err := s.db.QueryRowContext(ctx, `SELECT hash FROM violation_ledger ORDER BY seq DESC LIMIT 1`).Scan(&h)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("reading ledger head: %w", err)
+	}
+	return h, nil
+}

@@ -1,0 +1,403 @@
+// Package streams owns iocd's camera sessions: one supervised RTSP session
+// per registered camera (gortsplib, TCP by default, H.264 and H.265), each
+// feeding a GOP-aligned ring buffer of undecoded access units stamped with
+// wall-clock time, from which violation clips are cut. The Manager follows
+// the device registry, so cameras added, changed or removed through the API
+// are picked up without a restart, and reports per-camera statistics to the
+// API, Prometheus and InfluxDB (camera_stats).
+package streams
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
+)
+
+// Registry is what the manager needs from the device registry: every
+// active camera, unredacted (the session needs the RTSP credentials).
+type Registry interface {
+	Cameras(ctx context.Context) ([]defs.Device, error)
+}
+
+// PointWriter writes one InfluxDB point; nil means no InfluxDB.
+type PointWriter interface {
+	WritePoint(measurement string, tags map[string]string, fields map[string]any, ts time.Time)
+}
+
+// resyncInterval bounds how long a registry change can go unnoticed if its
+// bus event was dropped: the manager re-lists the cameras this often.
+const resyncInterval = 30 * time.Second
+
+// Manager supervises one session per camera.
+type Manager struct {
+	cfg     config.Streams
+	retain  time.Duration
+	reg     Registry
+	bus     *bus.Bus
+	points  PointWriter
+	log     *slog.Logger
+	metrics *metrics
+
+	mu       sync.Mutex
+	sessions map[defs.DeviceID]*running
+	// rings outlive sessions for a while: a clip may still be cut from a
+	// camera that was just removed or restarted with a new URL.
+	prevStats map[defs.DeviceID]statSample
+}
+
+// running is a session with its lifecycle handles.
+type running struct {
+	s      *session
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a Manager. Each camera's ring keeps the longest clip window
+// of viol (pre + post, so a clip can still be cut when ts + post arrives)
+// plus cfg.BufferSlack for late events, plus one GOP. b, points and reg
+// (Prometheus) may be nil.
+func New(cfg config.Streams, viol config.Violations, registry Registry, b *bus.Bus, points PointWriter, reg prometheus.Registerer, log *slog.Logger) *Manager {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{
+		cfg:       cfg,
+		retain:    RetainFor(cfg, viol),
+		reg:       registry,
+		bus:       b,
+		points:    points,
+		log:       log.With("component", "streams"),
+		metrics:   newMetrics(reg),
+		sessions:  map[defs.DeviceID]*running{},
+		prevStats: map[defs.DeviceID]statSample{},
+	}
+}
+
+// RetainFor returns how much video each ring keeps, besides the one GOP
+// that GOP alignment adds: the longest pre + post of any violation type,
+// plus the slack for events that arrive late.
+func RetainFor(cfg config.Streams, viol config.Violations) time.Duration {
+	longest := viol.Pre.D() + viol.Post.D()
+	for _, w := range viol.Windows {
+		longest = max(longest, w.Pre.D()+w.Post.D())
+	}
+	return longest + cfg.BufferSlack.D()
+}
+
+// Run follows the registry until ctx ends, then stops every session and
+// waits for them.
+func (m *Manager) Run(ctx context.Context) error {
+	var events <-chan defs.Event
+	if m.bus != nil {
+		sub := m.bus.Subscribe("streams", defs.Mask(defs.EventDevice), 256)
+		defer sub.Close()
+		events = sub.C()
+	}
+	defer m.stopAll()
+
+	m.resync(ctx)
+	resync := time.NewTicker(resyncInterval)
+	defer resync.Stop()
+	stats := time.NewTicker(m.cfg.StatsInterval.D())
+	defer stats.Stop()
+	// Device events come in bursts (an import, an approval of many); one
+	// re-list shortly after the first covers them all.
+	var debounce <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Device != nil && (ev.Device.Device.Kind == defs.KindCamera || ev.Device.Deleted) && debounce == nil {
+				debounce = time.After(200 * time.Millisecond)
+			}
+		case <-debounce:
+			debounce = nil
+			m.resync(ctx)
+		case <-resync.C:
+			m.resync(ctx)
+		case now := <-stats.C:
+			m.writeStats(now)
+		}
+	}
+}
+
+// resync brings the sessions in line with the registry's active cameras.
+func (m *Manager) resync(ctx context.Context) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cams, err := m.reg.Cameras(lctx)
+	if err != nil {
+		m.log.Warn("listing cameras failed; keeping current sessions", "error", err)
+		return
+	}
+	want := make(map[defs.DeviceID]defs.Device, len(cams))
+	for _, d := range cams {
+		if d.Kind == defs.KindCamera && d.Status == defs.StatusActive && d.RTSPURL != "" {
+			want[d.ID] = d
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, r := range m.sessions {
+		d, ok := want[id]
+		if ok && d.RTSPURL == r.s.dev.RTSPURL && d.Site == r.s.dev.Site {
+			continue
+		}
+		r.cancel()
+		<-r.done
+		delete(m.sessions, id)
+		m.log.Info("camera session stopped", "camera", id, "reason", map[bool]string{true: "changed", false: "removed"}[ok])
+		m.metrics.sessions.Dec()
+	}
+	for id, d := range want {
+		if _, ok := m.sessions[id]; ok {
+			continue
+		}
+		m.startLocked(ctx, d)
+	}
+}
+
+func (m *Manager) startLocked(ctx context.Context, d defs.Device) {
+	transport := gortsplib.TransportTCP
+	if m.cfg.Transport == "udp" {
+		transport = gortsplib.TransportUDP
+	}
+	sc := sessionConfig{
+		transport:   transport,
+		readTimeout: m.cfg.ReadTimeout.D(),
+		backoffMin:  m.cfg.BackoffMin.D(),
+		backoffMax:  m.cfg.BackoffMax.D(),
+		retain:      m.retain,
+		maxBytes:    m.cfg.BufferMaxBytes,
+	}
+	s := newSession(d, sc, NewRing(m.retain, m.cfg.BufferMaxBytes), m.publishState, m.metrics, m.log)
+	sctx, cancel := context.WithCancel(ctx)
+	r := &running{s: s, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		s.Run(sctx)
+	}()
+	m.sessions[d.ID] = r
+	m.metrics.sessions.Inc()
+	m.log.Info("camera session started", "camera", d.ID, "url", defs.RedactURL(d.RTSPURL))
+}
+
+func (m *Manager) stopAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, r := range m.sessions {
+		r.cancel()
+		<-r.done
+		delete(m.sessions, id)
+		m.metrics.sessions.Dec()
+	}
+}
+
+func (m *Manager) publishState(st defs.CameraState) {
+	if st.Connected {
+		m.metrics.connected.Inc()
+	} else {
+		m.metrics.connected.Dec()
+	}
+	if m.bus != nil {
+		m.bus.Publish(defs.Event{Kind: defs.EventCamera, Time: st.At, Camera: &st})
+	}
+}
+
+func (m *Manager) session(id defs.DeviceID) *session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.sessions[id]; ok {
+		return r.s
+	}
+	return nil
+}
+
+// Connected reports whether the camera's session is streaming.
+func (m *Manager) Connected(id defs.DeviceID) bool {
+	s := m.session(id)
+	if s == nil {
+		return false
+	}
+	ok, _ := s.connState()
+	return ok
+}
+
+// Segment is a cut of a camera's buffer, ready to be muxed.
+type Segment struct {
+	// Codec is CodecH264 or CodecH265; VPS (H.265 only), SPS and PPS are
+	// the parameter sets for the MP4 sample description.
+	Codec         string
+	VPS, SPS, PPS []byte
+	// Samples start with a keyframe; timestamps are 90 kHz.
+	Samples []Sample
+	// Complete reports whether the samples cover the whole window asked
+	// for; Reason says why not.
+	Complete bool
+	Reason   string
+}
+
+// ErrNoCamera is returned by Clip for a camera with no session.
+var ErrNoCamera = errors.New("camera has no session")
+
+// Clip waits until the camera's buffer holds video up to `to`, the
+// camera's connection drops, or ctx ends, then cuts [from, to] from it: the
+// samples begin at the last keyframe at or before from. A camera that is
+// not connected is not waited for. The caller bounds the wait with ctx.
+func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.Time) (Segment, error) {
+	s := m.session(camera)
+	if s == nil {
+		return Segment{Reason: "camera has no session"}, ErrNoCamera
+	}
+	reason := ""
+	connected, dropped := s.connState()
+	if !connected {
+		reason = "camera not connected"
+	} else {
+		select {
+		case <-s.ring.WaitFor(to):
+		case <-dropped:
+			reason = "camera dropped during the clip window"
+		case <-ctx.Done():
+			reason = "timed out waiting for the end of the clip window"
+		}
+	}
+	samples, complete := s.ring.Cut(from, to)
+	codec, vps, sps, pps := s.params()
+	seg := Segment{Codec: codec, VPS: vps, SPS: sps, PPS: pps, Samples: samples, Complete: complete && reason == ""}
+	if !seg.Complete {
+		if reason == "" {
+			reason = "buffer does not cover the whole window"
+		}
+		seg.Reason = reason
+	}
+	return seg, nil
+}
+
+// CameraStats is one camera's state, as GET /api/v1/cameras shows it.
+type CameraStats struct {
+	Camera        defs.DeviceID `json:"camera"`
+	Site          string        `json:"site"`
+	Name          string        `json:"name"`
+	RTSPURL       string        `json:"rtsp_url"` // redacted
+	Connected     bool          `json:"connected"`
+	Reason        string        `json:"reason,omitempty"`
+	Codec         string        `json:"codec"`
+	Width         int           `json:"width"`
+	Height        int           `json:"height"`
+	FPS           float64       `json:"fps"`
+	Kbps          float64       `json:"kbps"`
+	LastFrameAt   time.Time     `json:"last_frame_at,omitzero"`
+	Reconnects    uint64        `json:"reconnects"`
+	Frames        uint64        `json:"frames"`
+	FramesLost    uint64        `json:"frames_lost"`
+	PacketsLost   uint64        `json:"packets_lost"`
+	BufferSeconds float64       `json:"buffer_seconds"`
+	BufferBytes   int64         `json:"buffer_bytes"`
+	// BufferAllocated is the memory the buffer holds for BufferBytes.
+	BufferAllocated int64 `json:"buffer_allocated"`
+}
+
+// statSample is the counters at the last stats tick, for rates.
+type statSample struct {
+	at     time.Time
+	frames uint64
+	bytes  uint64
+	lost   uint64
+}
+
+// Cameras returns every session's state, ordered by camera id. Rates (fps,
+// kbps) are over the time since the last stats interval.
+func (m *Manager) Cameras() []CameraStats {
+	m.mu.Lock()
+	list := make([]*session, 0, len(m.sessions))
+	for _, r := range m.sessions {
+		list = append(list, r.s)
+	}
+	prev := make(map[defs.DeviceID]statSample, len(m.prevStats))
+	for k, v := range m.prevStats {
+		prev[k] = v
+	}
+	m.mu.Unlock()
+	now := time.Now()
+	out := make([]CameraStats, 0, len(list))
+	for _, s := range list {
+		out = append(out, s.stats(now, prev[s.dev.ID]))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Camera < out[j].Camera })
+	return out
+}
+
+func (s *session) stats(now time.Time, prev statSample) CameraStats {
+	s.mu.Lock()
+	st := CameraStats{
+		Camera: s.dev.ID, Site: s.dev.Site, Name: s.dev.Name, RTSPURL: defs.RedactURL(s.dev.RTSPURL),
+		Connected: s.connected, Reason: s.reason, Codec: s.codec, Width: s.width, Height: s.height,
+	}
+	s.mu.Unlock()
+	frames, bytes := s.frames.Load(), s.bytes.Load()
+	if !prev.at.IsZero() {
+		if dt := now.Sub(prev.at).Seconds(); dt > 0 {
+			st.FPS = float64(frames-prev.frames) / dt
+			st.Kbps = float64(bytes-prev.bytes) * 8 / 1000 / dt
+		}
+	}
+	if lf := s.lastFrame.Load(); lf != 0 {
+		st.LastFrameAt = time.Unix(0, lf).UTC()
+	}
+	st.Reconnects = s.reconnects.Load()
+	st.Frames = frames
+	st.FramesLost = s.lost.Load()
+	st.PacketsLost = s.pktsLost.Load()
+	rs := s.ring.Stats()
+	st.BufferSeconds = rs.Span.Seconds()
+	st.BufferBytes = rs.Bytes
+	st.BufferAllocated = rs.Allocated
+	return st
+}
+
+// writeStats writes camera_stats for every camera and advances the rate
+// baseline.
+func (m *Manager) writeStats(now time.Time) {
+	stats := m.Cameras()
+	m.mu.Lock()
+	prev := m.prevStats
+	m.prevStats = make(map[defs.DeviceID]statSample, len(m.sessions))
+	for _, r := range m.sessions {
+		s := r.s
+		m.prevStats[s.dev.ID] = statSample{at: now, frames: s.frames.Load(), bytes: s.bytes.Load(), lost: s.lost.Load() + s.pktsLost.Load()}
+	}
+	m.mu.Unlock()
+	if m.points == nil {
+		return
+	}
+	for _, st := range stats {
+		connected := 0
+		if st.Connected {
+			connected = 1
+		}
+		lost := st.FramesLost + st.PacketsLost
+		if p, ok := prev[st.Camera]; ok && lost >= p.lost {
+			lost -= p.lost
+		}
+		m.points.WritePoint("camera_stats",
+			map[string]string{"camera": string(st.Camera), "site": st.Site},
+			map[string]any{"fps": st.FPS, "kbps": st.Kbps, "connected": connected, "frames_lost": int64(lost)},
+			now)
+	}
+}

@@ -1,0 +1,273 @@
+package streams_test
+
+import (
+	"fmt"
+	"strings"
+
+	"context"
+	"github.com/bluenviron/gortsplib/v4/pkg/auth"
+	"github.com/iocd/iocd/bus"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/devices"
+	"github.com/iocd/iocd/sim"
+	"github.com/iocd/iocd/streams"
+)
+
+// registry is an in-test device registry.
+type registry struct {
+	mu   sync.Mutex
+	devs []defs.Device
+}
+
+func (r *registry) Cameras(context.Context) ([]defs.Device, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]defs.Device(nil), r.devs...), nil
+}
+
+func (r *registry) set(devs ...defs.Device) {
+	r.mu.Lock()
+	r.devs = devs
+	r.mu.Unlock()
+}
+
+func camera(id, url string) defs.Device {
+	return defs.Device{ID: defs.DeviceID(id), Site: "s1", Kind: defs.KindCamera, RTSPURL: url, Status: defs.StatusActive}
+}
+
+func startSim(t *testing.T) *sim.CameraServer {
+	t.Helper()
+	srv, err := sim.NewCameraServer("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func addCam(t *testing.T, srv *sim.CameraServer, path string, codec sim.Codec, user, pass string) *sim.Camera {
+	t.Helper()
+	rec, err := sim.LoadRecording(codec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := srv.AddCamera(sim.CameraSpec{Path: path, Recording: rec, User: user, Pass: pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func testConfig() (config.Streams, config.Violations) {
+	c := config.Default()
+	c.Streams.ReadTimeout = config.Duration(2 * time.Second)
+	c.Streams.BackoffMin = config.Duration(200 * time.Millisecond)
+	c.Streams.BackoffMax = config.Duration(time.Second)
+	c.Streams.StatsInterval = config.Duration(500 * time.Millisecond)
+	c.Violations.Pre = config.Duration(2 * time.Second)
+	c.Violations.Post = config.Duration(time.Second)
+	c.Violations.Windows = nil
+	return c.Streams, c.Violations
+}
+
+func runManager(t *testing.T, m *streams.Manager) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager Run: %v", err)
+		}
+	})
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSessionsStream(t *testing.T) {
+	tests := []struct {
+		name      string
+		codec     sim.Codec
+		transport string
+		auth      []auth.VerifyMethod
+		user      string
+	}{
+		{"h264 tcp no auth", sim.H264, "tcp", nil, ""},
+		{"h265 tcp digest", sim.H265, "tcp", []auth.VerifyMethod{auth.VerifyMethodDigestMD5}, "police"},
+		{"h264 udp basic", sim.H264, "udp", []auth.VerifyMethod{auth.VerifyMethodBasic}, "police"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := []sim.ServerOption{sim.WithUDP()}
+			if tc.auth != nil {
+				opts = append(opts, sim.WithAuth(tc.auth...))
+			}
+			srv, err := sim.NewCameraServer("127.0.0.1:0", nil, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			cam := addCam(t, srv, "cam", tc.codec, tc.user, "s3cret")
+			reg := &registry{}
+			reg.set(camera("c1", cam.URL()))
+			sc, vc := testConfig()
+			sc.Transport = tc.transport
+			m := streams.New(sc, vc, reg, nil, nil, nil, nil)
+			runManager(t, m)
+
+			waitFor(t, "the camera to buffer 2 s", 15*time.Second, func() bool {
+				st := m.Cameras()
+				return len(st) == 1 && st[0].BufferSeconds > 2
+			})
+			st := m.Cameras()[0]
+			if !st.Connected || st.Codec != string(tc.codec) || st.Width != 640 || st.Height != 360 {
+				t.Errorf("want connected %s 640x360, got %+v", tc.codec, st)
+			}
+			if st.FramesLost != 0 || st.PacketsLost != 0 || st.Reconnects != 0 {
+				t.Errorf("want no loss and no reconnects on loopback, got frames %d packets %d reconnects %d", st.FramesLost, st.PacketsLost, st.Reconnects)
+			}
+			if tc.user != "" {
+				if want := "rtsp://police:xxxxx@" + srv.Addr() + "/cam"; st.RTSPURL != want {
+					t.Errorf("want the password redacted as %q, got %q", want, st.RTSPURL)
+				}
+			}
+			// The buffer is GOP-aligned: a cut of the last second starts
+			// with a keyframe at most one GOP earlier.
+			now := time.Now()
+			seg, err := m.Clip(context.Background(), "c1", now.Add(-time.Second), now.Add(-500*time.Millisecond))
+			if err != nil || len(seg.Samples) == 0 || !seg.Samples[0].Key || !seg.Complete {
+				t.Fatalf("want a complete keyframe-first cut, got %d samples complete=%v err %v", len(seg.Samples), seg.Complete, err)
+			}
+			if first := seg.Samples[0].Wall; first.After(now.Add(-time.Second)) || first.Before(now.Add(-2*time.Second-100*time.Millisecond)) {
+				t.Errorf("cut start: want within one GOP before %s, got %s", now.Add(-time.Second), first)
+			}
+		})
+	}
+}
+
+func TestManagerFollowsRegistry(t *testing.T) {
+	srv := startSim(t)
+	a := addCam(t, srv, "a", sim.H264, "", "")
+	b := addCam(t, srv, "b", sim.H265, "u", "right")
+	reg := &registry{}
+	reg.set(camera("a", a.URL()))
+	sc, vc := testConfig()
+	bs := bus.New(nil)
+	states := bs.Subscribe("test", defs.Mask(defs.EventCamera), 64)
+	defer states.Close()
+	m := streams.New(sc, vc, reg, bs, nil, nil, nil)
+	runManager(t, m)
+	connected := func(id string) func() bool {
+		return func() bool {
+			for _, s := range m.Cameras() {
+				if string(s.Camera) == id {
+					return s.Connected
+				}
+			}
+			return false
+		}
+	}
+	changed := func() {
+		bs.Publish(defs.Event{Kind: defs.EventDevice, Device: &defs.DeviceChange{Device: defs.Device{Kind: defs.KindCamera}}})
+	}
+	waitFor(t, "camera a", 10*time.Second, connected("a"))
+
+	// Added: b, with a wrong password at first, which never connects.
+	wrong := camera("b", strings.Replace(b.URL(), "right", "wrong", 1))
+	reg.set(camera("a", a.URL()), wrong)
+	changed()
+	waitFor(t, "camera b listed", 5*time.Second, func() bool { return len(m.Cameras()) == 2 })
+	time.Sleep(time.Second)
+	if connected("b")() {
+		t.Fatal("want camera b refused with the wrong password")
+	}
+	// Changed: the right password.
+	reg.set(camera("a", a.URL()), camera("b", b.URL()))
+	changed()
+	waitFor(t, "camera b with the right password", 10*time.Second, connected("b"))
+	// Removed: a.
+	reg.set(camera("b", b.URL()))
+	changed()
+	waitFor(t, "camera a removed", 5*time.Second, func() bool { return len(m.Cameras()) == 1 && m.Cameras()[0].Camera == "b" })
+
+	// Camera state changes reached the bus: a and b connected, a's
+	// session ended.
+	got := map[string]int{}
+	for len(states.C()) > 0 {
+		ev := <-states.C()
+		got[fmt.Sprintf("%s:%v", ev.Camera.Camera, ev.Camera.Connected)]++
+	}
+	if got["a:true"] != 1 || got["b:true"] != 1 || got["a:false"] != 1 {
+		t.Errorf("camera events: want a up, b up, a down once each, got %v", got)
+	}
+}
+
+func TestCameraStatsPoints(t *testing.T) {
+	srv := startSim(t)
+	a := addCam(t, srv, "a", sim.H264, "", "")
+	reg := &registry{}
+	reg.set(camera("a", a.URL()))
+	sc, vc := testConfig()
+	pw := &points{}
+	m := streams.New(sc, vc, reg, nil, pw, nil, nil)
+	runManager(t, m)
+	waitFor(t, "two camera_stats points while streaming", 10*time.Second, func() bool {
+		pw.mu.Lock()
+		defer pw.mu.Unlock()
+		n := 0
+		for _, p := range pw.got {
+			if p.fields["connected"] == 1 && p.fields["fps"].(float64) > 20 {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	p := pw.got[len(pw.got)-1]
+	if p.measurement != "camera_stats" || p.tags["camera"] != "a" || p.tags["site"] != "s1" {
+		t.Errorf("want camera_stats tagged camera a site s1, got %+v", p)
+	}
+	if kbps := p.fields["kbps"].(float64); kbps < 100 || kbps > 600 {
+		t.Errorf("kbps: want the recording's ~250, got %.0f", kbps)
+	}
+	if lost := p.fields["frames_lost"].(int64); lost != 0 {
+		t.Errorf("frames_lost: want 0, got %d", lost)
+	}
+}
+
+type point struct {
+	measurement string
+	tags        map[string]string
+	fields      map[string]any
+}
+
+type points struct {
+	mu  sync.Mutex
+	got []point
+}
+
+func (p *points) WritePoint(m string, tags map[string]string, fields map[string]any, _ time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, point{m, tags, fields})
+}
+
+// The registry must serve the manager exactly.
+var _ streams.Registry = (*devices.Registry)(nil)

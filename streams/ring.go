@@ -1,0 +1,311 @@
+package streams
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+)
+
+// blockSize is the ring's allocation unit. Access units are packed back to
+// back across blocks, so the only memory not holding video is the unused
+// tail of the newest block and the evicted head of the oldest: at most two
+// blocks, 64 KiB, against the megabytes a camera's window holds. Smaller
+// blocks waste less but cost more bookkeeping; 32 KiB is a few frames.
+const blockSize = 32 << 10
+
+// maxFreeBlocks bounds the blocks kept for reuse. Evicting a GOP frees a
+// few blocks at once; keeping all of them for the next second's writes
+// would add their size to every ring's footprint (measured: 4 spare blocks
+// cost 4% at 1 Mbit/s), while one spare already saves most allocations.
+const maxFreeBlocks = 1
+
+// auEntry indexes one access unit held in the ring.
+type auEntry struct {
+	off   int64 // absolute byte offset of its AVCC data in the ring
+	wall  int64 // wall-clock time, Unix ns
+	dts   int64 // decoding time in 90 kHz ticks, unwrapped
+	pts   int64 // presentation time in 90 kHz ticks, unwrapped
+	n     int32 // AVCC length
+	epoch int32 // connection number; timestamps restart with each
+	key   bool
+}
+
+// Ring is one camera's GOP-aligned buffer of access units. It does not
+// decode: it keeps each AU in AVCC form (the form MP4 samples take) with its
+// timestamps, and drops whole GOPs from the front once the newest GOP
+// boundary still leaves `retain` of video, or when it holds more than
+// maxBytes. It is safe for concurrent use: the session's RTP reader appends
+// while clip cutters read.
+type Ring struct {
+	retain   time.Duration
+	maxBytes int64
+
+	mu         sync.Mutex
+	blocks     [][]byte
+	firstBlock int64 // absolute block number of blocks[0]
+	wpos       int64 // absolute offset of the next byte
+	aus        []auEntry
+	head       int   // aus[head:] are live
+	gops       []int // indexes into aus of live keyframes
+	gopHead    int
+	held       int64 // AVCC bytes of live AUs
+	free       [][]byte
+	waiters    []waiter
+	overflows  uint64
+}
+
+// waiter is a clip cutter waiting until the ring holds video up to at.
+type waiter struct {
+	at int64
+	ch chan struct{}
+}
+
+// NewRing returns an empty ring that keeps at least retain of video plus
+// one GOP, bounded by maxBytes.
+func NewRing(retain time.Duration, maxBytes int64) *Ring {
+	return &Ring{retain: retain, maxBytes: maxBytes}
+}
+
+// Append adds one access unit. An AU that is not a keyframe is ignored
+// while the ring is empty, so the ring always starts with a keyframe; the
+// caller learns this from the result.
+func (r *Ring) Append(nalus [][]byte, key bool, wall time.Time, dts, pts int64, epoch int32) bool {
+	size := 0
+	for _, n := range nalus {
+		size += 4 + len(n)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.head == len(r.aus) && !key {
+		return false
+	}
+	e := auEntry{off: r.wpos, wall: wall.UnixNano(), dts: dts, pts: pts, n: int32(size), epoch: epoch, key: key}
+	var hdr [4]byte
+	for _, n := range nalus {
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(n)))
+		r.write(hdr[:])
+		r.write(n)
+	}
+	if key {
+		r.gops = append(r.gops, len(r.aus))
+	}
+	r.aus = append(r.aus, e)
+	r.held += int64(size)
+	r.evict()
+	r.wake(e.wall)
+	return true
+}
+
+// write copies b at the write position, adding blocks as needed.
+func (r *Ring) write(b []byte) {
+	for len(b) > 0 {
+		bi := r.wpos/blockSize - r.firstBlock
+		if int(bi) == len(r.blocks) {
+			var blk []byte
+			if n := len(r.free); n > 0 {
+				blk, r.free = r.free[n-1], r.free[:n-1]
+			} else {
+				blk = make([]byte, blockSize)
+			}
+			r.blocks = append(r.blocks, blk)
+		}
+		o := r.wpos % blockSize
+		c := copy(r.blocks[bi][o:], b)
+		b = b[c:]
+		r.wpos += int64(c)
+	}
+}
+
+// read copies n bytes at absolute offset off into dst.
+func (r *Ring) read(dst []byte, off int64) {
+	for len(dst) > 0 {
+		bi := off/blockSize - r.firstBlock
+		c := copy(dst, r.blocks[bi][off%blockSize:])
+		dst = dst[c:]
+		off += int64(c)
+	}
+}
+
+// evict drops whole GOPs from the front while the next GOP still starts at
+// least retain before the newest AU, or while the ring is over its bytes.
+func (r *Ring) evict() {
+	newest := r.aus[len(r.aus)-1].wall
+	for len(r.gops)-r.gopHead >= 2 {
+		next := r.aus[r.gops[r.gopHead+1]]
+		if newest-next.wall < int64(r.retain) && r.held <= r.maxBytes {
+			break
+		}
+		r.dropTo(r.gops[r.gopHead+1])
+		r.gopHead++
+	}
+	if r.held > r.maxBytes && len(r.gops)-r.gopHead == 1 {
+		// One GOP larger than the whole budget: nothing useful can be
+		// kept. Start again at the next keyframe.
+		r.overflows++
+		r.dropTo(len(r.aus))
+		r.gopHead = len(r.gops)
+	}
+	r.compact()
+}
+
+// dropTo makes aus[i] the first live AU and releases the blocks before it.
+func (r *Ring) dropTo(i int) {
+	for ; r.head < i; r.head++ {
+		r.held -= int64(r.aus[r.head].n)
+	}
+	keep := r.wpos
+	if r.head < len(r.aus) {
+		keep = r.aus[r.head].off
+	}
+	for len(r.blocks) > 0 && (r.firstBlock+1)*blockSize <= keep {
+		if len(r.free) < maxFreeBlocks {
+			r.free = append(r.free, r.blocks[0])
+		}
+		r.blocks[0] = nil
+		r.blocks = r.blocks[1:]
+		r.firstBlock++
+	}
+}
+
+// compact moves the live index entries down once the dead prefix is large,
+// so the index stays proportional to what is held.
+func (r *Ring) compact() {
+	if r.head < 64 || r.head < len(r.aus)/4 {
+		return
+	}
+	n := copy(r.aus, r.aus[r.head:])
+	r.aus = r.aus[:n]
+	g := 0
+	for _, i := range r.gops[r.gopHead:] {
+		r.gops[g] = i - r.head
+		g++
+	}
+	r.gops = r.gops[:g]
+	r.gopHead = 0
+	r.head = 0
+	if len(r.blocks) < cap(r.blocks)/4 {
+		r.blocks = append([][]byte(nil), r.blocks...)
+	}
+}
+
+// wake releases the waiters whose time the ring has reached.
+func (r *Ring) wake(wall int64) {
+	if len(r.waiters) == 0 {
+		return
+	}
+	kept := r.waiters[:0]
+	for _, w := range r.waiters {
+		if wall >= w.at {
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	r.waiters = kept
+}
+
+// WaitFor returns a channel closed once the ring holds an AU at or after t.
+func (r *Ring) WaitFor(t time.Time) <-chan struct{} {
+	ch := make(chan struct{})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.head < len(r.aus) && r.aus[len(r.aus)-1].wall >= t.UnixNano() {
+		close(ch)
+		return ch
+	}
+	r.waiters = append(r.waiters, waiter{at: t.UnixNano(), ch: ch})
+	return ch
+}
+
+// Sample is one access unit copied out of a ring.
+type Sample struct {
+	Wall time.Time
+	DTS  int64 // 90 kHz
+	PTS  int64 // 90 kHz
+	Key  bool
+	// AVCC is the AU as length-prefixed NAL units, as MP4 stores it.
+	AVCC []byte
+}
+
+// Cut copies the AUs covering [from, to]: from the last keyframe at or
+// before from, through the last AU at or before to. It stops at a
+// reconnection, whose timestamps do not continue the earlier ones. complete
+// reports whether the copy covers the whole window in one connection.
+func (r *Ring) Cut(from, to time.Time) (samples []Sample, complete bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.head == len(r.aus) {
+		return nil, false
+	}
+	f, t := from.UnixNano(), to.UnixNano()
+	// The last keyframe at or before from; failing that, the oldest one:
+	// the buffer does not reach back far enough.
+	start := r.gops[r.gopHead]
+	reachesBack := false
+	for _, i := range r.gops[r.gopHead:] {
+		if r.aus[i].wall > f {
+			break
+		}
+		start, reachesBack = i, true
+	}
+	if r.aus[start].wall > t {
+		return nil, false
+	}
+	epoch := r.aus[start].epoch
+	end := start
+	reachesEnd := false
+	for i := start; i < len(r.aus); i++ {
+		e := r.aus[i]
+		if e.epoch != epoch {
+			break
+		}
+		if e.wall > t {
+			reachesEnd = true
+			break
+		}
+		end = i
+	}
+	if r.aus[end].wall >= t {
+		reachesEnd = true
+	}
+	samples = make([]Sample, 0, end-start+1)
+	for i := start; i <= end; i++ {
+		e := r.aus[i]
+		b := make([]byte, e.n)
+		r.read(b, e.off)
+		samples = append(samples, Sample{Wall: time.Unix(0, e.wall), DTS: e.dts, PTS: e.pts, Key: e.key, AVCC: b})
+	}
+	return samples, reachesBack && reachesEnd
+}
+
+// RingStats describes what a ring holds and what it costs.
+type RingStats struct {
+	// Bytes is the video held.
+	Bytes int64
+	// Allocated is the memory the ring holds for it: blocks (including
+	// spares kept for reuse) and the AU index.
+	Allocated int64
+	// Span is the wall-clock time from the oldest to the newest AU.
+	Span time.Duration
+	// Overflows counts the times a single GOP exceeded the byte bound.
+	Overflows uint64
+}
+
+// Stats returns the ring's current figures.
+func (r *Ring) Stats() RingStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := RingStats{
+		Bytes:     r.held,
+		Allocated: int64(len(r.blocks)+len(r.free))*blockSize + int64(cap(r.aus))*auEntrySize + int64(cap(r.gops))*8,
+		Overflows: r.overflows,
+	}
+	if r.head < len(r.aus) {
+		s.Span = time.Duration(r.aus[len(r.aus)-1].wall - r.aus[r.head].wall)
+	}
+	return s
+}
+
+// auEntrySize is the in-memory size of an auEntry (five 8-byte words, two
+// 4-byte ones and a bool, padded).
+const auEntrySize = 56

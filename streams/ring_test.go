@@ -1,0 +1,107 @@
+package streams
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// fill appends n frames at 25 fps with a keyframe every gop frames,
+// starting at t0, each frame's single NAL unit filled with its index.
+func fill(r *Ring, t0 time.Time, first, n, gop int, epoch int32, size int) {
+	for i := first; i < first+n; i++ {
+		nalu := bytes.Repeat([]byte{byte(i)}, size)
+		wall := t0.Add(time.Duration(i) * 40 * time.Millisecond)
+		r.Append([][]byte{nalu}, i%gop == 0, wall, int64(i)*3600, int64(i)*3600, epoch)
+	}
+}
+
+func TestRingKeepsRetainPlusOneGOP(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	r := NewRing(3*time.Second, 1<<30)
+	fill(r, t0, 0, 250, 25, 1, 1000) // 10 s
+	st := r.Stats()
+	// Newest frame at 9.96 s; the oldest kept GOP must start at or before
+	// 9.96 - 3 = 6.96 s, and dropping it would not leave 3 s: 6 s.
+	if st.Span < 3*time.Second || st.Span > 4*time.Second {
+		t.Errorf("span: want between 3 s and 3 s + one GOP, got %s", st.Span)
+	}
+	if want := int64(100 * 1004); st.Bytes != want {
+		t.Errorf("bytes held: want %d (100 frames of 1000 + 4), got %d", want, st.Bytes)
+	}
+	if st.Allocated < st.Bytes || float64(st.Allocated) > float64(st.Bytes)*1.5 {
+		t.Errorf("allocated: want a little over %d, got %d", st.Bytes, st.Allocated)
+	}
+}
+
+func TestRingCut(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(frame int) time.Time { return t0.Add(time.Duration(frame) * 40 * time.Millisecond) }
+	r := NewRing(time.Minute, 1<<30)
+	fill(r, t0, 0, 100, 25, 1, 3000)   // frames 0-99, connection 1
+	fill(r, t0, 150, 100, 25, 2, 3000) // frames 150-249 after a reconnect
+	tests := []struct {
+		name             string
+		from, to         time.Time
+		wantFirst, wantN int
+		wantComplete     bool
+	}{
+		{"starts at the keyframe before from", at(30), at(60), 25, 36, true},
+		{"from on a keyframe", at(50), at(55), 50, 6, true},
+		{"before the buffer", t0.Add(-time.Second), at(10), 0, 11, false},
+		{"runs into a reconnect", at(80), at(170), 75, 25, false},
+		{"after the reconnect", at(160), at(200), 150, 51, true},
+		{"past the newest frame", at(240), at(300), 225, 25, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, complete := r.Cut(tc.from, tc.to)
+			if len(s) != tc.wantN || complete != tc.wantComplete {
+				t.Fatalf("want %d samples complete=%v, got %d complete=%v", tc.wantN, tc.wantComplete, len(s), complete)
+			}
+			if !s[0].Key || s[0].DTS != int64(tc.wantFirst)*3600 {
+				t.Errorf("first sample: want keyframe %d, got key=%v dts=%d", tc.wantFirst, s[0].Key, s[0].DTS)
+			}
+			for i, x := range s {
+				want := byte(tc.wantFirst + i)
+				if len(x.AVCC) != 3004 || x.AVCC[4] != want || x.AVCC[3003] != want {
+					t.Fatalf("sample %d: want 3000 bytes of %d after the length, got %d bytes starting %v", i, want, len(x.AVCC), x.AVCC[:6])
+				}
+			}
+		})
+	}
+}
+
+func TestRingByteBound(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	r := NewRing(time.Hour, 200_000)
+	fill(r, t0, 0, 500, 25, 1, 1000)
+	if st := r.Stats(); st.Bytes > 200_000 {
+		t.Errorf("want at most 200000 bytes held, got %d", st.Bytes)
+	}
+	// A single GOP larger than the bound empties the ring until the next
+	// keyframe instead of growing.
+	r = NewRing(time.Hour, 10_000)
+	fill(r, t0, 0, 30, 100, 1, 1000)
+	if st := r.Stats(); st.Bytes != 0 || st.Overflows != 1 {
+		t.Errorf("oversized GOP: want empty ring and 1 overflow, got %d bytes, %d overflows", st.Bytes, st.Overflows)
+	}
+}
+
+func TestRingWaitFor(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	r := NewRing(time.Minute, 1<<30)
+	ch := r.WaitFor(t0.Add(time.Second))
+	fill(r, t0, 0, 25, 25, 1, 10) // up to 0.96 s
+	select {
+	case <-ch:
+		t.Fatal("want the waiter still waiting before 1 s is buffered")
+	default:
+	}
+	fill(r, t0, 25, 1, 25, 1, 10)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("want the waiter released once 1 s is buffered")
+	}
+}

@@ -1,0 +1,254 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+
+	"github.com/iocd/iocd/defs"
+)
+
+// sessionConfig is what a session needs from the manager.
+type sessionConfig struct {
+	transport   gortsplib.Transport
+	readTimeout time.Duration
+	backoffMin  time.Duration
+	backoffMax  time.Duration
+	retain      time.Duration
+	maxBytes    int64
+}
+
+// session is one camera's supervised RTSP connection: a state machine
+// (connecting, streaming, backing off) run by one goroutine, Run. The RTP
+// callbacks, which gortsplib calls from its reader goroutine, write only the
+// ring and atomic counters.
+type session struct {
+	dev     defs.Device // unredacted: holds the RTSP credentials
+	cfg     sessionConfig
+	log     *slog.Logger
+	ring    *Ring
+	publish func(defs.CameraState)
+	metrics *metrics
+
+	// Counters read by Stats; written by the callbacks and Run.
+	frames     atomic.Uint64
+	bytes      atomic.Uint64
+	lost       atomic.Uint64 // AUs not buffered: decode errors and AUs after a loss until the next keyframe
+	pktsLost   atomic.Uint64
+	reconnects atomic.Uint64
+	lastFrame  atomic.Int64 // Unix ns
+
+	mu        sync.Mutex // guards the fields below
+	connected bool
+	reason    string
+	codec     string
+	width     int
+	height    int
+	vps       []byte
+	sps       []byte
+	pps       []byte
+	dropped   chan struct{} // closed when the current connection ends
+}
+
+func newSession(dev defs.Device, cfg sessionConfig, ring *Ring, publish func(defs.CameraState), m *metrics, log *slog.Logger) *session {
+	s := &session{
+		dev:     dev,
+		cfg:     cfg,
+		log:     log.With("camera", dev.ID),
+		ring:    ring,
+		publish: publish,
+		metrics: m,
+		dropped: make(chan struct{}),
+	}
+	close(s.dropped) // not connected yet
+	return s
+}
+
+// Run connects, streams until the connection fails, waits, and connects
+// again, with the delay doubling from backoffMin to backoffMax. A
+// connection that streamed for longer than backoffMax resets the delay.
+func (s *session) Run(ctx context.Context) {
+	delay := s.cfg.backoffMin
+	var epoch int32
+	for {
+		epoch++
+		started := time.Now()
+		err := s.scrub(s.stream(ctx, epoch))
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(started) > s.cfg.backoffMax {
+			delay = s.cfg.backoffMin
+		}
+		// The error may quote the URL; gortsplib strips credentials from
+		// the URLs it prints, and we never add them.
+		s.log.Warn("camera session ended; reconnecting", "error", err, "retry_in", delay)
+		s.reconnects.Add(1)
+		s.metrics.reconnects.Inc()
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		delay = min(2*delay, s.cfg.backoffMax)
+	}
+}
+
+// stream runs one connection until it fails or ctx ends.
+func (s *session) stream(ctx context.Context, epoch int32) error {
+	u, err := base.ParseURL(s.dev.RTSPURL)
+	if err != nil {
+		return errors.New("rtsp_url does not parse")
+	}
+	transport := s.cfg.transport
+	c := &gortsplib.Client{
+		Scheme:      u.Scheme,
+		Host:        u.Host,
+		Transport:   &transport,
+		ReadTimeout: s.cfg.readTimeout,
+		OnPacketsLost: func(n uint64) {
+			s.pktsLost.Add(n)
+			s.metrics.packetsLost.Add(float64(n))
+		},
+		OnDecodeError: func(err error) {
+			s.log.Debug("rtp decode error", "error", err)
+		},
+	}
+	if err := c.Start2(); err != nil {
+		return fmt.Errorf("starting client: %w", err)
+	}
+	defer c.Close()
+
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		return fmt.Errorf("describe: %w", err)
+	}
+	rd, err := newAUReader(s, desc, epoch)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Setup(desc.BaseURL, rd.media, 0, 0); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	c.OnPacketRTP(rd.media, rd.forma, func(pkt *rtp.Packet) { rd.onPacket(c, pkt) })
+	if _, err := c.Play(nil); err != nil {
+		return fmt.Errorf("play: %w", err)
+	}
+
+	dropped := make(chan struct{})
+	s.mu.Lock()
+	s.connected, s.reason, s.dropped = true, "", dropped
+	s.mu.Unlock()
+	s.publish(defs.CameraState{Camera: s.dev.ID, Site: s.dev.Site, Connected: true, At: time.Now()})
+	s.log.Info("camera connected", "codec", rd.codec)
+
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- c.Wait() }()
+
+	// A camera can keep the connection alive while sending nothing
+	// decodable; the watchdog drops it after readTimeout without a frame.
+	watchdog := time.NewTicker(s.cfg.readTimeout / 2)
+	defer watchdog.Stop()
+	var cause error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			cause = ctx.Err()
+			break loop
+		case err := <-waitErr:
+			cause = err
+			break loop
+		case now := <-watchdog.C:
+			last := s.lastFrame.Load()
+			if last != 0 && now.Sub(time.Unix(0, last)) > s.cfg.readTimeout {
+				cause = fmt.Errorf("no video for %s", s.cfg.readTimeout)
+				break loop
+			}
+		}
+	}
+	c.Close()
+	cause = s.scrub(cause)
+	s.mu.Lock()
+	s.connected, s.reason = false, errText(cause)
+	close(dropped)
+	s.mu.Unlock()
+	s.publish(defs.CameraState{Camera: s.dev.ID, Site: s.dev.Site, Connected: false, Reason: errText(cause), At: time.Now()})
+	return cause
+}
+
+// scrub removes the camera's password from an error's text: errors become
+// log lines and the API's reason field, and a library may quote the URL.
+func (s *session) scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	u, perr := url.Parse(s.dev.RTSPURL)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pass, ok := u.User.Password()
+	if !ok || pass == "" || !strings.Contains(err.Error(), pass) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pass, "xxxxx"))
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// connState returns whether the session is connected and a channel closed
+// when the current connection (if any) ends.
+func (s *session) connState() (bool, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected, s.dropped
+}
+
+// params returns the codec and its current parameter sets.
+func (s *session) params() (codec string, vps, sps, pps []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.codec, s.vps, s.sps, s.pps
+}
+
+// setParams records new parameter sets, from the SDP or the stream.
+func (s *session) setParams(codec string, vps, sps, pps []byte, width, height int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.codec, s.vps, s.sps, s.pps = codec, vps, sps, pps
+	if width > 0 {
+		s.width, s.height = width, height
+	}
+}
+
+// findVideo returns the first H.264 or H.265 format of desc.
+func findVideo(desc *description.Session) (*description.Media, format.Format, error) {
+	var h264f *format.H264
+	if m := desc.FindFormat(&h264f); m != nil {
+		return m, h264f, nil
+	}
+	var h265f *format.H265
+	if m := desc.FindFormat(&h265f); m != nil {
+		return m, h265f, nil
+	}
+	return nil, nil, errors.New("camera offers neither H.264 nor H.265")
+}

@@ -1,0 +1,42 @@
+package violations
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	created      *prometheus.CounterVec
+	duplicates   prometheus.Counter
+	invalid      prometheus.Counter
+	clips        *prometheus.CounterVec
+	clipsDropped prometheus.Counter
+	clipLatency  prometheus.Histogram
+	purged       *prometheus.CounterVec
+	audit        *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		created: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_violations_total", Help: "Violation records created, by type."}, []string{"type"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_violation_duplicates_total", Help: "Violation events re-delivered and ignored."}),
+		invalid: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_violation_events_invalid_total", Help: "Violation events refused as malformed."}),
+		clips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_violation_clips_total", Help: "Violation clips finished, by clip status."}, []string{"status"}),
+		clipsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_violation_clips_dropped_total", Help: "Clips not cut because too many were pending; the records are flagged no_video."}),
+		clipLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "iocd_violation_clip_latency_seconds",
+			Help:    "Time from the end of a clip's window (ts + post) to the clip being on disk.",
+			Buckets: []float64{0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10},
+		}),
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_violation_clips_purged_total", Help: "Clip files removed by retention, by reason."}, []string{"reason"}),
+		audit: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_evidence_access_total", Help: "Audited evidence accesses and reviews, by action."}, []string{"action"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit)
+	}
+	return m
+}

@@ -1,0 +1,156 @@
+package violations
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/iocd/iocd/defs"
+)
+
+// Retention. Clip files of rejected violations go retention.rejected_days
+// after the decision, confirmed ones retention.confirmed_days after it;
+// pending ones are kept. When free space on the data dir's disk falls
+// below retention.min_free_bytes, the oldest rejected clips go first, then
+// the oldest pending ones (each such removal is a notice for the alerts:
+// evidence nobody has reviewed is being lost). Confirmed clips are never
+// removed for space; if space is still short a critical notice says so.
+// A purged record keeps its row and its files' hashes, is re-sealed in the
+// ledger with status purged, and the removal is audited.
+
+var fileClips = []defs.ClipStatus{defs.ClipComplete, defs.ClipPartial, defs.ClipNoVideo}
+
+func (s *Service) applyRetention(ctx context.Context) {
+	now := time.Now()
+	day := 24 * time.Hour
+	for _, r := range []struct {
+		status defs.ReviewStatus
+		days   int
+	}{{defs.ReviewRejected, s.retention.RejectedDays}, {defs.ReviewConfirmed, s.retention.ConfirmedDays}} {
+		n, err := s.purgeWhile(ctx, r.status, now.Add(-time.Duration(r.days)*day), func() bool { return true }, "age")
+		if err != nil {
+			s.log.Error("retention", "status", r.status, "error", err)
+		}
+		if n > 0 {
+			sev := defs.SeverityInfo
+			s.notice("clips_expired", sev, fmt.Sprintf("%d %s violation clips older than %d days removed", n, r.status, r.days),
+				map[string]string{"status": string(r.status), "count": fmt.Sprint(n)})
+		}
+	}
+	if s.retention.MinFreeBytes <= 0 {
+		return
+	}
+	free, err := freeBytes(s.dataDir)
+	if err != nil {
+		s.log.Error("reading free disk space", "error", err)
+		return
+	}
+	if free >= s.retention.MinFreeBytes {
+		return
+	}
+	short := func() bool {
+		f, err := freeBytes(s.dataDir)
+		return err == nil && f < s.retention.MinFreeBytes
+	}
+	removed := map[defs.ReviewStatus]int{}
+	for _, st := range []defs.ReviewStatus{defs.ReviewRejected, defs.ReviewPending} {
+		n, err := s.purgeWhile(ctx, st, time.Time{}, short, "low_disk")
+		if err != nil {
+			s.log.Error("retention for space", "status", st, "error", err)
+		}
+		removed[st] = n
+	}
+	if removed[defs.ReviewRejected]+removed[defs.ReviewPending] > 0 {
+		s.notice("clips_removed_low_disk", defs.SeverityWarning,
+			fmt.Sprintf("disk below %d bytes free: removed %d rejected and %d pending violation clips, oldest first",
+				s.retention.MinFreeBytes, removed[defs.ReviewRejected], removed[defs.ReviewPending]),
+			map[string]string{"rejected": fmt.Sprint(removed[defs.ReviewRejected]), "pending": fmt.Sprint(removed[defs.ReviewPending])})
+	}
+	if short() {
+		f, _ := freeBytes(s.dataDir)
+		s.notice("disk_low", defs.SeverityCritical,
+			fmt.Sprintf("only %d bytes free on the clip disk after removing every rejected and pending clip; confirmed evidence is kept and new clips may fail", f),
+			map[string]string{"free_bytes": fmt.Sprint(f)})
+	}
+}
+
+// purgeWhile removes the files of violations with status, decided (or
+// created) before `before` if set, oldest first, while more() holds.
+func (s *Service) purgeWhile(ctx context.Context, status defs.ReviewStatus, before time.Time, more func() bool, reason string) (int, error) {
+	n := 0
+	for more() {
+		vs, err := s.store.ViolationsWithClip(ctx, fileClips, status, before, 50)
+		if err != nil {
+			return n, err
+		}
+		vs = withFiles(vs)
+		if len(vs) == 0 {
+			return n, nil
+		}
+		for _, v := range vs {
+			if err := s.purge(ctx, v, reason); err != nil {
+				return n, err
+			}
+			n++
+			if !more() {
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// withFiles keeps the violations that still have a file to remove.
+func withFiles(vs []defs.Violation) []defs.Violation {
+	out := vs[:0]
+	for _, v := range vs {
+		if v.ClipPath != "" || v.SnapshotPath != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) error {
+	for _, rel := range []string{v.ClipPath, v.SnapshotPath} {
+		if rel == "" {
+			continue
+		}
+		p, err := evidencePath(s.dataDir, rel)
+		if err != nil {
+			return err
+		}
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("removing %s: %w", rel, err)
+		}
+	}
+	if v.ClipPath != "" {
+		v.ClipStatus = defs.ClipPurged
+		v.ClipReason = "removed by retention (" + reason + ")"
+	}
+	v.ClipPath, v.SnapshotPath = "", ""
+	if err := s.finish(ctx, v); err != nil {
+		return err
+	}
+	s.metrics.purged.WithLabelValues(reason).Inc()
+	return s.audit(ctx, Actor{Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
+}
+
+func (s *Service) notice(code string, sev defs.Severity, msg string, labels map[string]string) {
+	s.log.Warn(msg, "code", code)
+	if s.bus != nil {
+		n := defs.Notice{Source: "violations", Code: code, Severity: sev, Message: msg, Labels: labels, At: time.Now().UTC()}
+		s.bus.Publish(defs.Event{Kind: defs.EventNotice, Time: n.At, Notice: &n})
+	}
+}
+
+// freeBytes returns the space available to iocd on dir's filesystem.
+func freeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}

@@ -1,0 +1,267 @@
+package violations
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/iocd/iocd/defs"
+)
+
+// Actor is who is acting: the authenticated token's name and role.
+type Actor struct {
+	Name string
+	Role defs.Role
+}
+
+// Audit actions.
+const (
+	ActionClip     = "violation.clip"
+	ActionSnapshot = "violation.snapshot"
+	ActionEvidence = "violation.evidence"
+	ActionReview   = "violation.review"
+	ActionPurge    = "violation.purge"
+)
+
+const maxNoteLen = 2000
+
+// Get returns one violation.
+func (s *Service) Get(ctx context.Context, id string) (defs.Violation, error) {
+	return s.store.GetViolation(ctx, id)
+}
+
+// List returns a page of violations, newest first, and the next cursor.
+func (s *Service) List(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error) {
+	if f.Plate != "" {
+		// Search by what a person types: "62a12345" finds "62A-123.45".
+		if p := NormalizePlate(f.Plate, false); p.Valid {
+			f.Plate = p.Text
+		} else if p := NormalizePlate(f.Plate, true); p.Valid {
+			f.Plate = p.Text
+		} else {
+			f.Plate = strings.ToUpper(strings.TrimSpace(f.Plate))
+		}
+	}
+	return s.store.ListViolations(ctx, f)
+}
+
+// Audit returns a page of the audit log, newest first; admins only.
+func (s *Service) Audit(ctx context.Context, a Actor, cursor string, limit int) ([]defs.AuditEntry, string, error) {
+	if !a.Role.Allows(defs.RoleAdmin) {
+		return nil, "", defs.Errorf(defs.EFORBIDDEN, "the audit log is for admins")
+	}
+	return s.store.ListAudit(ctx, cursor, limit)
+}
+
+func requireReviewer(a Actor) error {
+	if !a.Role.Allows(defs.RoleReviewer) {
+		return defs.Errorf(defs.EFORBIDDEN, "violation evidence is for reviewers and admins")
+	}
+	return nil
+}
+
+// audit records an access. Evidence is served only once its access is on
+// record, so a failure here fails the request.
+func (s *Service) audit(ctx context.Context, a Actor, action, target, detail string) error {
+	s.metrics.audit.WithLabelValues(action).Inc()
+	return s.store.AddAudit(ctx, defs.AuditEntry{At: time.Now().UTC(), Actor: a.Name, Role: a.Role, Action: action, Target: target, Detail: detail})
+}
+
+// Review records a decision on a violation. A reviewer may decide a
+// pending violation; only an admin may change a decision. Every decision
+// is kept, sealed in the ledger and audited.
+func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.ReviewStatus, note string) (defs.Violation, error) {
+	if err := requireReviewer(a); err != nil {
+		return defs.Violation{}, err
+	}
+	if decision != defs.ReviewConfirmed && decision != defs.ReviewRejected {
+		return defs.Violation{}, defs.Invalid("decision", "must be confirmed or rejected")
+	}
+	if len(note) > maxNoteLen || !utf8.ValidString(note) {
+		return defs.Violation{}, defs.Invalid("note", "must be text of at most %d bytes", maxNoteLen)
+	}
+	v, err := s.store.GetViolation(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	if v.Status != defs.ReviewPending && !a.Role.Allows(defs.RoleAdmin) {
+		return v, defs.Errorf(defs.EFORBIDDEN, "violation %s is already %s; only an admin may change a decision", id, v.Status)
+	}
+	if v.Status == decision {
+		return v, defs.Errorf(defs.ECONFLICT, "violation %s is already %s", id, decision)
+	}
+	r, err := s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()}, sealReview)
+	if err != nil {
+		return v, err
+	}
+	if err := s.audit(ctx, a, ActionReview, id, fmt.Sprintf("%s -> %s", r.Previous, r.Decision)); err != nil {
+		return v, err
+	}
+	v, err = s.store.GetViolation(ctx, id)
+	if err == nil {
+		s.publish(v)
+	}
+	return v, err
+}
+
+// Reviews returns a violation's review history, for reviewers.
+func (s *Service) Reviews(ctx context.Context, a Actor, id string) ([]defs.Review, error) {
+	if err := requireReviewer(a); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetViolation(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.Reviews(ctx, id)
+}
+
+// OpenClip audits the access and opens a violation's clip for serving
+// (the caller closes it; an *os.File seeks, for HTTP Range requests).
+func (s *Service) OpenClip(ctx context.Context, a Actor, id string) (*os.File, defs.Violation, error) {
+	return s.open(ctx, a, id, ActionClip, func(v defs.Violation) (string, string) { return v.ClipPath, "clip" })
+}
+
+// OpenSnapshot audits the access and opens a violation's snapshot.
+func (s *Service) OpenSnapshot(ctx context.Context, a Actor, id string) (*os.File, defs.Violation, error) {
+	return s.open(ctx, a, id, ActionSnapshot, func(v defs.Violation) (string, string) { return v.SnapshotPath, "snapshot" })
+}
+
+func (s *Service) open(ctx context.Context, a Actor, id, action string, pick func(defs.Violation) (string, string)) (*os.File, defs.Violation, error) {
+	if err := requireReviewer(a); err != nil {
+		return nil, defs.Violation{}, err
+	}
+	v, err := s.store.GetViolation(ctx, id)
+	if err != nil {
+		return nil, v, err
+	}
+	rel, what := pick(v)
+	if rel == "" {
+		return nil, v, defs.NotFound("violation %s has no %s (%s)", id, what, v.ClipStatus)
+	}
+	p, err := evidencePath(s.dataDir, rel)
+	if err != nil {
+		return nil, v, err
+	}
+	if err := s.audit(ctx, a, action, id, ""); err != nil {
+		return nil, v, err
+	}
+	f, err := os.Open(p)
+	if os.IsNotExist(err) {
+		return nil, v, defs.NotFound("violation %s's %s file is missing", id, what)
+	}
+	if err != nil {
+		return nil, v, fmt.Errorf("opening %s: %w", what, err)
+	}
+	return f, v, nil
+}
+
+// evidenceFile describes one file of an evidence package.
+type evidenceFile struct {
+	Name string `json:"name"`
+	// SHA256 is the hash of the file as packaged; RecordedSHA256 is the
+	// one recorded (and sealed) when the file was written. They match
+	// unless the file was altered.
+	SHA256         string `json:"sha256"`
+	RecordedSHA256 string `json:"recorded_sha256"`
+	Bytes          int64  `json:"bytes"`
+}
+
+// evidenceMetadata is metadata.json in an evidence package.
+type evidenceMetadata struct {
+	Violation   defs.Violation     `json:"violation"`
+	Files       []evidenceFile     `json:"files"`
+	Reviews     []defs.Review      `json:"reviews"`
+	Ledger      []defs.LedgerEntry `json:"ledger"`
+	LedgerHead  string             `json:"ledger_head"`
+	GeneratedAt time.Time          `json:"generated_at"`
+	GeneratedBy string             `json:"generated_by"`
+}
+
+// WriteEvidence audits the access and writes a violation's evidence
+// package to w as a zip: clip.mp4, snapshot.jpg (those that exist),
+// reviews.json and metadata.json with each file's SHA-256, the review
+// history and the violation's ledger entries with the chain's head.
+func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Writer) error {
+	if err := requireReviewer(a); err != nil {
+		return err
+	}
+	v, err := s.store.GetViolation(ctx, id)
+	if err != nil {
+		return err
+	}
+	reviews, err := s.store.Reviews(ctx, id)
+	if err != nil {
+		return err
+	}
+	ledger, err := s.store.Ledger(ctx, id)
+	if err != nil {
+		return err
+	}
+	head, err := s.store.LedgerHead(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.audit(ctx, a, ActionEvidence, id, ""); err != nil {
+		return err
+	}
+	meta := evidenceMetadata{Violation: v, Reviews: reviews, Ledger: ledger, LedgerHead: head, GeneratedAt: time.Now().UTC(), GeneratedBy: a.Name}
+	if meta.Reviews == nil {
+		meta.Reviews = []defs.Review{}
+	}
+	zw := zip.NewWriter(w)
+	add := func(name, rel, recorded string) error {
+		p, err := evidencePath(s.dataDir, rel)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", name, err)
+		}
+		defer f.Close()
+		// Store, not deflate: video does not compress, and a stored entry
+		// is byte-identical to the file on disk.
+		zf, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: v.UpdatedAt})
+		if err != nil {
+			return err
+		}
+		cw := &countWriter{w: zf}
+		h := newHasher()
+		if _, err := io.Copy(io.MultiWriter(cw, h), f); err != nil {
+			return fmt.Errorf("packaging %s: %w", name, err)
+		}
+		meta.Files = append(meta.Files, evidenceFile{Name: name, SHA256: h.hex(), RecordedSHA256: recorded, Bytes: cw.n})
+		return nil
+	}
+	if v.ClipPath != "" {
+		if err := add("clip.mp4", v.ClipPath, v.ClipSHA256); err != nil {
+			return err
+		}
+	}
+	if v.SnapshotPath != "" {
+		if err := add("snapshot.jpg", v.SnapshotPath, v.SnapshotSHA256); err != nil {
+			return err
+		}
+	}
+	for _, j := range []struct {
+		name string
+		v    any
+	}{{"reviews.json", meta.Reviews}, {"metadata.json", meta}} {
+		zf, err := zw.Create(j.name)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(zf)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(j.v); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
