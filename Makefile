@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 30m
 # Missing servers fail the run instead of skipping tests (see internal/testrig).
 export IOCD_REQUIRE_SERVERS := 1
 
-.PHONY: test setup build demo bench-ingest bench-ingest-latency bench-streams fmt vet fuzz
+.PHONY: test setup build demo bench-ingest bench-ingest-latency bench-streams bench-streams-h265 fmt vet fuzz
 
 test: setup vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -37,8 +37,14 @@ bench-ingest: setup
 bench-ingest-latency: setup
 	$(GO) test -run '^$$' -bench SteadyLatency -benchtime 1x -timeout 30m ./bench/
 
-bench-streams:
-	$(GO) run ./cmd/iocd bench streams
+# 200 simulated cameras at 1 Mbit/s (the simulator in a child process) into
+# the streams manager: CPU, buffer memory against bytes held, frames lost,
+# and clip latency under that load. bench-streams-h265 runs the same on H.265.
+bench-streams: setup
+	$(GO) test -run '^$$' -bench 'BenchmarkStreams$$' -benchtime 1x -timeout 15m -v ./streams/streamsbench/
+
+bench-streams-h265: setup
+	$(GO) test -run '^$$' -bench 'BenchmarkStreamsH265$$' -benchtime 1x -timeout 15m -v ./streams/streamsbench/
 
 fmt:
 	gofmt -s -w .
