@@ -49,6 +49,9 @@ type deviceList struct {
 // clients that send the device back tripping over unknown fields.
 type deviceResponse struct {
 	Device defs.Device `json:"device"`
+	// Health is fleet tracking's view (GET only, when fleet is wired):
+	// health, last_seen, latest values and status meta.
+	Health *defs.DeviceHealth `json:"health,omitempty"`
 }
 
 func presentList(ds []defs.Device) deviceList {
@@ -81,7 +84,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, deviceResponse{Device: present(d)})
+	writeJSON(w, http.StatusOK, deviceResponse{Device: present(d), Health: s.deviceHealth(d.ID)})
 	return nil
 }
 

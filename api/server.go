@@ -93,8 +93,11 @@ type Options struct {
 	// branches merge without conflicts.
 
 	// Fleet serves fleet health (fleet.go).
+	Fleet FleetService
 
-	// Telemetry serves telemetry history (telemetry.go).
+	// Telemetry serves telemetry history (telemetry.go). Nil: history
+	// answers 503 saying InfluxDB is not configured.
+	Telemetry TelemetryService
 
 	// Violations serves violation records and review (violations.go).
 	Violations ViolationService
@@ -152,9 +155,9 @@ func (s *Server) routes() {
 
 	s.websocketRoutes()
 
-	// s.fleetRoutes()
+	s.fleetRoutes()
 
-	// s.telemetryRoutes()
+	s.telemetryRoutes()
 
 	s.violationsRoutes()
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -191,4 +192,25 @@ func (p *iocdProc) scrape() map[string]float64 {
 		}
 	}
 	return out
+}
+
+// profile saves a CPU profile of iocd to path, when iocd serves
+// /debug/pprof (IOCD_BENCH_PPROF=path turns it on). It runs in its own
+// goroutine, so it only logs.
+func (p *iocdProc) profile(b *testing.B, path string, d time.Duration) {
+	u := strings.TrimSuffix(p.metrics, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds()))
+	time.Sleep(300 * time.Millisecond)
+	resp, err := http.Get(u)
+	if err != nil {
+		b.Logf("profiling iocd: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Logf("profiling iocd: %v", err)
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
 }

@@ -364,6 +364,14 @@ func (w *Writer) retryLoop() {
 	defer w.bgWG.Done()
 	backoff := backoffMin
 	for {
+		select {
+		case <-w.quit:
+			// Shutting down: what is spooled stays for the next run
+			// rather than holding up shutdown for a long replay.
+			w.spoolMemory()
+			return
+		default:
+		}
 		b, f, ok := w.nextBacklog()
 		if !ok {
 			select {

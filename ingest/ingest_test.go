@@ -15,6 +15,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/iocd/iocd/bus"
@@ -71,6 +72,24 @@ type pipeline struct {
 	writer  *influx.Writer
 	tracker *fleet.Tracker
 	bus     *bus.Bus
+	prom    *prometheus.Registry
+}
+
+// counter returns the value of a counter without labels from the
+// pipeline's registry.
+func (p *pipeline) counter(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := p.prom.Gather()
+	if err != nil {
+		t.Fatalf("gathering metrics: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }
 
 type pipelineOpts struct {
@@ -86,7 +105,8 @@ func startPipeline(t *testing.T, mqttURL, influxURL, db string, o pipelineOpts) 
 	icfg := config.Default().Influx
 	icfg.URL, icfg.Bucket = influxURL, db
 	icfg.FlushInterval = config.Duration(100 * time.Millisecond)
-	w, err := influx.New(icfg, t.TempDir(), logger, nil)
+	prom := prometheus.NewRegistry()
+	w, err := influx.New(icfg, t.TempDir(), logger, prom)
 	if err != nil {
 		t.Fatalf("influx.New: %v", err)
 	}
@@ -120,7 +140,7 @@ func startPipeline(t *testing.T, mqttURL, influxURL, db string, o pipelineOpts) 
 		w.Close()
 	})
 	waitFor(t, "ingest connected", func() bool { return testutil.ToFloat64(in.m.connected) == 1 })
-	return &pipeline{in: in, writer: w, tracker: tr, bus: b}
+	return &pipeline{in: in, writer: w, tracker: tr, bus: b, prom: prom}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -18,7 +18,7 @@ func TestInfluxOutageLosesNothing(t *testing.T) {
 	ix := testrig.Influx(t, testrig.WithoutFlux())
 	ix.CreateDB("iocd")
 	devs := []defs.Device{device("wl-01", "ben-luc", defs.KindSensor), device("wl-02", "ben-luc", defs.KindSensor)}
-	startPipeline(t, mq.URL(), ix.URL(), "iocd", pipelineOpts{devices: devs})
+	p := startPipeline(t, mq.URL(), ix.URL(), "iocd", pipelineOpts{devices: devs})
 	pub := publisher(t, mq.URL(), "dev-pub", nil)
 
 	// The publisher runs in its own goroutine and reports through these;
@@ -60,5 +60,10 @@ func TestInfluxOutageLosesNothing(t *testing.T) {
 	n := int(sent.Load())
 	if got := ix.WaitCount("iocd", "telemetry", n, 120*time.Second); got != n {
 		t.Errorf("points after the outage: want %d, got %d", n, got)
+	}
+	// 60 s at this rate is far more than the in-memory retry buffer
+	// holds, so the spool must have carried points.
+	if got := p.counter(t, "iocd_influx_spooled_points_total"); got == 0 {
+		t.Errorf("spooled points: want some, got 0")
 	}
 }

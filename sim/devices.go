@@ -243,7 +243,9 @@ func (d *Devices) report(ctx context.Context, s *state, c mqtt.Client, base stri
 			payload = map[string]any{"ts": now.UTC().Format(time.RFC3339Nano), "values": values}
 		}
 		b, _ := json.Marshal(payload)
-		c.Publish(base+"telemetry", 1, false, b)
+		// Wait for the broker's ack, so that a dropout right after does
+		// not lose the reading (and a slow broker slows the simulator).
+		c.Publish(base+"telemetry", 1, false, b).WaitTimeout(10 * time.Second)
 		if d.cfg.DropoutChance > 0 && s.rng.Float64() < d.cfg.DropoutChance {
 			if s.rng.IntN(2) == 0 {
 				return dropLink

@@ -69,7 +69,7 @@ func TestDevicesReport(t *testing.T) {
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done := make(chan error)
 	go func() { done <- sim.Run(ctx) }()
-	time.Sleep(3 * time.Second)
+	time.Sleep(5 * time.Second)
 	cancel()
 	<-done
 

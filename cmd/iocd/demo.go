@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/sim"
 )
 
@@ -25,6 +27,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	varDir := fs.String("var", "./var", "`dir` for the demo's data and its InfluxDB")
 	perSite := fs.Int("devices-per-site", 3, "simulated devices of each model per site")
 	speed := fs.Float64("speed", 1, "simulation speed: heartbeats are divided by it")
+	rtspAddr := fs.String("rtsp-addr", "127.0.0.1:8554", "where the simulated cameras serve RTSP (fixed, so URLs registered by an earlier run still work)")
+	violationEvery := fs.Duration("violation-every", 20*time.Second, "mean interval between violation events per simulated camera")
 	ld := config.Bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
@@ -68,9 +72,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg.AdminToken = randomToken()
 	}
 
+	// The simulated cameras loop recorded H.264 and H.265 with a burnt-in
+	// clock; DemoCameras gives each camera device its RTSP URL.
+	cams, fleetDevs, err := sim.DemoCameras(*rtspAddr, sim.Province(*perSite), log.With("component", "sim-cameras"))
+	if err != nil {
+		return fmt.Errorf("simulated cameras on %s: %w", *rtspAddr, err)
+	}
+	defer cams.Close()
+	var camDevs []defs.Device
+	for _, d := range fleetDevs {
+		if d.Kind == defs.KindCamera {
+			camDevs = append(camDevs, d)
+		}
+	}
+
 	// The simulated fleet goes into the registry through the seed file, so
 	// a second run keeps what the first registered and any edits made.
-	fleetDevs := sim.Province(*perSite)
 	seed := filepath.Join(*varDir, "demo-devices.json")
 	if cfg.Devices.SeedFile == "" {
 		if err := writeJSONFile(seed, fleetDevs); err != nil {
@@ -84,9 +101,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			URL: s.cfg.MQTT.URL, Prefix: cfg.MQTT.TopicPrefix, Speed: *speed, DropoutChance: 0.002,
 		}, fleetDevs, log.With("component", "sim"))
 		s.runLoop("device simulator", simDevs.Run)
+		events := sim.NewEvents(sim.EventsConfig{URL: s.cfg.MQTT.URL, Prefix: cfg.MQTT.TopicPrefix, Every: *violationEvery},
+			camDevs, log.With("component", "sim"))
+		s.runLoop("violation simulator", events.Run)
 
-		fmt.Fprintf(stdout, "\niocd demo is running.\n\n  Dashboard:   http://%s/#token=%s\n  Admin token: %s\n  MQTT broker: %s (topics %s/{site}/{device}/telemetry|status|event)\n  InfluxDB:    %s (database %s)\n\nTry: curl -H 'Authorization: Bearer %s' http://%s/api/v1/fleet\nStop with Ctrl-C.\n\n",
-			s.httpAddr, cfg.AdminToken, cfg.AdminToken, s.cfg.MQTT.URL, cfg.MQTT.TopicPrefix, cfg.Influx.URL, cfg.Influx.Bucket, cfg.AdminToken, s.httpAddr)
+		fmt.Fprintf(stdout, "\niocd demo is running.\n\n  Dashboard:   http://%s/#token=%s\n  Admin token: %s\n  MQTT broker: %s (topics %s/{site}/{device}/telemetry|status|event)\n  Cameras:     %d simulated on rtsp://%s\n  InfluxDB:    %s (database %s)\n\nTry: curl -H 'Authorization: Bearer %s' http://%s/api/v1/fleet\nStop with Ctrl-C.\n\n",
+			s.httpAddr, cfg.AdminToken, cfg.AdminToken, s.cfg.MQTT.URL, cfg.MQTT.TopicPrefix, len(camDevs), cams.Addr(), cfg.Influx.URL, cfg.Influx.Bucket, cfg.AdminToken, s.httpAddr)
 		return nil
 	})
 }

@@ -34,6 +34,7 @@ func commands() []command {
 		{"demo", "run the service with a local InfluxDB and simulated devices and cameras", runDemo},
 		{"token", "manage API bearer tokens (token create --role R --name N)", runToken},
 		{"sim", "run a simulator against a broker (sim devices)", runSim},
+		{"verify", "check the violation hash chain and every evidence file", runVerify},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, errUsage):
 			return 2
+		case errors.Is(err, errMismatch):
+			return 1
 		default:
 			fmt.Fprintf(stderr, "iocd %s: %v\n", name, err)
 			return 1

@@ -27,6 +27,8 @@ import (
 	"github.com/iocd/iocd/influx"
 	"github.com/iocd/iocd/ingest"
 	"github.com/iocd/iocd/store"
+	"github.com/iocd/iocd/streams"
+	"github.com/iocd/iocd/violations"
 )
 
 const serveSummary = `Runs iocd: the MQTT ingest, the camera sessions, the API on http_addr and the
@@ -58,6 +60,8 @@ type service struct {
 	writer   *influx.Writer  // nil without InfluxDB
 	history  *influx.History // nil without InfluxDB
 	fleet    *fleet.Tracker
+	streams  *streams.Manager
+	viol     *violations.Service
 	ingest   *ingest.Ingester
 	hub      *dashboard.Hub
 
@@ -184,7 +188,18 @@ func (s *service) start(ctx context.Context) error {
 	s.fleet = fleet.New(cfg.Fleet, known, s.bus, statusSink, log.With("component", "fleet"), s.prom)
 	s.runLoop("fleet", s.fleet.Run)
 
-	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Bus: s.bus, Logger: log, Metrics: s.prom}
+	// Cameras: one RTSP session per active camera in the registry, each
+	// with its pre-event buffer; violations cut clips from those buffers.
+	var points violations.PointWriter // nil without InfluxDB, never a nil *Writer
+	if s.writer != nil {
+		points = s.writer
+	}
+	s.streams = streams.New(cfg.Streams, cfg.Violations, s.registry, s.bus, points, s.prom, log)
+	s.runLoop("streams", s.streams.Run)
+	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log)
+	s.runLoop("violations", s.viol.Run)
+
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Bus: s.bus, Logger: log, Metrics: s.prom}
 	if s.writer != nil {
 		deps.Sink = s.writer
 	}
@@ -203,18 +218,26 @@ func (s *service) start(ctx context.Context) error {
 // startHTTP serves the API, the feed and the page. It listens before
 // returning so that a bad or busy http_addr fails the start.
 func (s *service) startHTTP() error {
-	apiSrv := api.New(api.Options{
+	opts := api.Options{
 		Logger:   s.log.With("component", "api"),
 		Auth:     s.auth,
 		Gatherer: s.prom,
 		Ready: []api.ReadyCheck{
 			{Name: "store", Check: s.store.Ping},
 		},
-		Devices:   s.registry,
-		Tokens:    s.auth,
-		Alerts:    s.alerts,
-		WebSocket: s.hub.Handler(principal),
-	})
+		Devices:    s.registry,
+		Tokens:     s.auth,
+		Alerts:     s.alerts,
+		WebSocket:  s.hub.Handler(principal),
+		Fleet:      s.fleet,
+		Violations: s.viol,
+		Cameras:    s.streams,
+		Audit:      s.viol,
+	}
+	if s.history != nil { // a nil *History must not become a non-nil interface
+		opts.Telemetry = s.history
+	}
+	apiSrv := api.New(opts)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())
 	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
@@ -261,12 +284,15 @@ func principal(r *http.Request) (string, defs.Role) {
 //  3. ingest stops taking messages, decodes those it holds and
 //     disconnects; what it had not acknowledged stays in the broker's
 //     persistent session and is redelivered at the next start;
-//  4. fleet tracking stops;
-//  5. the influx writer flushes, or spools to disk what InfluxDB cannot
+//  4. violations writes the clips being cut with what is buffered
+//     (flagged partial), so no record is left unsealed;
+//  5. the camera sessions close;
+//  6. fleet tracking stops;
+//  7. the influx writer flushes, or spools to disk what InfluxDB cannot
 //     take, so no accepted reading is lost;
-//  6. the embedded broker closes after the clients that use it;
-//  7. the alerts engine stops reading the bus;
-//  8. the store closes last, after everything that writes to it.
+//  8. the embedded broker closes after the clients that use it;
+//  9. the alerts engine stops reading the bus;
+//  10. the store closes last, after everything that writes to it.
 func (s *service) shutdown(ctx context.Context) error {
 	var errs []error
 	for i := len(s.stops) - 1; i >= 0; i-- {

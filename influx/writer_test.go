@@ -1,0 +1,173 @@
+package influx
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/testrig"
+)
+
+func testConfig(url string) config.Influx {
+	c := config.Default().Influx
+	c.URL, c.Bucket = url, "iocd"
+	c.BatchSize = 500
+	c.FlushInterval = config.Duration(100 * time.Millisecond)
+	c.Timeout = config.Duration(2 * time.Second)
+	return c
+}
+
+func newWriter(t *testing.T, cfg config.Influx, dir string) *Writer {
+	t.Helper()
+	w, err := New(cfg, dir, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatalf("influx.New: %v", err)
+	}
+	w.Start()
+	return w
+}
+
+func writeReadings(t *testing.T, w *Writer, dev string, from, n int) {
+	t.Helper()
+	base := time.UnixMilli(1732233600000)
+	for i := from; i < from+n; i++ {
+		err := w.WriteTelemetry(defs.DeviceID(dev), "tan-an", defs.KindSensor, base.Add(time.Duration(i)*time.Millisecond),
+			[]defs.Field{{Key: "v", Type: defs.FieldFloat, Num: float64(i)}}, nil)
+		if err != nil {
+			t.Fatalf("WriteTelemetry: %v", err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSpoolSurvivesRestart writes while InfluxDB is down, closes the writer
+// (everything ends up in the spool), and checks that a new writer on the
+// same data dir replays it all once InfluxDB is back.
+func TestSpoolSurvivesRestart(t *testing.T) {
+	ix := testrig.Influx(t, testrig.WithoutFlux())
+	ix.CreateDB("iocd")
+	ix.Stop()
+	dir := t.TempDir()
+	cfg := testConfig(ix.URL())
+
+	w := newWriter(t, cfg, dir)
+	var done atomic.Int64 // callbacks run on the writer's goroutines
+	for i := range 6000 {
+		err := w.WriteTelemetry("wl-01", "tan-an", defs.KindSensor, time.UnixMilli(1732233600000+int64(i)),
+			[]defs.Field{{Key: "v", Type: defs.FieldFloat, Num: float64(i)}}, func() { done.Add(1) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if got := testutil.ToFloat64(w.m.spooledPoints); got != 6000 {
+		t.Errorf("spooled points: want 6000, got %v", got)
+	}
+	if done.Load() != 6000 {
+		t.Errorf("done callbacks: want 6000 (each point durable in the spool), got %d", done.Load())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "spool", "*"+spoolSuffix))
+	if len(files) == 0 {
+		t.Fatal("no spool files after closing with InfluxDB down")
+	}
+
+	ix.Start()
+	w2 := newWriter(t, cfg, dir)
+	defer w2.Close()
+	if got := ix.WaitCount("iocd", "telemetry", 6000, 30*time.Second); got != 6000 {
+		t.Errorf("points after replay: want 6000, got %d", got)
+	}
+	waitFor(t, "spool to empty", func() bool { return testutil.ToFloat64(w2.m.spoolBytes) == 0 })
+	if files, _ := filepath.Glob(filepath.Join(dir, "spool", "*")); len(files) != 0 {
+		t.Errorf("spool files left after replay: %v", files)
+	}
+}
+
+// TestRejectedBatchIsCountedAndOthersLand sends a batch InfluxDB refuses
+// (a field type conflict) between good ones.
+func TestRejectedBatchIsCountedAndOthersLand(t *testing.T) {
+	ix := testrig.Influx(t, testrig.WithoutFlux())
+	ix.CreateDB("iocd")
+	cfg := testConfig(ix.URL())
+	cfg.BatchSize = 1 // one point per request, so only the bad one fails
+	w := newWriter(t, cfg, t.TempDir())
+	defer w.Close()
+
+	writeReadings(t, w, "aq-01", 0, 5)
+	ix.WaitCount("iocd", "telemetry", 5, 20*time.Second)
+	// v was a float; a string now conflicts.
+	if err := w.WriteTelemetry("aq-01", "tan-an", defs.KindSensor, time.UnixMilli(1732233700000),
+		[]defs.Field{{Key: "v", Type: defs.FieldString, Str: "high"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeReadings(t, w, "aq-01", 5, 5)
+	w.WritePoint("device_status", map[string]string{"device": "aq-01", "site": "tan-an", "kind": "sensor"},
+		map[string]any{"health": "online", "online": 1}, time.UnixMilli(1732233600000))
+
+	ix.WaitCount("iocd", "telemetry", 10, 20*time.Second)
+	ix.WaitCount("iocd", "device_status", 1, 20*time.Second)
+	waitFor(t, "the rejected point to be counted", func() bool {
+		return testutil.ToFloat64(w.m.pointsDropped.WithLabelValues(dropRejected)) == 1
+	})
+	if got := ix.Count("iocd", "telemetry"); got != 10 {
+		t.Errorf("telemetry points: want 10, got %d", got)
+	}
+}
+
+// TestSpoolBound evicts the oldest spooled points when the spool is full.
+func TestSpoolBound(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openSpool(dir, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(i int) []byte {
+		var b []byte
+		for j := range 50 {
+			b = fmt.Appendf(b, "telemetry,device=d%d v=%d %d\n", i, j, 1732233600000+int64(j))
+		}
+		return b
+	}
+	evicted := 0
+	for i := range 30 {
+		n, err := s.put(body(i), 50)
+		if err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+		evicted += n
+	}
+	if s.bytes > 2000 {
+		t.Errorf("spool bytes %d over the bound 2000", s.bytes)
+	}
+	if kept := len(s.files) * 50; kept+evicted != 30*50 || evicted == 0 {
+		t.Errorf("kept %d + evicted %d points: want %d in all, some evicted", kept, evicted, 30*50)
+	}
+	// Reopening finds the same files in the same order: the newest kept.
+	s2, err := openSpool(dir, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s2.files) != len(s.files) || s2.files[len(s2.files)-1].name != s.files[len(s.files)-1].name || s2.bytes != s.bytes {
+		t.Errorf("reopened spool: want %d files ending %s (%d bytes), got %d files (%d bytes)",
+			len(s.files), s.files[len(s.files)-1].name, s.bytes, len(s2.files), s2.bytes)
+	}
+	os.RemoveAll(dir)
+}
