@@ -74,7 +74,7 @@ func DecodeEvent(payload []byte, now time.Time) (Event, error) {
 		return ev, defs.Invalid("event_id", "must be a non-empty string of at most %d bytes", maxIDLen)
 	}
 	ev.EventID = id
-	ev.Type = strings.ToLower(strings.TrimSpace(w.Type))
+	ev.Type = canonicalType(strings.TrimSpace(w.Type))
 	if ev.Type == "" || len(ev.Type) > maxTypeLen || !printable(ev.Type) {
 		return ev, defs.Invalid("type", "must be a non-empty name of at most %d bytes", maxTypeLen)
 	}
@@ -135,6 +135,22 @@ func DecodeEvent(payload []byte, now time.Time) (Event, error) {
 		ev.Snapshot = img
 	}
 	return ev, nil
+}
+
+// KnownTypes are the violation types of the national ANPR and analytics
+// vendors' common vocabulary. Others are kept exactly as given.
+var KnownTypes = []string{"red_light", "speeding", "wrong_way", "no_helmet", "illegal_parking", "wrong_lane"}
+
+// canonicalType lower-cases a known type sent in another case ("Speeding"),
+// so that its clip window and filters apply; unknown types are kept as
+// given.
+func canonicalType(t string) string {
+	for _, k := range KnownTypes {
+		if strings.EqualFold(t, k) {
+			return k
+		}
+	}
+	return t
 }
 
 // parseTS accepts epoch milliseconds (a number or a numeric string) or an

@@ -79,6 +79,7 @@ type Service struct {
 	slots      chan struct{}
 	warnLimit  *rateLimit
 	started    time.Time
+	kick       chan struct{} // asks Run for a retention pass now
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -99,6 +100,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		slots:      make(chan struct{}, maxPendingClips),
 		warnLimit:  newRateLimit(time.Minute),
 		started:    time.Now(),
+		kick:       make(chan struct{}, 1),
 	}
 }
 
@@ -121,6 +123,10 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			s.applyRetention(ctx)
+		case <-s.kick:
+			// A clip failed to write, perhaps for lack of space: do not
+			// wait for the next interval to make room.
 			s.applyRetention(ctx)
 		}
 	}
@@ -253,6 +259,10 @@ func (s *Service) cutClip(v defs.Violation) {
 		})
 		if werr != nil {
 			s.log.Error("writing clip", "violation", v.ID, "error", werr)
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
 			v.ClipStatus, v.ClipReason = defs.ClipNoVideo, "clip could not be written"
 			break
 		}

@@ -291,3 +291,23 @@ func rusage() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// Main is `iocd bench streams`: the standard run (200 H.264 cameras at
+// 1 Mbit/s, 25 s warm-up, 30 s measured, 40 violations), printed to out.
+// It re-executes the same command with the fleet in its environment as the
+// simulator child; in that child, Main serves the fleet until killed.
+func Main(ctx context.Context, out io.Writer) error {
+	if o, ok := FleetFromEnv(); ok {
+		return sim.RunFleet(ctx, o, slog.New(slog.DiscardHandler))
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this executable: %w", err)
+	}
+	_, err = Run(ctx, Options{
+		Cameras: 200, Kbps: 1000, Codec: sim.H264,
+		Warmup: 25 * time.Second, Duration: 30 * time.Second, Violations: 40,
+		SimCommand: append([]string{exe}, os.Args[1:]...),
+	}, out)
+	return err
+}
