@@ -114,7 +114,7 @@ func NewDevices(cfg DevicesConfig, devs []defs.Device, logger *slog.Logger) *Dev
 }
 
 // Run simulates every device until ctx ends, then disconnects them all
-// cleanly.
+// cleanly (so no last will fires).
 func (d *Devices) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, dev := range d.devs {
@@ -193,7 +193,10 @@ func (d *Devices) device(ctx context.Context, s *state) {
 		c.Publish(base+"status", 1, true, status)
 		dropout := d.report(ctx, s, c, base, hb)
 		if ctx.Err() != nil {
-			c.Publish(base+"status", 1, true, `{"state":"offline"}`).WaitTimeout(time.Second)
+			// A clean DISCONNECT, no offline status: the simulator
+			// stopping is not the fleet going down, and an offline
+			// message from every device at once would raise an alert per
+			// device as a demo exits.
 			c.Disconnect(250)
 			return
 		}
