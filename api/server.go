@@ -50,6 +50,8 @@ type Authenticator interface {
 	Authorize(ctx context.Context, token string, min defs.Role) (auth.Principal, error)
 }
 
+var _ Authenticator = (*auth.Authenticator)(nil)
+
 // ReadyCheck is one named condition /readyz checks, such as "mqtt" or
 // "store". Check returns nil when ready, or an error whose text says why
 // not (it is shown, so it must hold no secret).

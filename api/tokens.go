@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/defs"
 )
 
@@ -15,6 +16,8 @@ type TokenService interface {
 	ListTokens(ctx context.Context) ([]defs.Token, error)
 	RevokeToken(ctx context.Context, id int64) error
 }
+
+var _ TokenService = (*auth.Authenticator)(nil)
 
 func (s *Server) tokensRoutes() {
 	d := s.domain("tokens", s.opts.Tokens != nil)
