@@ -21,6 +21,7 @@ import (
 
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/throttle"
 )
 
 // Tuning that is not worth a configuration key.
@@ -80,7 +81,7 @@ type Writer struct {
 	bgWG      sync.WaitGroup
 	startOnce sync.Once
 	closeOnce sync.Once
-	warn      rateLimit
+	warn      *throttle.Throttle
 }
 
 // batch is line protocol for up to batchSize points, with what to do when
@@ -109,6 +110,7 @@ func New(cfg config.Influx, dataDir string, logger *slog.Logger, reg prometheus.
 	q := url.Values{"org": {cfg.Org}, "bucket": {cfg.Bucket}, "precision": {"ms"}}
 	w := &Writer{
 		log:        logger.With("component", "influx"),
+		warn:       throttle.New(10 * time.Second),
 		client:     client,
 		svc:        client.HTTPService(),
 		writeURL:   client.HTTPService().ServerAPIURL() + "write?" + q.Encode(),
@@ -295,7 +297,7 @@ func (w *Writer) sendLoop() {
 			w.written(b)
 		case isRetryable(err):
 			w.m.writeFailures.WithLabelValues("retryable").Inc()
-			w.warn.do(func() { w.log.Warn("influxdb write failed; buffering and retrying", "err", err) })
+			w.warn.Do(func() { w.log.Warn("influxdb write failed; buffering and retrying", "err", err) })
 			w.defer_(b)
 		default:
 			w.rejected(b.n, err)
@@ -316,7 +318,7 @@ func (w *Writer) written(b *batch) {
 func (w *Writer) rejected(points int, err error) {
 	w.m.writeFailures.WithLabelValues("rejected").Inc()
 	w.m.pointsDropped.WithLabelValues(dropRejected).Add(float64(points))
-	w.warn.do(func() { w.log.Warn("influxdb rejected a batch; dropping it", "points", points, "err", err) })
+	w.warn.Do(func() { w.log.Warn("influxdb rejected a batch; dropping it", "points", points, "err", err) })
 }
 
 // defer_ puts a failed batch in the backlog: in memory while the retry
@@ -344,7 +346,7 @@ func (w *Writer) spoolLocked(b *batch) {
 	evicted, err := w.spool.put(b.buf, b.n)
 	if evicted > 0 {
 		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(evicted))
-		w.warn.do(func() { w.log.Warn("spool full; dropped the oldest points", "points", evicted) })
+		w.warn.Do(func() { w.log.Warn("spool full; dropped the oldest points", "points", evicted) })
 	}
 	if err != nil {
 		w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(b.n))
@@ -539,23 +541,4 @@ func trim(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// rateLimit runs a function at most once per interval, for Warn logs about
-// conditions that can repeat per batch.
-type rateLimit struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-func (r *rateLimit) do(f func()) {
-	r.mu.Lock()
-	now := time.Now()
-	if now.Sub(r.last) < 10*time.Second {
-		r.mu.Unlock()
-		return
-	}
-	r.last = now
-	r.mu.Unlock()
-	f()
 }

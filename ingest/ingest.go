@@ -19,6 +19,7 @@ import (
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/fleet"
 	"github.com/iocd/iocd/influx"
+	"github.com/iocd/iocd/internal/throttle"
 )
 
 // The components cmd/iocd wires in.
@@ -80,7 +81,7 @@ type Ingester struct {
 
 	queue    chan job
 	stopping chan struct{}
-	warn     rateLimit
+	warn     *throttle.Throttle
 }
 
 // job is one message waiting for a decoder.
@@ -105,6 +106,7 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 		log:      d.Logger.With("component", "ingest"),
 		queue:    make(chan job, cfg.QueueSize),
 		stopping: make(chan struct{}),
+		warn:     throttle.New(10 * time.Second),
 	}
 	in.m = newMetrics(d.Metrics, func() float64 { return float64(len(in.queue)) })
 	return in, nil
@@ -295,7 +297,7 @@ func (w *worker) handle(ctx context.Context, j job) {
 			return
 		}
 		if err := in.d.Events.HandleEvent(ctx, dev, j.msg.Payload(), j.recv); err != nil {
-			in.warn.do(func() { in.log.Warn("camera event failed", "device", id, "err", err) })
+			in.warn.Do(func() { in.log.Warn("camera event failed", "device", id, "err", err) })
 			w.reject(j, ReasonHandlerError, id, topic)
 			return
 		}
@@ -315,7 +317,7 @@ func (w *worker) device(ctx context.Context, site string, id defs.DeviceID) (def
 			return dev, ReasonBadTopic
 		}
 		if err != nil {
-			w.in.warn.do(func() { w.in.log.Warn("registry failed for an unknown device", "device", id, "err", err) })
+			w.in.warn.Do(func() { w.in.log.Warn("registry failed for an unknown device", "device", id, "err", err) })
 			return dev, ReasonRegistryError
 		}
 		if !ok {
@@ -371,28 +373,9 @@ func (w *worker) reject(j job, reason Reason, device, topic string) {
 	in := w.in
 	in.m.rejected[reason].Inc()
 	in.log.Debug("message rejected", "reason", reason, "topic", topic)
-	in.warn.do(func() {
+	in.warn.Do(func() {
 		in.log.Warn("rejecting device messages (more are counted in iocd_ingest_messages_rejected_total)",
 			"reason", reason, "device", device, "topic", topic, "bytes", len(j.msg.Payload()))
 	})
 	in.ackAccepted(j.msg)
-}
-
-// rateLimit runs a function at most once per interval, for Warn logs about
-// bad input, so a flood cannot fill the disk.
-type rateLimit struct {
-	mu   sync.Mutex
-	last time.Time
-}
-
-func (r *rateLimit) do(f func()) {
-	r.mu.Lock()
-	now := time.Now()
-	if now.Sub(r.last) < 10*time.Second {
-		r.mu.Unlock()
-		return
-	}
-	r.last = now
-	r.mu.Unlock()
-	f()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/iocd/iocd/bus"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/throttle"
 	"github.com/iocd/iocd/streams"
 )
 
@@ -77,7 +78,7 @@ type Service struct {
 	cancelJobs context.CancelFunc
 	jobs       sync.WaitGroup
 	slots      chan struct{}
-	warnLimit  *rateLimit
+	warnLimit  *throttle.Throttle
 	started    time.Time
 	kick       chan struct{} // asks Run for a retention pass now
 }
@@ -98,7 +99,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		jobsCtx:    ctx,
 		cancelJobs: cancel,
 		slots:      make(chan struct{}, maxPendingClips),
-		warnLimit:  newRateLimit(time.Minute),
+		warnLimit:  throttle.New(time.Minute),
 		started:    time.Now(),
 		kick:       make(chan struct{}, 1),
 	}
@@ -161,7 +162,7 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	ev, err := DecodeEvent(payload, received)
 	if err != nil {
 		s.metrics.invalid.Inc()
-		if s.warnLimit.allow() {
+		if s.warnLimit.Allow() {
 			s.log.Warn("bad violation event", "camera", dev.ID, "error", err)
 		}
 		return err
@@ -326,23 +327,4 @@ func newID(ts time.Time) string {
 	var r [4]byte
 	rand.Read(r[:])
 	return fmt.Sprintf("v%012x%s", ts.UnixMilli(), hex.EncodeToString(r[:]))
-}
-
-// rateLimit allows one event per period, for warnings about bad input.
-type rateLimit struct {
-	mu     sync.Mutex
-	period time.Duration
-	last   time.Time
-}
-
-func newRateLimit(p time.Duration) *rateLimit { return &rateLimit{period: p} }
-
-func (r *rateLimit) allow() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if time.Since(r.last) < r.period {
-		return false
-	}
-	r.last = time.Now()
-	return true
 }
