@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -81,7 +82,11 @@ type Ingester struct {
 
 	queue    chan job
 	stopping chan struct{}
-	warn     *throttle.Throttle
+
+	// conn is what /readyz reports: connState, and why it is not ready.
+	conn    atomic.Int32
+	connWhy atomic.Pointer[string]
+	warn    *throttle.Throttle
 }
 
 // job is one message waiting for a decoder.
@@ -110,6 +115,32 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 	}
 	in.m = newMetrics(d.Metrics, func() float64 { return float64(len(in.queue)) })
 	return in, nil
+}
+
+// Connection states reported by Ready.
+const (
+	connDown int32 = iota
+	connSubscribing
+	connReady
+)
+
+func (in *Ingester) setConn(state int32, why string) {
+	in.connWhy.Store(&why)
+	in.conn.Store(state)
+}
+
+// Ready reports nil once the broker has confirmed iocd's subscriptions, and
+// otherwise why not, for /readyz: a replica that is connected but not yet
+// subscribed would receive nothing.
+func (in *Ingester) Ready(context.Context) error {
+	if in.conn.Load() == connReady {
+		return nil
+	}
+	why := "not connected yet"
+	if p := in.connWhy.Load(); p != nil && *p != "" {
+		why = *p
+	}
+	return fmt.Errorf("mqtt broker %s: %s", defs.RedactURL(in.mqttCfg.URL), why)
 }
 
 // Run connects to the broker, subscribes in the on-connect handler (so
@@ -188,6 +219,7 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 		SetMaxReconnectInterval(30 * time.Second).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			in.m.connected.Set(1)
+			in.setConn(connSubscribing, "connected; subscriptions not yet confirmed by the broker")
 			in.log.Info("connected to mqtt broker", "broker", in.mqttCfg.URL, "subscriptions", filters)
 			subs := make(map[string]byte, len(filters))
 			for _, f := range filters {
@@ -202,13 +234,17 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 				case <-tok.Done():
 					if err := tok.Error(); err != nil {
 						in.log.Error("subscribing failed", "err", err)
+						in.setConn(connSubscribing, "connected, but subscribing failed: "+err.Error())
+						return
 					}
+					in.setConn(connReady, "")
 				case <-ctx.Done():
 				}
 			}()
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			in.m.connected.Set(0)
+			in.setConn(connDown, "connection lost: "+err.Error())
 			in.m.connLost.Inc()
 			in.log.Warn("lost the mqtt broker; reconnecting", "err", err)
 		})

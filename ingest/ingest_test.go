@@ -359,3 +359,33 @@ func dialKeep(conn *net.Conn) func(*mqtt.ClientOptions) {
 		})
 	}
 }
+
+// TestReadyFollowsTheBroker checks what /readyz reports for MQTT: not
+// ready before the subscriptions are confirmed, ready after, and not
+// ready, with the reason, while the broker is down.
+func TestReadyFollowsTheBroker(t *testing.T) {
+	mosq := testrig.Mosquitto(t)
+	logger := slog.New(slog.DiscardHandler)
+	mcfg := config.Default().MQTT
+	mcfg.URL, mcfg.ClientID = mosq.URL(), "iocd-ready-test"
+	in, err := New(mcfg, config.Default().Ingest, Deps{Registry: newRegistry(), Bus: bus.New(nil), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "not connected") {
+		t.Fatalf("Ready before Run = %v, want not connected", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = in.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	waitFor(t, "ready", func() bool { return in.Ready(context.Background()) == nil })
+	mosq.Stop()
+	waitFor(t, "not ready after the broker stopped", func() bool {
+		err := in.Ready(context.Background())
+		return err != nil && strings.Contains(err.Error(), "connection lost")
+	})
+	mosq.Start()
+	waitFor(t, "ready again after the broker came back", func() bool { return in.Ready(context.Background()) == nil })
+}

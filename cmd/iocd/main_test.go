@@ -130,6 +130,52 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	}
 }
 
+// TestReadyzNamesTheBroker runs iocd against an external broker that is
+// down: /readyz must answer 503 naming mqtt, then 200 once it is up.
+func TestReadyzNamesTheBroker(t *testing.T) {
+	mosq := testrig.Mosquitto(t)
+	mosq.Stop()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"serve", "-http_addr", httpAddr, "-data_dir", t.TempDir(), "-log.level", "error",
+			"-mqtt.url", mosq.URL(), "-mqtt.client_id", "iocd-readyz-test"}, io.Discard, io.Discard)
+	}()
+	t.Cleanup(func() { cancel(); <-code })
+
+	var body struct {
+		Status string
+		Failed map[string]string
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable && body.Failed["mqtt"] != "" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never answered 503 naming mqtt with the broker down (last: %+v, %v)", body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, ok := body.Failed["store"]; ok {
+		t.Errorf("/readyz blames the store, which is open: %+v", body)
+	}
+	mosq.Start()
+	deadline = time.Now().Add(20 * time.Second)
+	for get(t, "http://"+httpAddr+"/readyz", "", nil) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz not 200 within 20s of the broker starting")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestServeRejectsBadConfig(t *testing.T) {
 	cases := []struct {
 		name string

@@ -224,6 +224,7 @@ func (s *service) startHTTP() error {
 		Gatherer: s.prom,
 		Ready: []api.ReadyCheck{
 			{Name: "store", Check: s.store.Ping},
+			{Name: "mqtt", Check: s.ingest.Ready},
 		},
 		Devices:    s.registry,
 		Tokens:     s.auth,
