@@ -126,7 +126,17 @@ func TestBurstIsNotDropped(t *testing.T) {
 
 	msgs := make(chan paho.Message, n)
 	connect(t, b.Addr(), clientID, false, msgs)
+	// Say, on failure, whether mochi dropped or the rest was only late.
+	defer func() {
+		if t.Failed() {
+			st, _ := b.Stats()
+			t.Logf("broker stats: %+v", st)
+		}
+	}()
 	got := receive(t, msgs, n, 60*time.Second)
+	if st, _ := b.Stats(); st.MessagesDropped != 0 || st.InflightDropped != 0 {
+		t.Errorf("broker counted drops: %+v", st)
+	}
 	seen := make(map[string]bool, n)
 	for _, p := range got {
 		seen[p] = true

@@ -154,6 +154,7 @@ func (s *service) start(ctx context.Context) error {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
 		s.broker = b
+		s.prom.MustRegister(b.Collector())
 		s.onStop("embedded broker", func(context.Context) error { return b.Close() })
 		// iocd connects to its own broker like any client, so the ingest
 		// path is the same with an embedded or an external broker.
