@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/testrig"
+	"github.com/iocd/iocd/sim"
+)
+
+// TestVerifyCatchesTampering runs the whole violations path through the
+// real binary's wiring: a simulated camera registered from a seed file, an
+// event published with mosquitto_pub to the embedded broker, a clip cut
+// from the camera's buffer. Then `iocd verify` must pass, and must fail
+// naming the problem after a record is changed in the database and after
+// the clip is changed on disk.
+func TestVerifyCatchesTampering(t *testing.T) {
+	cams, err := sim.NewCameraServer("127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cams.Close)
+	rec, err := sim.LoadRecording(sim.H264)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam, err := cams.AddCamera(sim.CameraSpec{Path: "tan-an-cam-01", Recording: rec, User: "admin", Pass: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	seed := filepath.Join(t.TempDir(), "devices.json")
+	if err := writeJSONFile(seed, []defs.Device{{ID: "tan-an-cam-01", Site: "tan-an", Kind: defs.KindCamera, Name: "Ngã tư Tân An",
+		RTSPURL: cam.URL(), Status: defs.StatusActive, HeartbeatS: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	const admin = "test-admin-token-0123456789"
+	mqttAddr := fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(t))
+	base, stop := startServe(t, "-data_dir", dataDir, "-mqtt.embedded_addr", mqttAddr, "-admin_token", admin,
+		"-devices.seed_file", seed, "-violations.pre", "2s", "-violations.post", "1s")
+
+	// Wait for the session to hold more than the pre-event window.
+	waitUntil(t, "camera buffering 3s", 30*time.Second, func() bool {
+		var cs struct {
+			Cameras []struct {
+				Connected     bool    `json:"connected"`
+				BufferSeconds float64 `json:"buffer_seconds"`
+				RTSPURL       string  `json:"rtsp_url"`
+			}
+		}
+		get(t, base+"/api/v1/cameras", admin, &cs)
+		if len(cs.Cameras) == 1 && strings.Contains(cs.Cameras[0].RTSPURL, "s3cret") {
+			t.Fatalf("/api/v1/cameras shows the RTSP password: %s", cs.Cameras[0].RTSPURL)
+		}
+		return len(cs.Cameras) == 1 && cs.Cameras[0].Connected && cs.Cameras[0].BufferSeconds >= 3
+	})
+
+	host, port, _ := strings.Cut(mqttAddr, ":")
+	event := fmt.Sprintf(`{"event_id":"e-1","type":"red_light","ts":%d,"plate":"62a 123.45","plate_confidence":0.9,"vehicle":"car"}`,
+		time.Now().Add(-time.Second).UnixMilli())
+	if out, err := exec.Command(testrig.Binary(t, "mosquitto_pub"), "-h", host, "-p", port, "-q", "1",
+		"-t", "ioc/tan-an/tan-an-cam-01/event", "-m", event).CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	}
+	var v defs.Violation
+	waitUntil(t, "the violation's clip", 30*time.Second, func() bool {
+		var list struct{ Violations []defs.Violation }
+		get(t, base+"/api/v1/violations", admin, &list)
+		if len(list.Violations) == 1 {
+			v = list.Violations[0]
+		}
+		return v.ClipStatus == defs.ClipComplete
+	})
+	if v.Plate != "62A-123.45" || !v.PlateValid {
+		t.Errorf("plate = %q (valid %v), want normalised 62A-123.45", v.Plate, v.PlateValid)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	verify := func() (int, string) {
+		var out strings.Builder
+		code := run(context.Background(), []string{"verify", "-data_dir", dataDir}, &out, io.Discard)
+		return code, out.String()
+	}
+	if code, out := verify(); code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("verify on untouched evidence: exit %d\n%s", code, out)
+	}
+
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, "iocd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE violations SET plate = '51F-999.99' WHERE id = ?`, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	code, out := verify()
+	if code != 1 || !strings.Contains(out, "record_changed") || !strings.Contains(out, v.ID) {
+		t.Errorf("verify after changing the plate in the database: exit %d, want 1 naming record_changed and %s\n%s", code, v.ID, out)
+	}
+	if _, err := db.Exec(`UPDATE violations SET plate = ? WHERE id = ?`, v.Plate, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if code, out := verify(); code != 0 {
+		t.Fatalf("verify after restoring the plate: exit %d\n%s", code, out)
+	}
+
+	clips, _ := filepath.Glob(filepath.Join(dataDir, "clips", "*", "*", "*", v.ID+".mp4"))
+	if len(clips) != 1 {
+		t.Fatalf("clip files for %s: %v, want one", v.ID, clips)
+	}
+	if err := os.Chmod(clips[0], 0o640); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(clips[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0})
+	f.Close()
+	code, out = verify()
+	if code != 1 || !strings.Contains(out, "file_changed") {
+		t.Errorf("verify after changing the clip on disk: exit %d, want 1 naming file_changed\n%s", code, out)
+	}
+}
+
+func waitUntil(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
