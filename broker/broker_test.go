@@ -103,6 +103,19 @@ func TestQoS1RoundTrip(t *testing.T) {
 	}
 }
 
+// storedFor returns how many unacknowledged messages the broker holds for
+// a client's session.
+func storedFor(b *Broker, clientID string) int {
+	b.mu.Lock()
+	srv := b.server
+	b.mu.Unlock()
+	cl, ok := srv.Clients.Get(clientID)
+	if !ok {
+		return 0
+	}
+	return cl.State.Inflight.Len()
+}
+
 // TestBurstIsNotDropped publishes a burst of QoS1 messages, without
 // waiting for each acknowledgement as a busy site's devices do, while the
 // ingest subscriber's persistent session is offline (restarting, say), and
@@ -111,9 +124,20 @@ func TestQoS1RoundTrip(t *testing.T) {
 func TestBurstIsNotDropped(t *testing.T) {
 	b := start(t)
 	const n, clientID = 20000, "ingest"
-	sub := connect(t, b.Addr(), clientID, false, make(chan paho.Message, 1))
+	early := make(chan paho.Message, n)
+	sub := connect(t, b.Addr(), clientID, false, early)
 	wait(t, "subscribe", sub.Subscribe("burst/#", 1, nil))
 	sub.Disconnect(100)
+	// paho's Disconnect returns before the broker has processed it; a
+	// publish in between would reach (and be acknowledged by) the old
+	// connection, so wait until the broker has let it go.
+	deadline := time.Now().Add(10 * time.Second)
+	for st, _ := b.Stats(); st.ClientsConnected != 0; st, _ = b.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("broker still counts %d connected clients 10s after the subscriber left", st.ClientsConnected)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	pub := connect(t, b.Addr(), "burster", true, nil)
 	toks := make([]paho.Token, n)
@@ -124,9 +148,20 @@ func TestBurstIsNotDropped(t *testing.T) {
 		wait(t, "publish", tok)
 	}
 
+	// mochi acknowledges a publish before it routes it to subscribers, so
+	// the publisher's acks do not mean the offline session holds every
+	// message yet. Reconnecting before it does would race the session
+	// takeover (see the package doc); wait until all n are stored.
+	deadline = time.Now().Add(30 * time.Second)
+	for stored := storedFor(b, clientID); stored != n; stored = storedFor(b, clientID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the offline session holds %d of %d messages 30s after the last ack", stored, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
 	msgs := make(chan paho.Message, n)
 	connect(t, b.Addr(), clientID, false, msgs)
-	// Say, on failure, whether mochi dropped or the rest was only late.
 	defer func() {
 		if t.Failed() {
 			st, _ := b.Stats()
@@ -143,6 +178,9 @@ func TestBurstIsNotDropped(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("received %d distinct messages of %d published", len(seen), n)
+	}
+	if len(early) != 0 {
+		t.Errorf("the subscriber's first connection received %d messages after it disconnected", len(early))
 	}
 }
 
