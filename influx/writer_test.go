@@ -49,13 +49,7 @@ func writeReadings(t *testing.T, w *Writer, dev string, from, n int) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testrig.WaitFor(t, what, 30*time.Second, cond)
 }
 
 // TestSpoolSurvivesRestart writes while InfluxDB is down, closes the writer

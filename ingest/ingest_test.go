@@ -145,13 +145,7 @@ func startPipeline(t *testing.T, mqttURL, influxURL, db string, o pipelineOpts) 
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testrig.WaitFor(t, what, 20*time.Second, cond)
 }
 
 // publisher is a device-side MQTT client.

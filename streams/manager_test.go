@@ -16,6 +16,8 @@ import (
 	"github.com/iocd/iocd/devices"
 	"github.com/iocd/iocd/sim"
 	"github.com/iocd/iocd/streams"
+
+	"github.com/iocd/iocd/internal/testrig"
 )
 
 // registry is an in-test device registry.
@@ -88,18 +90,6 @@ func runManager(t *testing.T, m *streams.Manager) {
 	})
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestSessionsStream(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -131,7 +121,7 @@ func TestSessionsStream(t *testing.T) {
 			m := streams.New(sc, vc, reg, nil, nil, nil, nil)
 			runManager(t, m)
 
-			waitFor(t, "the camera to buffer 2 s", 15*time.Second, func() bool {
+			testrig.WaitFor(t, "the camera to buffer 2 s", 15*time.Second, func() bool {
 				st := m.Cameras()
 				return len(st) == 1 && st[0].BufferSeconds > 2
 			})
@@ -186,13 +176,13 @@ func TestManagerFollowsRegistry(t *testing.T) {
 	changed := func() {
 		bs.Publish(defs.Event{Kind: defs.EventDevice, Device: &defs.DeviceChange{Device: defs.Device{Kind: defs.KindCamera}}})
 	}
-	waitFor(t, "camera a", 10*time.Second, connected("a"))
+	testrig.WaitFor(t, "camera a", 10*time.Second, connected("a"))
 
 	// Added: b, with a wrong password at first, which never connects.
 	wrong := camera("b", strings.Replace(b.URL(), "right", "wrong", 1))
 	reg.set(camera("a", a.URL()), wrong)
 	changed()
-	waitFor(t, "camera b listed", 5*time.Second, func() bool { return len(m.Cameras()) == 2 })
+	testrig.WaitFor(t, "camera b listed", 5*time.Second, func() bool { return len(m.Cameras()) == 2 })
 	time.Sleep(time.Second)
 	if connected("b")() {
 		t.Fatal("want camera b refused with the wrong password")
@@ -200,11 +190,11 @@ func TestManagerFollowsRegistry(t *testing.T) {
 	// Changed: the right password.
 	reg.set(camera("a", a.URL()), camera("b", b.URL()))
 	changed()
-	waitFor(t, "camera b with the right password", 10*time.Second, connected("b"))
+	testrig.WaitFor(t, "camera b with the right password", 10*time.Second, connected("b"))
 	// Removed: a.
 	reg.set(camera("b", b.URL()))
 	changed()
-	waitFor(t, "camera a removed", 5*time.Second, func() bool { return len(m.Cameras()) == 1 && m.Cameras()[0].Camera == "b" })
+	testrig.WaitFor(t, "camera a removed", 5*time.Second, func() bool { return len(m.Cameras()) == 1 && m.Cameras()[0].Camera == "b" })
 
 	// Camera state changes reached the bus: a and b connected, a's
 	// session ended.
@@ -227,7 +217,7 @@ func TestCameraStatsPoints(t *testing.T) {
 	pw := &points{}
 	m := streams.New(sc, vc, reg, nil, pw, nil, nil)
 	runManager(t, m)
-	waitFor(t, "two camera_stats points while streaming", 10*time.Second, func() bool {
+	testrig.WaitFor(t, "two camera_stats points while streaming", 10*time.Second, func() bool {
 		pw.mu.Lock()
 		defer pw.mu.Unlock()
 		n := 0

@@ -14,6 +14,8 @@ import (
 	"github.com/iocd/iocd/sim"
 	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/streams"
+
+	"github.com/iocd/iocd/internal/testrig"
 )
 
 // TestManagerFollowsTheDeviceRegistry drives the real registry (SQLite,
@@ -50,7 +52,7 @@ func TestManagerFollowsTheDeviceRegistry(t *testing.T) {
 	if _, err := reg.Create(ctx, defs.Device{ID: "cam-x", Site: "hcm", Kind: defs.KindCamera, RTSPURL: a.URL()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cam-x streaming from a", 5*time.Second, func() bool {
+	testrig.WaitFor(t, "cam-x streaming from a", 5*time.Second, func() bool {
 		s := state()["cam-x"]
 		return s.Connected && s.Codec == streams.CodecH264
 	})
@@ -58,12 +60,12 @@ func TestManagerFollowsTheDeviceRegistry(t *testing.T) {
 	if _, err := reg.Update(ctx, "cam-x", devices.Patch{RTSPURL: &url}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cam-x streaming from c", 5*time.Second, func() bool {
+	testrig.WaitFor(t, "cam-x streaming from c", 5*time.Second, func() bool {
 		s := state()["cam-x"]
 		return s.Connected && s.Codec == streams.CodecH265
 	})
 	if err := reg.Delete(ctx, "cam-x"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cam-x gone", 5*time.Second, func() bool { return len(state()) == 0 })
+	testrig.WaitFor(t, "cam-x gone", 5*time.Second, func() bool { return len(state()) == 0 })
 }

@@ -41,15 +41,15 @@ func TestPointsLandInInfluxDB(t *testing.T) {
 		}
 		return series[0].Values
 	}
-	waitFor(t, "camera_stats of a streaming camera", 15*time.Second, func() bool {
+	testrig.WaitFor(t, "camera_stats of a streaming camera", 15*time.Second, func() bool {
 		rows := query(`SELECT fps, kbps, connected, frames_lost FROM camera_stats WHERE camera = 'cam264' AND site = 'hcm' AND connected = 1 AND fps > 20`)
 		return len(rows) > 0
 	})
-	waitFor(t, "camera_stats of the dead camera", 15*time.Second, func() bool {
+	testrig.WaitFor(t, "camera_stats of the dead camera", 15*time.Second, func() bool {
 		return len(query(`SELECT connected FROM camera_stats WHERE camera = 'dead' AND connected = 0`)) > 0
 	})
 	var rows [][]any
-	waitFor(t, "the violations point", 15*time.Second, func() bool {
+	testrig.WaitFor(t, "the violations point", 15*time.Second, func() bool {
 		rows = query(`SELECT "count", plate FROM violations WHERE camera = 'dead' AND site = 'hcm' AND "type" = 'speeding'`)
 		return len(rows) > 0
 	})

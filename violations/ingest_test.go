@@ -58,7 +58,7 @@ func TestEventsThroughIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var vs []defs.Violation
-	waitFor(t, "every record to have final evidence", 30*time.Second, func() bool {
+	testrig.WaitFor(t, "every record to have final evidence", 30*time.Second, func() bool {
 		vs, _, err = r.store.ListViolations(ctx, defs.ViolationFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)

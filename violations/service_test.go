@@ -27,6 +27,8 @@ import (
 	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/streams"
 	"github.com/iocd/iocd/violations"
+
+	"github.com/iocd/iocd/internal/testrig"
 )
 
 // registry is an in-test device registry.
@@ -154,7 +156,7 @@ func newRigWith(t *testing.T, mutate func(*config.Config), pw interface {
 // waitBuffered waits until the camera's buffer holds d of video.
 func (r *rig) waitBuffered(cam string, d time.Duration) {
 	r.t.Helper()
-	waitFor(r.t, cam+" to buffer "+d.String(), 20*time.Second, func() bool {
+	testrig.WaitFor(r.t, cam+" to buffer "+d.String(), 20*time.Second, func() bool {
 		for _, s := range r.streams.Cameras() {
 			if string(s.Camera) == cam {
 				return s.Connected && s.BufferSeconds >= d.Seconds()
@@ -177,7 +179,7 @@ func (r *rig) fire(cam, eventID, typ string, ts time.Time, extra string) {
 func (r *rig) final(cam, eventID string) defs.Violation {
 	r.t.Helper()
 	var v defs.Violation
-	waitFor(r.t, "evidence of "+eventID, 30*time.Second, func() bool {
+	testrig.WaitFor(r.t, "evidence of "+eventID, 30*time.Second, func() bool {
 		vs, _, err := r.store.ListViolations(context.Background(), defs.ViolationFilter{Camera: defs.DeviceID(cam), Limit: 1000})
 		if err != nil {
 			r.t.Fatal(err)
@@ -193,17 +195,6 @@ func (r *rig) final(cam, eventID string) defs.Violation {
 		return false
 	})
 	return v
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // probedFrame is one video frame as ffprobe reports it.
@@ -339,11 +330,11 @@ func TestDeadCameraAndReconnect(t *testing.T) {
 		if err := cam.SetDown(true); err != nil { // already down after the previous case
 			t.Fatal(err)
 		}
-		waitFor(t, "the session to notice the drop", 10*time.Second, func() bool { return !r.streams.Connected("cam264") })
+		testrig.WaitFor(t, "the session to notice the drop", 10*time.Second, func() bool { return !r.streams.Connected("cam264") })
 		if err := cam.SetDown(false); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the session to reconnect", 10*time.Second, func() bool { return r.streams.Connected("cam264") })
+		testrig.WaitFor(t, "the session to reconnect", 10*time.Second, func() bool { return r.streams.Connected("cam264") })
 		// The buffer still holds video from before the drop; wait until
 		// the new connection alone covers the pre window.
 		time.Sleep(pre + 1500*time.Millisecond)
