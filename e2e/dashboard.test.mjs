@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { setTimeout as delay } from "node:timers/promises";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..");
 const chromiumPath = process.env.IOCD_CHROMIUM || "/usr/bin/chromium";
@@ -67,7 +68,7 @@ function freePort() {
   });
 }
 
-const sleep = ms => new Promise(r => setTimeout(r, ms));
+const sleep = ms => delay(ms);
 
 // eventually polls read() until check(value) holds, and fails naming what
 // was wanted and what was last seen.
@@ -142,7 +143,9 @@ describe("dashboard page in Chromium", { skip }, () => {
     await context?.close();
     if (iocd && iocd.exitCode === null && iocd.signalCode === null) {
       iocd.kill("SIGTERM");
-      const stopped = await Promise.race([iocdExit, sleep(30_000).then(() => null)]);
+      // An unref'd timer: a pending 30 s timer would otherwise keep node
+      // running for 30 s after iocd has stopped.
+      const stopped = await Promise.race([iocdExit, delay(30_000, null, { ref: false })]);
       if (!stopped) {
         iocd.kill("SIGKILL");
         await iocdExit;
