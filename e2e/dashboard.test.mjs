@@ -9,7 +9,8 @@
 // Without Chromium, mosquitto_pub or go the tests are skipped, unless CI=true
 // or IOCD_REQUIRE_SERVERS=1, where a missing tool fails them.
 //
-// IOCD_E2E_SCREENSHOT=<file.png> saves a screenshot of the populated page.
+// IOCD_E2E_SCREENSHOT=<file.png> saves a screenshot of the populated page;
+// IOCD_CHROMIUM overrides the browser path (default /usr/bin/chromium).
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
