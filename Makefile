@@ -10,10 +10,19 @@ TEST_TIMEOUT ?= 30m
 # Missing servers fail the run instead of skipping tests (see internal/testrig).
 export IOCD_REQUIRE_SERVERS := 1
 
-.PHONY: test setup build demo bench-ingest bench-ingest-latency bench-streams bench-streams-h265 fmt vet fuzz
+# The dashboard page's browser tests (e2e/): node's own test runner drives
+# Debian's Chromium against an iocd built from this checkout. The spec
+# reporter ends with the runner's summary lines (tests, pass, fail, ...).
+E2E = cd e2e && node --test --test-reporter=spec --test-reporter-destination=stdout
+
+.PHONY: test e2e setup build demo bench-ingest bench-ingest-latency bench-streams bench-streams-h265 fmt vet fuzz
 
 test: setup vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(E2E)
+
+e2e: setup
+	$(E2E)
 
 setup:
 	scripts/setup.sh

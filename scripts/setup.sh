@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # setup.sh installs the external servers and tools that iocd's integration
-# tests run for real: Mosquitto (broker and CLI clients), ffmpeg/ffprobe, and
-# InfluxDB 1.8.10 built from source into a cache directory.
+# tests run for real: Mosquitto (broker and CLI clients), ffmpeg/ffprobe,
+# InfluxDB 1.8.10 built from source into a cache directory, Debian's Chromium
+# and the npm packages of the dashboard's browser tests (e2e/, playwright-core
+# only: it drives /usr/bin/chromium and never downloads a browser).
 #
 # It is idempotent: when everything is present it prints one line and exits.
 # apt-get update runs at most once, and only when a package is missing.
@@ -40,6 +42,7 @@ declare -A pkg_for=(
 	[mosquitto_sub]=mosquitto-clients
 	[ffmpeg]=ffmpeg
 	[ffprobe]=ffmpeg
+	[chromium]=chromium
 )
 
 missing=()
@@ -82,4 +85,16 @@ if [[ ! -x "$BIN/influxd" ]]; then
 	[[ -x "$BIN/influxd" ]] || fail "influxd not found in $BIN after go install"
 fi
 
-echo "setup: mosquitto, mosquitto-clients, ffmpeg and influxd $INFLUXD_VERSION ($BIN) present"
+# e2e/node_modules is installed from the committed lockfile, and again only
+# when the lockfile changed since: a copy of the lockfile npm ci installed
+# from is kept in node_modules as the stamp.
+e2e=e2e
+stamp="$e2e/node_modules/.iocd-installed-lock.json"
+if ! cmp -s "$e2e/package-lock.json" "$stamp"; then
+	command -v npm >/dev/null 2>&1 || fail "npm is not on PATH; it is needed for the browser tests in $e2e/"
+	echo "setup: installing the browser tests' npm packages into $e2e/node_modules"
+	(cd "$e2e" && npm ci --no-audit --no-fund) >"$log" 2>&1 || fail "npm ci in $e2e failed"
+	cp "$e2e/package-lock.json" "$stamp"
+fi
+
+echo "setup: mosquitto, mosquitto-clients, ffmpeg, chromium, influxd $INFLUXD_VERSION ($BIN) and $e2e/node_modules present"
