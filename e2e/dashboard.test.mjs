@@ -205,6 +205,19 @@ describe("dashboard page in Chromium", { skip }, () => {
       lis => lis.some(t => t.includes("firing") && t.includes("device wl-01 reported offline")));
     await eventually("fleet row tan-an/sensor with 1 offline", () => fleetRows(page),
       rows => rows.some(r => JSON.stringify(r) === JSON.stringify(["tan-an", "sensor", "0", "0", "1", "0"])));
+    await eventually("firing alerts panel lists wl-01 offline", () => items(page, "alerts"),
+      lis => lis.length === 1 && lis[0].includes("device wl-01 reported offline"));
+
+    // A wall screen that reloads must show what is firing now, once.
+    await page.reload();
+    await eventually("badge live after reload", () => badge(page), t => t === "live");
+    await eventually("after reload, the firing alert is listed once", () => items(page, "alerts"),
+      lis => lis.length === 1 && lis[0].includes("device wl-01 reported offline"));
+
+    // Back online: the alert resolves and leaves the panel.
+    await publish("ioc/tan-an/wl-01/status", { state: "online" });
+    await eventually("firing alerts panel empty once wl-01 is back", () => items(page, "alerts"),
+      lis => lis.length === 0);
   });
 
   test("without a token: login form, disconnected; typing the token connects", async () => {
