@@ -29,8 +29,12 @@ const (
 	ReasonRegistryError  Reason = "registry_error"
 	ReasonBadStatus      Reason = "bad_status"
 	ReasonNoHandler      Reason = "no_handler"
-	ReasonHandlerError   Reason = "handler_error"
-	ReasonShutdown       Reason = "shutdown"
+	// ReasonBadEvent: the event handler refused the payload as invalid.
+	ReasonBadEvent Reason = "bad_event"
+	// ReasonHandlerError and ReasonRegistryError count transient failures
+	// that were retried for retryLimit and then given up on.
+	ReasonHandlerError Reason = "handler_error"
+	ReasonShutdown     Reason = "shutdown"
 )
 
 // reasons lists every Reason so their counters exist at zero from the start
@@ -39,7 +43,7 @@ var reasons = []Reason{
 	ReasonBadTopic, ReasonTooLarge, ReasonBadJSON, ReasonBadShape, ReasonBadTimestamp,
 	ReasonNoValues, ReasonTooManyFields, ReasonUnknownDevice, ReasonPendingDevice,
 	ReasonInactiveDevice, ReasonSiteMismatch, ReasonRegistryError, ReasonBadStatus,
-	ReasonNoHandler, ReasonHandlerError, ReasonShutdown,
+	ReasonNoHandler, ReasonBadEvent, ReasonHandlerError, ReasonShutdown,
 }
 
 // Limits on what one telemetry payload may carry.

@@ -220,7 +220,7 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 		SetOnConnectHandler(func(c mqtt.Client) {
 			in.m.connected.Set(1)
 			in.setConn(connSubscribing, "connected; subscriptions not yet confirmed by the broker")
-			in.log.Info("connected to mqtt broker", "broker", in.mqttCfg.URL, "subscriptions", filters)
+			in.log.Info("connected to mqtt broker", "broker", defs.RedactURL(in.mqttCfg.URL), "subscriptions", filters)
 			subs := make(map[string]byte, len(filters))
 			for _, f := range filters {
 				subs[f] = 1
@@ -265,8 +265,13 @@ func (in *Ingester) onMessage(_ mqtt.Client, msg mqtt.Message) {
 	}
 }
 
-// work is one decoder: it owns its parser and buffers.
+// work is one decoder: it owns its parser and buffers. Messages are
+// handled with a context that shutdown does not cancel: once a message is
+// taken from the queue it is finished (stored, or rejected for good), so a
+// SIGTERM cannot turn a queued violation event into a failed insert that
+// would be acknowledged and lost. in.stopping only stops the intake.
 func (in *Ingester) work(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
 	w := &worker{in: in, dec: NewDecoder(in.cfg.MaxPayloadBytes)}
 	for {
 		select {
@@ -300,18 +305,72 @@ type worker struct {
 	status fastjson.Parser
 }
 
+// Retrying transient failures: a store that is briefly busy or a disk
+// that is briefly full must not turn into lost events. The worker retries
+// the message itself, which holds back the queue and so the broker, for up
+// to retryLimit; past that it counts the failure, logs it at Error and
+// acknowledges the message, so one poison message cannot stall ingest.
+// While stopping, a failing message is left unacknowledged instead: the
+// broker redelivers it in the next session.
+const (
+	retryFirst = 100 * time.Millisecond
+	retryMax   = 5 * time.Second
+	retryLimit = 30 * time.Second
+)
+
+// errTransient marks a failure worth retrying, with the reason it is
+// counted under if the retries run out.
+type errTransient struct {
+	reason Reason
+	err    error
+}
+
+func (e *errTransient) Error() string { return string(e.reason) + ": " + e.err.Error() }
+
 func (w *worker) handle(ctx context.Context, j job) {
+	in := w.in
+	delay, giveUp := retryFirst, time.Now().Add(retryLimit)
+	for {
+		t := w.handleOnce(ctx, j)
+		if t == nil {
+			return
+		}
+		if time.Now().After(giveUp) {
+			in.log.Error("giving up on a message after retrying transient failures; it is acknowledged and lost",
+				"topic", j.msg.Topic(), "reason", t.reason, "err", t.err)
+			w.reject(j, t.reason, "", j.msg.Topic())
+			return
+		}
+		in.warn.Do(func() {
+			in.log.Warn("retrying a message after a transient failure", "topic", j.msg.Topic(), "err", t.err)
+		})
+		select {
+		case <-in.stopping:
+			in.m.rejected[ReasonShutdown].Inc()
+			return // unacknowledged: redelivered in the next session
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, retryMax)
+	}
+}
+
+// handleOnce takes one message as far as it goes: accepted or rejected for
+// good (nil), or failed in a way worth retrying.
+func (w *worker) handleOnce(ctx context.Context, j job) *errTransient {
 	in := w.in
 	topic := j.msg.Topic()
 	site, id, kind, ok := parseTopic(in.mqttCfg.TopicPrefix, topic)
 	if !ok {
 		w.reject(j, ReasonBadTopic, "", topic)
-		return
+		return nil
 	}
-	dev, reason := w.device(ctx, site, defs.DeviceID(id))
+	dev, reason, err := w.device(ctx, site, defs.DeviceID(id))
+	if err != nil {
+		return &errTransient{ReasonRegistryError, err}
+	}
 	if reason != "" {
 		w.reject(j, reason, id, topic)
-		return
+		return nil
 	}
 	switch kind {
 	case topicTelemetry:
@@ -320,7 +379,7 @@ func (w *worker) handle(ctx context.Context, j job) {
 		state, meta, reason := decodeStatus(&w.status, j.msg.Payload(), in.cfg.MaxPayloadBytes)
 		if reason != "" {
 			w.reject(j, reason, id, topic)
-			return
+			return nil
 		}
 		if in.d.Health != nil {
 			in.d.Health.Status(dev, state, meta, j.recv)
@@ -330,45 +389,50 @@ func (w *worker) handle(ctx context.Context, j job) {
 	case topicEvent:
 		if in.d.Events == nil {
 			w.reject(j, ReasonNoHandler, id, topic)
-			return
+			return nil
 		}
-		if err := in.d.Events.HandleEvent(ctx, dev, j.msg.Payload(), j.recv); err != nil {
-			in.warn.Do(func() { in.log.Warn("camera event failed", "device", id, "err", err) })
-			w.reject(j, ReasonHandlerError, id, topic)
-			return
+		err := in.d.Events.HandleEvent(ctx, dev, j.msg.Payload(), j.recv)
+		switch {
+		case err == nil:
+		case defs.ErrorCode(err) == defs.EINVALID:
+			w.reject(j, ReasonBadEvent, id, topic)
+			return nil
+		default:
+			return &errTransient{ReasonHandlerError, err}
 		}
 		in.m.decoded[topicEvent].Inc()
 		in.ackAccepted(j.msg)
 	}
+	return nil
 }
 
-// device checks the topic's device against the registry.
-func (w *worker) device(ctx context.Context, site string, id defs.DeviceID) (defs.Device, Reason) {
+// device checks the topic's device against the registry. A registry
+// failure (not a refusal) is returned as an error, to be retried.
+func (w *worker) device(ctx context.Context, site string, id defs.DeviceID) (defs.Device, Reason, error) {
 	dev, ok := w.in.d.Registry.Lookup(id)
 	if !ok {
 		var err error
 		dev, ok, err = w.in.d.Registry.Unknown(ctx, site, id)
 		if defs.ErrorCode(err) == defs.EINVALID {
 			// The topic's site or device is not a valid identifier.
-			return dev, ReasonBadTopic
+			return dev, ReasonBadTopic, nil
 		}
 		if err != nil {
-			w.in.warn.Do(func() { w.in.log.Warn("registry failed for an unknown device", "device", id, "err", err) })
-			return dev, ReasonRegistryError
+			return dev, "", err
 		}
 		if !ok {
-			return dev, ReasonUnknownDevice
+			return dev, ReasonUnknownDevice, nil
 		}
 	}
 	switch {
 	case dev.Site != site:
-		return dev, ReasonSiteMismatch
+		return dev, ReasonSiteMismatch, nil
 	case dev.Status == defs.StatusPending:
-		return dev, ReasonPendingDevice
+		return dev, ReasonPendingDevice, nil
 	case dev.Status != defs.StatusActive:
-		return dev, ReasonInactiveDevice
+		return dev, ReasonInactiveDevice, nil
 	}
-	return dev, ""
+	return dev, "", nil
 }
 
 func (w *worker) telemetry(j job, dev defs.Device) {
