@@ -42,14 +42,20 @@ type Tracker struct {
 	mu   sync.Mutex
 	devs map[defs.DeviceID]*entry
 
-	changes *prometheus.CounterVec
+	changes       *prometheus.CounterVec
+	valuesDropped prometheus.Counter
 }
+
+// maxValues bounds the latest values kept per device. Firmware that puts a
+// counter or a timestamp in its key names would otherwise grow a device's
+// entry with every message; keys past the bound are not kept, and counted.
+const maxValues = 256
 
 type entry struct {
 	dev      defs.Device
 	health   defs.Health
 	lastSeen time.Time
-	values   []defs.Field
+	values   map[string]defs.Field // at most maxValues keys
 	meta     map[string]string
 }
 
@@ -68,6 +74,10 @@ func New(cfg config.Fleet, devices []defs.Device, b *bus.Bus, sink StatusSink, l
 			Name: "iocd_fleet_health_changes_total",
 			Help: "Device health changes, by new health.",
 		}, []string{"health"}),
+		valuesDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_fleet_values_dropped_total",
+			Help: "Telemetry keys not kept as a device's latest values because it already has 256.",
+		}),
 	}
 	// Subscribe now, not in Run, so no registry change between New and
 	// Run is missed.
@@ -76,7 +86,7 @@ func New(cfg config.Fleet, devices []defs.Device, b *bus.Bus, sink StatusSink, l
 		t.devs[d.ID] = &entry{dev: d, health: defs.HealthUnknown}
 	}
 	if reg != nil {
-		reg.MustRegister(t.changes)
+		reg.MustRegister(t.changes, t.valuesDropped)
 	}
 	return t
 }
@@ -127,12 +137,14 @@ func (t *Tracker) Seen(dev defs.Device, recv time.Time, fields []defs.Field) {
 	if recv.After(e.lastSeen) {
 		e.lastSeen = recv
 	}
+	if e.values == nil {
+		e.values = make(map[string]defs.Field, len(fields))
+	}
 	for _, f := range fields {
-		i := slices.IndexFunc(e.values, func(v defs.Field) bool { return v.Key == f.Key })
-		if i < 0 {
-			e.values = append(e.values, f)
+		if _, known := e.values[f.Key]; known || len(e.values) < maxValues {
+			e.values[f.Key] = f
 		} else {
-			e.values[i] = f
+			t.valuesDropped.Inc()
 		}
 	}
 	var ch *defs.HealthChange
@@ -140,11 +152,11 @@ func (t *Tracker) Seen(dev defs.Device, recv time.Time, fields []defs.Field) {
 		ch = t.setLocked(e, defs.HealthOnline, recv, "telemetry")
 	}
 	t.mu.Unlock()
-	t.emit(ch)
+	t.store(ch)
 }
 
-// Status records a status message: state "online" or "offline" (anything
-// else only refreshes last_seen), and the message's other keys as meta.
+// Status records a status message: state "online" or "offline" (ingest's
+// status decoder accepts no other), and the message's other keys as meta.
 func (t *Tracker) Status(dev defs.Device, state string, meta map[string]string, recv time.Time) {
 	t.mu.Lock()
 	e := t.entryLocked(dev)
@@ -155,18 +167,11 @@ func (t *Tracker) Status(dev defs.Device, state string, meta map[string]string, 
 		e.meta = meta
 	}
 	var ch *defs.HealthChange
-	switch h := defs.Health(state); h {
-	case defs.HealthOnline, defs.HealthOffline:
-		if e.health != h {
-			ch = t.setLocked(e, h, recv, "status")
-		}
-	default:
-		if e.health != defs.HealthOnline && e.health != defs.HealthOffline {
-			ch = t.setLocked(e, defs.HealthOnline, recv, "status")
-		}
+	if h := defs.Health(state); (h == defs.HealthOnline || h == defs.HealthOffline) && e.health != h {
+		ch = t.setLocked(e, h, recv, "status")
 	}
 	t.mu.Unlock()
-	t.emit(ch)
+	t.store(ch)
 }
 
 // entryLocked returns dev's entry, adding it if the tracker has not heard of
@@ -197,27 +202,32 @@ func (t *Tracker) checkStale(now time.Time) {
 	}
 	t.mu.Unlock()
 	for _, ch := range chs {
-		t.emit(ch)
+		t.store(ch)
 	}
 }
 
+// setLocked applies a change and publishes it on the bus while the lock is
+// held, so that subscribers see a device's changes in the order they
+// happened (an "online" overtaking a "stale" would leave a false alert
+// firing); Publish never blocks. The InfluxDB point is written after the
+// lock is released, by store, since the writer may apply back-pressure.
 func (t *Tracker) setLocked(e *entry, h defs.Health, at time.Time, reason string) *defs.HealthChange {
 	ch := &defs.HealthChange{
 		Device: e.dev.ID, Site: e.dev.Site, Kind: e.dev.Kind,
 		From: e.health, To: h, At: at, LastSeen: e.lastSeen, Reason: reason,
 	}
 	e.health = h
-	return ch
-}
-
-// emit publishes a change and stores it, outside the lock.
-func (t *Tracker) emit(ch *defs.HealthChange) {
-	if ch == nil {
-		return
-	}
 	t.changes.WithLabelValues(string(ch.To)).Inc()
 	t.log.Debug("health changed", "device", ch.Device, "from", ch.From, "to", ch.To, "reason", ch.Reason)
 	t.bus.Publish(defs.Event{Kind: defs.EventHealth, Time: ch.At, Health: ch})
+	return ch
+}
+
+// store writes a change to device_status, outside the lock.
+func (t *Tracker) store(ch *defs.HealthChange) {
+	if ch == nil {
+		return
+	}
 	if t.sink != nil {
 		online := 0
 		if ch.To == defs.HealthOnline {

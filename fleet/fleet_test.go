@@ -2,11 +2,14 @@ package fleet
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/iocd/iocd/bus"
 	"github.com/iocd/iocd/config"
@@ -134,5 +137,27 @@ func waitCounts(t *testing.T, tr *Tracker, want []defs.FleetCount) {
 			t.Fatalf("counts: want %v, got %v", want, got)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLatestValuesBounded feeds a device whose key names change with every
+// message, as firmware that puts a counter in its keys does: the tracker
+// keeps the first 256 keys, updates them, and counts the rest.
+func TestLatestValuesBounded(t *testing.T) {
+	d := dev("aq-01", "tan-an", defs.KindSensor)
+	tr, _, _ := newTracker(t, d)
+	now := time.Now()
+	for i := range 300 {
+		tr.Seen(d, now, []defs.Field{{Key: fmt.Sprintf("k%03d", i), Type: defs.FieldFloat, Num: float64(i)}, {Key: "pm25", Type: defs.FieldFloat, Num: float64(i)}})
+	}
+	s, _ := tr.Snapshot(d.ID)
+	if len(s.Values) != maxValues {
+		t.Fatalf("kept %d latest values, want %d", len(s.Values), maxValues)
+	}
+	if s.Values["pm25"] != float64(299) {
+		t.Errorf("pm25 = %v, want the latest 299: known keys keep updating past the bound", s.Values["pm25"])
+	}
+	if got := testutil.ToFloat64(tr.valuesDropped); got != 300-(maxValues-1) {
+		t.Errorf("dropped keys counted = %v, want %d", got, 300-(maxValues-1))
 	}
 }
