@@ -117,11 +117,16 @@ func TestDescribeHidesSecrets(t *testing.T) {
 	c.AdminToken = "supersecret-admin-token"
 	c.MQTT.Password = "mqtt-pass"
 	c.Influx.Token = "user:influx-pass"
+	c.MQTT.URL = "ssl://iocd:mqtt-url-pass@broker.ioc.local:8883"
+	c.Influx.URL = "https://iocd:influx-url-pass@influx.ioc.local:8086"
 	s := fmtAll(c.Describe())
-	for _, secret := range []string{"supersecret", "mqtt-pass", "influx-pass"} {
+	for _, secret := range []string{"supersecret", "mqtt-pass", "influx-pass", "mqtt-url-pass", "influx-url-pass"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("Describe leaks %q: %s", secret, s)
 		}
+	}
+	if !strings.Contains(s, "mqtt.url ssl://iocd:xxxxx@broker.ioc.local:8883") {
+		t.Errorf("Describe should show the MQTT URL with its password masked: %s", s)
 	}
 	if !strings.Contains(s, "admin_token (set)") {
 		t.Errorf("Describe should say the admin token is set: %s", s)

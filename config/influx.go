@@ -6,7 +6,7 @@ import "strings"
 // compatibility API (bucket "db/rp", token "user:password" or empty).
 type Influx struct {
 	// URL of InfluxDB. Empty: metrics history is off.
-	URL    string `yaml:"url"`
+	URL    string `yaml:"url" secret:"url"`
 	Token  string `yaml:"token" secret:"true"`
 	Org    string `yaml:"org"`
 	Bucket string `yaml:"bucket"`

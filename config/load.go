@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/iocd/iocd/defs"
 )
 
 // Duration is a time.Duration written as "1.5s" or "2m" in YAML, the
@@ -47,8 +49,10 @@ func EnvName(key string) string {
 type leaf struct {
 	key    string
 	secret bool
-	help   string
-	v      reflect.Value
+	// urlSecret: a URL whose userinfo may hold a password; shown redacted.
+	urlSecret bool
+	help      string
+	v         reflect.Value
 }
 
 // leaves walks c and returns every scalar key, in declaration order. Maps
@@ -71,13 +75,13 @@ func leaves(c *Config) []leaf {
 			fv := v.Field(i)
 			switch {
 			case f.Type == reflect.TypeOf(Duration(0)):
-				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", v: fv})
+				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", v: fv})
 			case fv.Kind() == reflect.Struct:
 				walk(key, fv)
 			case fv.Kind() == reflect.Map:
 				// YAML only.
 			default:
-				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", v: fv})
+				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", v: fv})
 			}
 		}
 	}
@@ -238,6 +242,9 @@ func (c *Config) Describe() []any {
 	var out []any
 	for _, l := range leaves(c) {
 		v := l.String()
+		if l.urlSecret {
+			v = defs.RedactURL(v)
+		}
 		if l.secret {
 			if v == "" {
 				v = "(unset)"

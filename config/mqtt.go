@@ -6,7 +6,7 @@ import "strings"
 type MQTT struct {
 	// URL is the broker, tcp://host:1883 or ssl://host:8883. Empty: iocd
 	// starts its embedded broker on EmbeddedAddr and connects to that.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" secret:"url"`
 	// EmbeddedAddr is where the embedded broker listens when URL is empty.
 	EmbeddedAddr string `yaml:"embedded_addr"`
 	// ClientID must be stable across restarts: the broker keeps the

@@ -106,7 +106,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		s.runLoop("violation simulator", events.Run)
 
 		fmt.Fprintf(stdout, "\niocd demo is running.\n\n  Dashboard:   http://%s/#token=%s\n  Admin token: %s\n  MQTT broker: %s (topics %s/{site}/{device}/telemetry|status|event)\n  Cameras:     %d simulated on rtsp://%s\n  InfluxDB:    %s (database %s)\n\nTry: curl -H 'Authorization: Bearer %s' http://%s/api/v1/fleet\nStop with Ctrl-C.\n\n",
-			s.httpAddr, cfg.AdminToken, cfg.AdminToken, s.cfg.MQTT.URL, cfg.MQTT.TopicPrefix, len(camDevs), cams.Addr(), cfg.Influx.URL, cfg.Influx.Bucket, cfg.AdminToken, s.httpAddr)
+			s.httpAddr, cfg.AdminToken, cfg.AdminToken, defs.RedactURL(s.cfg.MQTT.URL), cfg.MQTT.TopicPrefix, len(camDevs), cams.Addr(), defs.RedactURL(cfg.Influx.URL), cfg.Influx.Bucket, cfg.AdminToken, s.httpAddr)
 		return nil
 	})
 }
