@@ -134,9 +134,21 @@ func (e *Engine) raise(rule, subject, site string, sev defs.Severity, msg string
 	e.mu.Lock()
 	if a, ok := e.firing[key]; ok {
 		// Already firing: keep the first raise time and any
-		// acknowledgement, take the newest message.
+		// acknowledgement; take the newest message and severity, and say
+		// so when either changed.
+		if a.Message == msg && a.Severity == sev {
+			e.mu.Unlock()
+			return
+		}
+		old := a.Severity
 		a.Message, a.Severity = msg, sev
+		snap := *a
 		e.mu.Unlock()
+		if old != sev {
+			e.firingGauge.WithLabelValues(string(old)).Dec()
+			e.firingGauge.WithLabelValues(string(sev)).Inc()
+		}
+		e.bus.Publish(defs.Event{Kind: defs.EventAlert, Time: e.now().UTC(), Alert: &snap})
 		return
 	}
 	a := &defs.Alert{

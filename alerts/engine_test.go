@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/iocd/iocd/bus"
 	"github.com/iocd/iocd/defs"
 )
@@ -114,5 +116,30 @@ func TestListOrdersBySeverityThenAge(t *testing.T) {
 	got := e.List(false)
 	if len(got) != 3 || got[0].Rule != RuleCameraDown || got[1].Subject != "b" || got[2].Subject != "a" {
 		t.Fatalf("List order = %v, want camera_down, then b (newer warning), then a", got)
+	}
+}
+
+// TestSeverityChangeWhileFiring raises a notice alert, then the same code
+// more severely: one alert, updated and republished, and the firing gauge
+// moves from the old severity to the new one.
+func TestSeverityChangeWhileFiring(t *testing.T) {
+	e, b, feed := startEngine(t)
+	notice := func(sev defs.Severity, msg string) defs.Event {
+		return defs.Event{Kind: defs.EventNotice, Notice: &defs.Notice{Source: "retention", Code: "disk_low", Severity: sev, Message: msg}}
+	}
+	b.Publish(notice(defs.SeverityWarning, "9% free"))
+	first := next(t, feed)
+	b.Publish(notice(defs.SeverityCritical, "2% free"))
+	upd := next(t, feed)
+	if upd.ID != first.ID || upd.Severity != defs.SeverityCritical || upd.Message != "2% free" {
+		t.Fatalf("update = %+v, want alert %s now critical with the new message", upd, first.ID)
+	}
+	if w, c := testutil.ToFloat64(e.firingGauge.WithLabelValues("warning")), testutil.ToFloat64(e.firingGauge.WithLabelValues("critical")); w != 0 || c != 1 {
+		t.Errorf("firing gauge warning=%v critical=%v, want 0 and 1", w, c)
+	}
+	b.Publish(notice(defs.SeverityInfo, ""))
+	next(t, feed)
+	if c := testutil.ToFloat64(e.firingGauge.WithLabelValues("critical")); c != 0 {
+		t.Errorf("firing gauge critical after resolve = %v, want 0", c)
 	}
 }
