@@ -269,8 +269,10 @@ func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.
 	if !connected {
 		reason = "camera not connected"
 	} else {
+		reached, stop := s.ring.WaitFor(to)
+		defer stop()
 		select {
-		case <-s.ring.WaitFor(to):
+		case <-reached:
 		case <-dropped:
 			reason = "camera dropped during the clip window"
 		case <-ctx.Done():

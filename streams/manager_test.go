@@ -261,3 +261,50 @@ func (p *points) WritePoint(m string, tags map[string]string, fields map[string]
 
 // The registry must serve the manager exactly.
 var _ streams.Registry = (*devices.Registry)(nil)
+
+// A clip whose end is far ahead (a future-dated event) is given up when
+// its caller's ctx ends, and must not leave a waiter in the ring that
+// every frame would scan from then on.
+func TestClipGivenUpLeavesNoWaiter(t *testing.T) {
+	srv := startSim(t)
+	a := addCam(t, srv, "a", sim.H264, "", "")
+	reg := &registry{}
+	reg.set(camera("a", a.URL()))
+	sc, vc := testConfig()
+	m := streams.New(sc, vc, reg, nil, nil, nil, nil)
+	runManager(t, m)
+	testrig.WaitFor(t, "camera a streaming", 10*time.Second, func() bool {
+		st := m.Cameras()
+		return len(st) == 1 && st[0].Connected && st[0].Frames > 0
+	})
+	const calls = 200
+	var wg sync.WaitGroup
+	reasons := make(chan string, calls)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range calls / 4 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+				now := time.Now()
+				seg, err := m.Clip(ctx, "a", now.Add(-time.Second), now.Add(time.Hour))
+				cancel()
+				if err != nil {
+					reasons <- err.Error()
+					continue
+				}
+				reasons <- seg.Reason
+			}
+		}()
+	}
+	wg.Wait()
+	close(reasons)
+	for r := range reasons {
+		if r != "timed out waiting for the end of the clip window" {
+			t.Fatalf("want every clip timed out waiting, got %q", r)
+		}
+	}
+	if n := m.ClipWaiters("a"); n != 0 {
+		t.Errorf("want no clip waiters left after %d given-up clips, got %d", calls, n)
+	}
+}
