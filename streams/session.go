@@ -132,6 +132,11 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 		return fmt.Errorf("starting client: %w", err)
 	}
 	defer c.Close()
+	// Describe, Setup and Play each wait up to readTimeout for an answer,
+	// so a camera that accepts TCP and never answers would hold a
+	// stopping session that long. Closing the client ends them at once.
+	stopClosing := context.AfterFunc(ctx, c.Close)
+	defer stopClosing()
 
 	desc, _, err := c.Describe(u)
 	if err != nil {
