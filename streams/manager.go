@@ -48,10 +48,16 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// sessions holds each camera's session and, inside it, its ring: no
+	// ring is kept after its session stops. Removing a camera, or
+	// changing its URL or site, discards its buffered video: a Clip
+	// already waiting is cut from the old ring and marked incomplete (the
+	// camera dropped), and a later one finds no session, or a new ring
+	// that does not reach back to its event.
 	sessions map[defs.DeviceID]*running
-	// rings outlive sessions for a while: a clip may still be cut from a
-	// camera that was just removed or restarted with a new URL.
+	// prevStats is each camera's counters at the last stats tick, the
+	// baseline for the rates in Cameras.
 	prevStats map[defs.DeviceID]statSample
 }
 
