@@ -48,10 +48,16 @@ type Manager struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// sessions holds each camera's session and, inside it, its ring: no
+	// ring is kept after its session stops. Removing a camera, or
+	// changing its URL or site, discards its buffered video: a Clip
+	// already waiting is cut from the old ring and marked incomplete (the
+	// camera dropped), and a later one finds no session, or a new ring
+	// that does not reach back to its event.
 	sessions map[defs.DeviceID]*running
-	// rings outlive sessions for a while: a clip may still be cut from a
-	// camera that was just removed or restarted with a new URL.
+	// prevStats is each camera's counters at the last stats tick, the
+	// baseline for the rates in Cameras.
 	prevStats map[defs.DeviceID]statSample
 }
 
@@ -151,25 +157,44 @@ func (m *Manager) resync(ctx context.Context) {
 			want[d.ID] = d
 		}
 	}
+	// Stop what changed or went away: cancel them all first, then wait
+	// outside the lock, so sessions stop in parallel and Clip and Cameras
+	// are not held up meanwhile. Only Run calls resync, so the map cannot
+	// change under us between the two steps; new sessions start after the
+	// old ones have ended, so a changed camera's old session cannot report
+	// after its new one.
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	var stopping []stoppingSession
 	for id, r := range m.sessions {
 		d, ok := want[id]
 		if ok && d.RTSPURL == r.s.dev.RTSPURL && d.Site == r.s.dev.Site {
 			continue
 		}
 		r.cancel()
-		<-r.done
 		delete(m.sessions, id)
-		m.log.Info("camera session stopped", "camera", id, "reason", map[bool]string{true: "changed", false: "removed"}[ok])
 		m.metrics.sessions.Dec()
+		stopping = append(stopping, stoppingSession{id, r, map[bool]string{true: "changed", false: "removed"}[ok]})
 	}
+	m.mu.Unlock()
+	for _, st := range stopping {
+		<-st.r.done
+		m.log.Info("camera session stopped", "camera", st.id, "reason", st.reason)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for id, d := range want {
 		if _, ok := m.sessions[id]; ok {
 			continue
 		}
 		m.startLocked(ctx, d)
 	}
+}
+
+// stoppingSession is a session resync has cancelled and waits for.
+type stoppingSession struct {
+	id     defs.DeviceID
+	r      *running
+	reason string
 }
 
 func (m *Manager) startLocked(ctx context.Context, d defs.Device) {
@@ -197,14 +222,20 @@ func (m *Manager) startLocked(ctx context.Context, d defs.Device) {
 	m.log.Info("camera session started", "camera", d.ID, "url", defs.RedactURL(d.RTSPURL))
 }
 
+// stopAll cancels every session, then waits for them outside the lock, so
+// they stop in parallel and Clip and Cameras do not wait on shutdown.
 func (m *Manager) stopAll() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	stopping := make([]*running, 0, len(m.sessions))
 	for id, r := range m.sessions {
 		r.cancel()
-		<-r.done
 		delete(m.sessions, id)
 		m.metrics.sessions.Dec()
+		stopping = append(stopping, r)
+	}
+	m.mu.Unlock()
+	for _, r := range stopping {
+		<-r.done
 	}
 }
 
@@ -269,8 +300,10 @@ func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.
 	if !connected {
 		reason = "camera not connected"
 	} else {
+		reached, stop := s.ring.WaitFor(to)
+		defer stop()
 		select {
-		case <-s.ring.WaitFor(to):
+		case <-reached:
 		case <-dropped:
 			reason = "camera dropped during the clip window"
 		case <-ctx.Done():

@@ -2,6 +2,8 @@ package streams_test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"strings"
 
 	"context"
@@ -261,3 +263,150 @@ func (p *points) WritePoint(m string, tags map[string]string, fields map[string]
 
 // The registry must serve the manager exactly.
 var _ streams.Registry = (*devices.Registry)(nil)
+
+// A clip whose end is far ahead (a future-dated event) is given up when
+// its caller's ctx ends, and must not leave a waiter in the ring that
+// every frame would scan from then on.
+func TestClipGivenUpLeavesNoWaiter(t *testing.T) {
+	srv := startSim(t)
+	a := addCam(t, srv, "a", sim.H264, "", "")
+	reg := &registry{}
+	reg.set(camera("a", a.URL()))
+	sc, vc := testConfig()
+	m := streams.New(sc, vc, reg, nil, nil, nil, nil)
+	runManager(t, m)
+	testrig.WaitFor(t, "camera a streaming", 10*time.Second, func() bool {
+		st := m.Cameras()
+		return len(st) == 1 && st[0].Connected && st[0].Frames > 0
+	})
+	const calls = 200
+	var wg sync.WaitGroup
+	reasons := make(chan string, calls)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range calls / 4 {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+				now := time.Now()
+				seg, err := m.Clip(ctx, "a", now.Add(-time.Second), now.Add(time.Hour))
+				cancel()
+				if err != nil {
+					reasons <- err.Error()
+					continue
+				}
+				reasons <- seg.Reason
+			}
+		}()
+	}
+	wg.Wait()
+	close(reasons)
+	for r := range reasons {
+		if r != "timed out waiting for the end of the clip window" {
+			t.Fatalf("want every clip timed out waiting, got %q", r)
+		}
+	}
+	if n := m.ClipWaiters("a"); n != 0 {
+		t.Errorf("want no clip waiters left after %d given-up clips, got %d", calls, n)
+	}
+}
+
+// blackHole is a camera whose RTSP service has hung: it accepts TCP
+// connections and never answers. It returns the camera's URL and the
+// connections it accepted.
+func blackHole(t *testing.T) (string, <-chan net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case conns <- c:
+			default:
+				c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		close(conns)
+		for c := range conns {
+			c.Close()
+		}
+	})
+	return "rtsp://" + l.Addr().String() + "/cam", conns
+}
+
+// A session stuck waiting for a hung camera's answer stops as soon as it
+// is told to, not when the read timeout runs out: removing the camera or
+// shutting down must not wait 30 s per dead camera.
+func TestHungCameraStopsPromptly(t *testing.T) {
+	const bound = 3 * time.Second // a liveness bound, far below the 30 s read timeout
+	tests := []struct {
+		name string
+		stop func(reg *registry, bs *bus.Bus, cancel context.CancelFunc)
+	}{
+		{"camera removed", func(reg *registry, bs *bus.Bus, _ context.CancelFunc) {
+			reg.set()
+			bs.Publish(defs.Event{Kind: defs.EventDevice, Device: &defs.DeviceChange{Device: defs.Device{Kind: defs.KindCamera}, Deleted: true}})
+		}},
+		{"manager shut down", func(_ *registry, _ *bus.Bus, cancel context.CancelFunc) { cancel() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url, conns := blackHole(t)
+			reg := &registry{}
+			reg.set(camera("hung", url))
+			sc, vc := testConfig()
+			sc.ReadTimeout = config.Duration(30 * time.Second)
+			bs := bus.New(nil)
+			m := streams.New(sc, vc, reg, bs, nil, nil, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			runDone := make(chan error, 1)
+			go func() { runDone <- m.Run(ctx) }()
+			defer func() {
+				cancel()
+				<-runDone
+			}()
+			var conn net.Conn
+			select {
+			case conn = <-conns:
+			case <-time.After(10 * time.Second):
+				t.Fatal("want the session to connect to the hung camera, got no connection in 10 s")
+			}
+			// The client has sent its first request and waits for the answer.
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(conn, make([]byte, 8)); err != nil {
+				t.Fatalf("want the session's first request, got %v", err)
+			}
+
+			start := time.Now()
+			tc.stop(reg, bs, cancel)
+			// The session is stopped once it closes its connection. Reading
+			// drains the request; nothing is ever answered.
+			conn.SetReadDeadline(start.Add(10 * time.Second))
+			_, err := io.Copy(io.Discard, conn)
+			if elapsed := time.Since(start); err != nil || elapsed > bound {
+				t.Fatalf("want the hung camera's connection closed within %s, got closed=%v after %s", bound, err == nil, elapsed.Round(time.Millisecond))
+			}
+			if tc.name == "manager shut down" {
+				select {
+				case <-runDone:
+					runDone <- nil // for the deferred cleanup
+				case <-time.After(bound):
+					t.Fatalf("want Run to return within %s of shutdown, got still running", bound)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"encoding/binary"
+	"slices"
 	"sync"
 	"time"
 )
@@ -201,20 +202,42 @@ func (r *Ring) wake(wall int64) {
 			kept = append(kept, w)
 		}
 	}
+	clear(r.waiters[len(kept):]) // drop the released channels from the spare capacity
 	r.waiters = kept
 }
 
-// WaitFor returns a channel closed once the ring holds an AU at or after t.
-func (r *Ring) WaitFor(t time.Time) <-chan struct{} {
+// WaitFor returns a channel closed once the ring holds an AU at or after
+// t, and a func that withdraws the wait. The caller must call the func
+// when it stops waiting, whether or not the channel was closed: a waiter
+// stays in the list that every Append scans until the ring reaches t, so
+// a caller that gave up on a t far ahead (a future-dated event) would
+// otherwise leave it there, and the list would grow with every such call.
+func (r *Ring) WaitFor(t time.Time) (<-chan struct{}, func()) {
 	ch := make(chan struct{})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.head < len(r.aus) && r.aus[len(r.aus)-1].wall >= t.UnixNano() {
 		close(ch)
-		return ch
+		return ch, func() {}
 	}
 	r.waiters = append(r.waiters, waiter{at: t.UnixNano(), ch: ch})
-	return ch
+	return ch, func() { r.unwait(ch) }
+}
+
+// unwait removes the waiter for ch, if wake has not released it already.
+func (r *Ring) unwait(ch chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := slices.IndexFunc(r.waiters, func(w waiter) bool { return w.ch == ch }); i >= 0 {
+		r.waiters = slices.Delete(r.waiters, i, i+1)
+	}
+}
+
+// waiting returns the number of waiters, for tests.
+func (r *Ring) waiting() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.waiters)
 }
 
 // Sample is one access unit copied out of a ring.

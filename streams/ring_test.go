@@ -91,7 +91,8 @@ func TestRingByteBound(t *testing.T) {
 func TestRingWaitFor(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	r := NewRing(time.Minute, 1<<30)
-	ch := r.WaitFor(t0.Add(time.Second))
+	ch, stop := r.WaitFor(t0.Add(time.Second))
+	defer stop()
 	fill(r, t0, 0, 25, 25, 1, 10) // up to 0.96 s
 	select {
 	case <-ch:
@@ -103,5 +104,51 @@ func TestRingWaitFor(t *testing.T) {
 	case <-ch:
 	default:
 		t.Fatal("want the waiter released once 1 s is buffered")
+	}
+}
+
+func TestRingWaitForWithdrawn(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	tests := []struct {
+		name    string
+		frames  int // appended before the wait is withdrawn
+		at      time.Duration
+		release bool
+	}{
+		{"given up before the ring gets there", 25, time.Hour, false},
+		{"released, then withdrawn", 26, time.Second, true},
+		{"already there when asked", 26, 500 * time.Millisecond, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRing(time.Minute, 1<<30)
+			fill(r, t0, 0, 1, 25, 1, 10)
+			var stops []func()
+			var chans []<-chan struct{}
+			for range 100 {
+				ch, stop := r.WaitFor(t0.Add(tc.at))
+				chans, stops = append(chans, ch), append(stops, stop)
+			}
+			fill(r, t0, 1, tc.frames-1, 25, 1, 10)
+			for i, ch := range chans {
+				select {
+				case <-ch:
+					if !tc.release {
+						t.Fatalf("waiter %d: want still waiting, got released", i)
+					}
+				default:
+					if tc.release {
+						t.Fatalf("waiter %d: want released, got still waiting", i)
+					}
+				}
+			}
+			for _, stop := range stops {
+				stop()
+				stop() // withdrawing twice is harmless
+			}
+			if n := r.waiting(); n != 0 {
+				t.Errorf("want no waiters left once withdrawn, got %d", n)
+			}
+		})
 	}
 }

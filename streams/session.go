@@ -132,6 +132,11 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 		return fmt.Errorf("starting client: %w", err)
 	}
 	defer c.Close()
+	// Describe, Setup and Play each wait up to readTimeout for an answer,
+	// so a camera that accepts TCP and never answers would hold a
+	// stopping session that long. Closing the client ends them at once.
+	stopClosing := context.AfterFunc(ctx, c.Close)
+	defer stopClosing()
 
 	desc, _, err := c.Describe(u)
 	if err != nil {
@@ -148,6 +153,10 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 	if _, err := c.Play(nil); err != nil {
 		return fmt.Errorf("play: %w", err)
 	}
+	// The watchdog counts from PLAY on this connection: lastFrame is
+	// zero before the first frame ever, and after a reconnect still holds
+	// the previous connection's time.
+	playing := time.Now().UnixNano()
 
 	dropped := make(chan struct{})
 	s.mu.Lock()
@@ -160,7 +169,8 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 	go func() { waitErr <- c.Wait() }()
 
 	// A camera can keep the connection alive while sending nothing
-	// decodable; the watchdog drops it after readTimeout without a frame.
+	// decodable; the watchdog drops it after readTimeout without a frame
+	// on this connection.
 	watchdog := time.NewTicker(s.cfg.readTimeout / 2)
 	defer watchdog.Stop()
 	var cause error
@@ -174,8 +184,8 @@ loop:
 			cause = err
 			break loop
 		case now := <-watchdog.C:
-			last := s.lastFrame.Load()
-			if last != 0 && now.Sub(time.Unix(0, last)) > s.cfg.readTimeout {
+			last := max(s.lastFrame.Load(), playing)
+			if now.Sub(time.Unix(0, last)) > s.cfg.readTimeout {
 				cause = fmt.Errorf("no video for %s", s.cfg.readTimeout)
 				break loop
 			}

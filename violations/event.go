@@ -45,12 +45,17 @@ type wireEvent struct {
 // Limits on fields from outside, so a bad or hostile payload cannot bloat
 // the store.
 const (
-	maxIDLen       = 128
-	maxTypeLen     = 64
-	maxPlateLen    = 32
-	maxSnapshot    = 2 << 20
-	maxClockSkew   = 24 * time.Hour // ts further from now than this is refused
-	minEventTimeMs = 946684800000   // 2000-01-01: smaller numbers are not epoch ms
+	maxIDLen    = 128
+	maxTypeLen  = 64
+	maxPlateLen = 32
+	maxSnapshot = 2 << 20
+	maxEventAge = 24 * time.Hour // ts further back than this is refused
+	// maxEventAhead bounds how far ahead of our clock a ts may be. Edge
+	// clocks are NTP-synchronised, so a minute covers honest skew; a ts
+	// further ahead names video that does not exist yet, and its clip
+	// could only wait for it.
+	maxEventAhead  = time.Minute
+	minEventTimeMs = 946684800000 // 2000-01-01: smaller numbers are not epoch ms
 )
 
 // DecodeEvent parses and checks an event payload. Errors are defs.Invalid
@@ -82,8 +87,10 @@ func DecodeEvent(payload []byte, now time.Time) (Event, error) {
 	if err != nil {
 		return ev, err
 	}
-	if d := ts.Sub(now); d > maxClockSkew || d < -maxClockSkew {
-		return ev, defs.Invalid("ts", "%s is more than %s from now", ts.Format(time.RFC3339), maxClockSkew)
+	if d := ts.Sub(now); d > maxEventAhead {
+		return ev, defs.Invalid("ts", "%s is more than %s ahead of the server clock", ts.Format(time.RFC3339), maxEventAhead)
+	} else if d < -maxEventAge {
+		return ev, defs.Invalid("ts", "%s is more than %s in the past", ts.Format(time.RFC3339), maxEventAge)
 	}
 	ev.Time = ts
 	if len(w.Plate) > maxPlateLen || !utf8.ValidString(w.Plate) {
