@@ -173,7 +173,8 @@ func (w *Writer) Close() error {
 
 // WriteTelemetry adds one reading of a device to the telemetry measurement.
 // done, if not nil, is called once the point is durable: acknowledged by
-// InfluxDB, spooled to disk, or given up on and counted. It blocks while
+// InfluxDB, spooled to disk, or given up on and counted; for a reading with
+// no storable field it is called before WriteTelemetry returns. It blocks while
 // the batch queue is full; that is the back-pressure on ingest.
 func (w *Writer) WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, ts time.Time, fields []defs.Field, done func()) error {
 	w.mu.Lock()
@@ -184,13 +185,21 @@ func (w *Writer) WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, 
 	b := w.cur
 	var ok bool
 	b.buf, ok = appendTelemetry(b.buf, dev, site, kind, ts, fields)
-	if ok {
-		if b.n == 0 {
-			b.first = time.Now()
+	if !ok {
+		// Nothing to store (every field NaN or ±Inf): the reading is done
+		// now. Queued on the batch, done would wait for some unrelated
+		// later point, since an empty batch is never flushed.
+		w.mu.Unlock()
+		if done != nil {
+			done()
 		}
-		b.n++
-		b.ts = append(b.ts, ts.UnixMilli())
+		return nil
 	}
+	if b.n == 0 {
+		b.first = time.Now()
+	}
+	b.n++
+	b.ts = append(b.ts, ts.UnixMilli())
 	return w.added(b, done, false)
 }
 

@@ -3,6 +3,7 @@ package influx
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -164,4 +165,35 @@ func TestSpoolBound(t *testing.T) {
 			len(s.files), s.files[len(s.files)-1].name, s.bytes, len(s2.files), s2.bytes)
 	}
 	os.RemoveAll(dir)
+}
+
+// TestUnstorableReadingIsDoneAtOnce checks that a reading with no field
+// InfluxDB can store is acknowledged by WriteTelemetry itself: nothing will
+// ever flush it, so a queued done would stall ingest's ack until some
+// unrelated point arrived.
+func TestUnstorableReadingIsDoneAtOnce(t *testing.T) {
+	cfg := testConfig(fmt.Sprintf("http://127.0.0.1:%d", testrig.FreePort(t))) // nothing listens
+	w := newWriter(t, cfg, t.TempDir())
+	defer w.Close()
+	cases := []struct {
+		name   string
+		fields []defs.Field
+	}{
+		{"NaN", []defs.Field{{Key: "v", Type: defs.FieldFloat, Num: math.NaN()}}},
+		{"+Inf", []defs.Field{{Key: "v", Type: defs.FieldFloat, Num: math.Inf(1)}}},
+		{"NaN and -Inf", []defs.Field{{Key: "v", Type: defs.FieldFloat, Num: math.NaN()}, {Key: "w", Type: defs.FieldFloat, Num: math.Inf(-1)}}},
+		{"no fields", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var done atomic.Int64
+			err := w.WriteTelemetry("aq-01", "tan-an", defs.KindSensor, time.UnixMilli(1732233600000), c.fields, func() { done.Add(1) })
+			if err != nil {
+				t.Fatalf("WriteTelemetry: %v", err)
+			}
+			if got := done.Load(); got != 1 {
+				t.Errorf("done calls on return from WriteTelemetry: want 1, got %d", got)
+			}
+		})
+	}
 }
