@@ -385,10 +385,18 @@ func (w *Writer) retryLoop() {
 		}
 		b, f, ok := w.nextBacklog()
 		if !ok {
+			if testHookRetryIdle != nil {
+				testHookRetryIdle(w)
+			}
 			select {
 			case <-w.wake:
 				continue
 			case <-w.quit:
+				// A last failed batch may have gone to memory with its
+				// wake-up still pending: select picks at random among
+				// ready cases, so spool it here too, or acked points
+				// vanish at shutdown.
+				w.spoolMemory()
 				return
 			}
 		}
@@ -419,6 +427,11 @@ func (w *Writer) retryLoop() {
 		}
 	}
 }
+
+// testHookRetryIdle, when set by a test, runs in retryLoop just before it
+// waits with an empty backlog, so that a test can make the wake-up and the
+// quit signal arrive together.
+var testHookRetryIdle func(*Writer)
 
 func points(b *batch, f spoolFile) int {
 	if b != nil {

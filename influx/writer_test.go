@@ -197,3 +197,51 @@ func TestUnstorableReadingIsDoneAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseDuringOutageKeepsRetryBuffer closes the writer while InfluxDB is
+// unreachable, right after its last batch failed and went to the in-memory
+// retry buffer. The idle retry loop then sees both the wake-up for that
+// batch and the quit signal at once (the hook holds it until quit is
+// closed, the state a busy loop would be in); whichever Go's select picks,
+// the batch must reach the spool and a later writer on the same data dir
+// must replay it. The choice is random, so a loop that drops the buffer on
+// quit survives all rounds with probability 2^-rounds.
+func TestCloseDuringOutageKeepsRetryBuffer(t *testing.T) {
+	testHookRetryIdle = func(w *Writer) { <-w.quit }
+	defer func() { testHookRetryIdle = nil }()
+	const rounds, perRound = 12, 300 // under one batch: only Close flushes it
+	down := testConfig(fmt.Sprintf("http://127.0.0.1:%d", testrig.FreePort(t))) // nothing listens
+	down.FlushInterval = config.Duration(time.Hour)
+	dirs := make([]string, rounds)
+	for r := range rounds {
+		dirs[r] = t.TempDir()
+		w := newWriter(t, down, dirs[r])
+		var done atomic.Int64
+		for i := range perRound {
+			err := w.WriteTelemetry(defs.DeviceID(fmt.Sprintf("wl-%02d", r)), "tan-an", defs.KindSensor, time.UnixMilli(1732233600000+int64(i)),
+				[]defs.Field{{Key: "v", Type: defs.FieldFloat, Num: float64(i)}}, func() { done.Add(1) })
+			if err != nil {
+				t.Fatalf("round %d: WriteTelemetry: %v", r, err)
+			}
+		}
+		w.Close()
+		if got := testutil.ToFloat64(w.m.spooledPoints); got != perRound {
+			t.Errorf("round %d: spooled points: want %d, got %v", r, perRound, got)
+		}
+		if got := done.Load(); got != perRound {
+			t.Errorf("round %d: done callbacks: want %d, got %d", r, perRound, got)
+		}
+	}
+	testHookRetryIdle = nil
+
+	ix := testrig.Influx(t, testrig.WithoutFlux())
+	ix.CreateDB("iocd")
+	cfg := testConfig(ix.URL())
+	for _, dir := range dirs {
+		w := newWriter(t, cfg, dir)
+		defer w.Close()
+	}
+	if got := ix.WaitCount("iocd", "telemetry", rounds*perRound, 30*time.Second); got != rounds*perRound {
+		t.Errorf("points after replay: want %d, got %d", rounds*perRound, got)
+	}
+}
