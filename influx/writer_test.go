@@ -209,7 +209,8 @@ func TestUnstorableReadingIsDoneAtOnce(t *testing.T) {
 func TestCloseDuringOutageKeepsRetryBuffer(t *testing.T) {
 	testHookRetryIdle = func(w *Writer) { <-w.quit }
 	defer func() { testHookRetryIdle = nil }()
-	const rounds, perRound = 12, 300 // under one batch: only Close flushes it
+	// Fewer points than a batch: only Close flushes them.
+	const rounds, perRound = 12, 300
 	down := testConfig(fmt.Sprintf("http://127.0.0.1:%d", testrig.FreePort(t))) // nothing listens
 	down.FlushInterval = config.Duration(time.Hour)
 	dirs := make([]string, rounds)
