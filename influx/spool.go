@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,10 +137,21 @@ func (s *spool) oldest() (spoolFile, bool) {
 	return s.files[0], true
 }
 
+// read returns f's gzip body after checking that it decompresses whole
+// (gzip's CRC and length trailer): a file truncated by a full disk or
+// damaged on it is an error here, not a request InfluxDB may answer with a
+// 5xx that would be retried forever.
 func (s *spool) read(f spoolFile) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(s.dir, f.name))
 	if err != nil {
 		return nil, fmt.Errorf("reading spool file: %w", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err == nil {
+		_, err = io.Copy(io.Discard, zr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading spool file %s: %w", f.name, err)
 	}
 	return b, nil
 }

@@ -401,10 +401,17 @@ func (w *Writer) retryLoop() {
 			}
 		}
 		var err error
-		var body []byte
 		if b != nil {
 			err = w.post(b.buf, false)
-		} else if body, err = w.spoolRead(f); err == nil {
+		} else {
+			body, rerr := w.spoolRead(f)
+			if rerr != nil {
+				// Retrying cannot make a damaged file readable, and as
+				// the oldest entry it would hold back every later write.
+				w.dropSpoolFile(f, rerr)
+				backoff = backoffMin
+				continue
+			}
 			err = w.post(body, true)
 		}
 		if err == nil || !isRetryable(err) {
@@ -461,6 +468,20 @@ func (w *Writer) spoolRead(f spoolFile) ([]byte, error) {
 	w.blMu.Lock()
 	defer w.blMu.Unlock()
 	return w.spool.read(f)
+}
+
+// dropSpoolFile gives up on a spool file that cannot be read, counting the
+// points its name says it holds.
+func (w *Writer) dropSpoolFile(f spoolFile, err error) {
+	w.blMu.Lock()
+	w.spool.remove(f)
+	w.m.spoolBytes.Set(float64(w.spool.bytes))
+	w.m.spoolFiles.Set(float64(len(w.spool.files)))
+	w.blMu.Unlock()
+	w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(f.points))
+	w.warn.Do(func() {
+		w.log.Warn("unreadable spool file; dropping it", "file", f.name, "points", f.points, "err", err)
+	})
 }
 
 // popBacklog removes the entry nextBacklog returned.

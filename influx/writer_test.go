@@ -246,3 +246,72 @@ func TestCloseDuringOutageKeepsRetryBuffer(t *testing.T) {
 		t.Errorf("points after replay: want %d, got %d", rounds*perRound, got)
 	}
 }
+
+// TestUnreadableSpoolFileIsDropped damages the oldest spool file and checks
+// that the writer drops it, counts its points as spool_error, and goes on
+// to replay the rest and write new points, instead of retrying the file
+// forever while every new batch piles up in the spool behind it.
+func TestUnreadableSpoolFileIsDropped(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(path string) error
+	}{
+		{"truncated", func(path string) error {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(path, b[:len(b)/2], 0o640)
+		}},
+		{"not gzip", func(path string) error {
+			return os.WriteFile(path, []byte("telemetry,device=x v=1 1\n"), 0o640)
+		}},
+		// Root can read any file, so a directory in its place stands in for
+		// EIO or a permission error.
+		{"unreadable", func(path string) error {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return os.Mkdir(path, 0o750)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// A server per case: its helpers fail the test that started it.
+			ix := testrig.Influx(t, testrig.WithoutFlux())
+			const db = "iocd"
+			ix.CreateDB(db)
+			dir := t.TempDir()
+			s, err := openSpool(filepath.Join(dir, "spool"), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const files, perFile = 3, 200
+			for f := range files {
+				var body []byte
+				for j := range perFile {
+					body = fmt.Appendf(body, "telemetry,device=old v=%d %d\n", j, 1732233600000+int64(f*perFile+j))
+				}
+				if _, err := s.put(body, perFile); err != nil {
+					t.Fatalf("spool put: %v", err)
+				}
+			}
+			if err := c.damage(filepath.Join(s.dir, s.files[0].name)); err != nil {
+				t.Fatalf("damaging the oldest spool file: %v", err)
+			}
+
+			w := newWriter(t, testConfig(ix.URL()), dir)
+			defer w.Close()
+			writeReadings(t, w, "new", 0, 100)
+
+			want := (files-1)*perFile + 100
+			if got := ix.WaitCount(db, "telemetry", want, 30*time.Second); got != want {
+				t.Errorf("points in InfluxDB: want %d (the intact spool files and the new points), got %d", want, got)
+			}
+			if got := testutil.ToFloat64(w.m.pointsDropped.WithLabelValues(dropSpoolError)); got != perFile {
+				t.Errorf("points dropped as spool_error: want %d, got %v", perFile, got)
+			}
+			waitFor(t, "spool to empty", func() bool { return testutil.ToFloat64(w.m.spoolFiles) == 0 })
+		})
+	}
+}
