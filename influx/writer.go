@@ -36,8 +36,16 @@ const (
 	// retryBatches bounds the failed batches retried from memory before
 	// newer failures go to the spool on disk.
 	retryBatches = 4
-	backoffMin   = 250 * time.Millisecond
-	backoffMax   = 30 * time.Second
+	// maxBatchBytes hands a batch over before BatchSize points when its
+	// line protocol passes this size. A point can carry a 256 KiB string,
+	// so a batch bounded by count alone can exceed InfluxDB 1.8's default
+	// max-body-size (25 MB); the 413 it answers is not retryable and would
+	// drop every point of the batch, other devices' too. 4 MiB keeps a
+	// request well under that even with one huge point past the bound,
+	// and is still large enough that ordinary batches are bounded by count.
+	maxBatchBytes = 4 << 20
+	backoffMin    = 250 * time.Millisecond
+	backoffMax    = 30 * time.Second
 )
 
 // ErrClosed is returned by writes after Close.
@@ -232,7 +240,7 @@ func (w *Writer) added(b *batch, done func(), force bool) error {
 	if done != nil {
 		b.done = append(b.done, done)
 	}
-	if b.n < w.batchSize && !force {
+	if b.n < w.batchSize && len(b.buf) < maxBatchBytes && !force {
 		w.mu.Unlock()
 		return nil
 	}
@@ -357,10 +365,14 @@ func (w *Writer) spoolLocked(b *batch) {
 		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(evicted))
 		w.warn.Do(func() { w.log.Warn("spool full; dropped the oldest points", "points", evicted) })
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errBatchTooBig):
+		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(b.n))
+		w.warn.Do(func() { w.log.Warn("batch larger than the whole spool; dropping it", "points", b.n, "err", err) })
+	case err != nil:
 		w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(b.n))
 		w.log.Error("spooling points failed; dropping them", "points", b.n, "err", err)
-	} else {
+	default:
 		w.m.spooledPoints.Add(float64(b.n))
 	}
 	w.m.spoolBytes.Set(float64(w.spool.bytes))

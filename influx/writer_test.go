@@ -4,8 +4,15 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -313,5 +320,94 @@ func TestUnreadableSpoolFileIsDropped(t *testing.T) {
 			}
 			waitFor(t, "spool to empty", func() bool { return testutil.ToFloat64(w.m.spoolFiles) == 0 })
 		})
+	}
+}
+
+// TestLargePointsAreSplitAcrossRequests writes points with 256 KiB string
+// fields, far fewer than BatchSize, through a proxy that records each write
+// request. They must go out in several requests, none much over
+// maxBatchBytes, so that a batch of them cannot outgrow InfluxDB's body
+// limit and be refused whole; and all of them must land.
+func TestLargePointsAreSplitAcrossRequests(t *testing.T) {
+	ix := testrig.Influx(t, testrig.WithoutFlux())
+	ix.CreateDB("iocd")
+	target, err := url.Parse(ix.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var bodies []int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/write") {
+			mu.Lock()
+			bodies = append(bodies, r.ContentLength)
+			mu.Unlock()
+		}
+		proxy.ServeHTTP(rw, r)
+	}))
+	defer srv.Close()
+
+	cfg := testConfig(srv.URL)
+	cfg.FlushInterval = config.Duration(time.Hour) // only size and Close hand batches over
+	w := newWriter(t, cfg, t.TempDir())
+	const n, strLen = 24, 256 << 10 // 6 MiB in all, far under BatchSize points
+	big := strings.Repeat("x", strLen)
+	for i := range n {
+		err := w.WriteTelemetry("cam-01", "tan-an", defs.KindCamera, time.UnixMilli(1732233600000+int64(i)),
+			[]defs.Field{{Key: "note", Type: defs.FieldString, Str: big}}, nil)
+		if err != nil {
+			t.Fatalf("WriteTelemetry: %v", err)
+		}
+	}
+	w.Close()
+
+	if got := ix.Count("iocd", "telemetry"); got != n {
+		t.Errorf("points in InfluxDB: want %d, got %d", n, got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) < 2 {
+		t.Errorf("write requests: want at least 2 for %d MiB, got %d (%v bytes)", n*strLen>>20, len(bodies), bodies)
+	}
+	for _, size := range bodies {
+		if size > maxBatchBytes+strLen+1024 {
+			t.Errorf("write request of %d bytes: want at most maxBatchBytes (%d) plus one point", size, maxBatchBytes)
+		}
+	}
+}
+
+// TestOversizedBatchKeepsSpool checks that a batch that cannot fit in the
+// spool even when empty is dropped and counted as spool_full without first
+// evicting the points already spooled.
+func TestOversizedBatchKeepsSpool(t *testing.T) {
+	cfg := testConfig(fmt.Sprintf("http://127.0.0.1:%d", testrig.FreePort(t))) // nothing listens
+	cfg.SpoolMaxBytes = 4000
+	w, err := New(cfg, t.TempDir(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	small := &batch{buf: []byte("telemetry,device=a v=1 1732233600000\n"), n: 1}
+	// Random hex does not compress to under the bound.
+	rnd := make([]byte, 8000)
+	for i := range rnd {
+		rnd[i] = "0123456789abcdef"[rand.IntN(16)]
+	}
+	huge := &batch{buf: fmt.Appendf(nil, "telemetry,device=b s=\"%s\" 1732233600000\n", rnd), n: 1}
+
+	w.blMu.Lock()
+	w.spoolLocked(small)
+	w.spoolLocked(huge)
+	files := len(w.spool.files)
+	w.blMu.Unlock()
+	if files != 1 {
+		t.Errorf("spool files after the oversized batch: want 1 (the small one kept), got %d", files)
+	}
+	if got := testutil.ToFloat64(w.m.pointsDropped.WithLabelValues(dropSpoolFull)); got != 1 {
+		t.Errorf("points dropped as spool_full: want 1 (the oversized batch), got %v", got)
+	}
+	if got := testutil.ToFloat64(w.m.pointsDropped.WithLabelValues(dropSpoolError)); got != 0 {
+		t.Errorf("points dropped as spool_error: want 0, got %v", got)
 	}
 }
