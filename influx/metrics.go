@@ -19,7 +19,7 @@ type metrics struct {
 const (
 	dropRejected   = "rejected"    // InfluxDB refused the batch (4xx): retrying cannot help
 	dropSpoolFull  = "spool_full"  // the oldest spooled points made room for newer ones, or a batch was bigger than the whole spool
-	dropSpoolError = "spool_error" // the spool could not be written (disk full, permissions)
+	dropSpoolError = "spool_error" // a spool file could not be written (disk full, permissions) or read back (damaged)
 )
 
 func newMetrics(reg prometheus.Registerer, queued, backlog func() float64) *metrics {
