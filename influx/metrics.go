@@ -18,8 +18,8 @@ type metrics struct {
 // Drop reasons, the "reason" label of iocd_influx_points_dropped_total.
 const (
 	dropRejected   = "rejected"    // InfluxDB refused the batch (4xx): retrying cannot help
-	dropSpoolFull  = "spool_full"  // the oldest spooled points made room for newer ones
-	dropSpoolError = "spool_error" // the spool could not be written (disk full, permissions)
+	dropSpoolFull  = "spool_full"  // the oldest spooled points made room for newer ones, or a batch was bigger than the whole spool
+	dropSpoolError = "spool_error" // a spool file could not be written (disk full, permissions) or read back (damaged)
 )
 
 func newMetrics(reg prometheus.Registerer, queued, backlog func() float64) *metrics {
@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer, queued, backlog func() float64) *metr
 		}),
 		pointsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iocd_influx_points_dropped_total",
-			Help: "Points given up on, by reason: rejected (InfluxDB answered 4xx), spool_full (evicted oldest-first from a full spool), spool_error.",
+			Help: "Points given up on, by reason: rejected (InfluxDB answered 4xx), spool_full (evicted oldest-first from a full spool, or a batch bigger than the whole spool), spool_error.",
 		}, []string{"reason"}),
 		writeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iocd_influx_write_failures_total",

@@ -3,7 +3,9 @@ package influx
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,6 +36,10 @@ type spoolFile struct {
 }
 
 const spoolSuffix = ".lp.gz"
+
+// errBatchTooBig is put's answer to a batch larger, compressed, than the
+// whole spool bound.
+var errBatchTooBig = errors.New("batch exceeds the spool bound")
 
 func openSpool(dir string, maxBytes int64) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -88,12 +94,14 @@ func (s *spool) put(body []byte, points int) (evicted int, err error) {
 		return 0, fmt.Errorf("compressing spool batch: %w", err)
 	}
 	size := int64(s.buf.Len())
+	if size > s.max {
+		// Checked before evicting: emptying the spool for a batch that
+		// can never fit would lose the spooled points for nothing.
+		return 0, fmt.Errorf("spooling %d bytes: %w", size, errBatchTooBig)
+	}
 	for len(s.files) > 0 && s.bytes+size > s.max {
 		evicted += s.files[0].points
 		s.remove(s.files[0])
-	}
-	if size > s.max {
-		return evicted, fmt.Errorf("batch of %d bytes exceeds the spool bound", size)
 	}
 	s.seq++
 	name := fmt.Sprintf("%020d-%d%s", s.seq, points, spoolSuffix)
@@ -136,10 +144,21 @@ func (s *spool) oldest() (spoolFile, bool) {
 	return s.files[0], true
 }
 
+// read returns f's gzip body after checking that it decompresses whole
+// (gzip's CRC and length trailer): a file truncated by a full disk or
+// damaged on it is an error here, not a request InfluxDB may answer with a
+// 5xx that would be retried forever.
 func (s *spool) read(f spoolFile) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(s.dir, f.name))
 	if err != nil {
 		return nil, fmt.Errorf("reading spool file: %w", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err == nil {
+		_, err = io.Copy(io.Discard, zr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading spool file %s: %w", f.name, err)
 	}
 	return b, nil
 }

@@ -36,8 +36,16 @@ const (
 	// retryBatches bounds the failed batches retried from memory before
 	// newer failures go to the spool on disk.
 	retryBatches = 4
-	backoffMin   = 250 * time.Millisecond
-	backoffMax   = 30 * time.Second
+	// maxBatchBytes hands a batch over before BatchSize points when its
+	// line protocol passes this size. A point can carry a 256 KiB string,
+	// so a batch bounded by count alone can exceed InfluxDB 1.8's default
+	// max-body-size (25 MB); the 413 it answers is not retryable and would
+	// drop every point of the batch, other devices' too. 4 MiB keeps a
+	// request well under that even with one huge point past the bound,
+	// and is still large enough that ordinary batches are bounded by count.
+	maxBatchBytes = 4 << 20
+	backoffMin    = 250 * time.Millisecond
+	backoffMax    = 30 * time.Second
 )
 
 // ErrClosed is returned by writes after Close.
@@ -173,7 +181,8 @@ func (w *Writer) Close() error {
 
 // WriteTelemetry adds one reading of a device to the telemetry measurement.
 // done, if not nil, is called once the point is durable: acknowledged by
-// InfluxDB, spooled to disk, or given up on and counted. It blocks while
+// InfluxDB, spooled to disk, or given up on and counted; for a reading with
+// no storable field it is called before WriteTelemetry returns. It blocks while
 // the batch queue is full; that is the back-pressure on ingest.
 func (w *Writer) WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, ts time.Time, fields []defs.Field, done func()) error {
 	w.mu.Lock()
@@ -184,13 +193,21 @@ func (w *Writer) WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, 
 	b := w.cur
 	var ok bool
 	b.buf, ok = appendTelemetry(b.buf, dev, site, kind, ts, fields)
-	if ok {
-		if b.n == 0 {
-			b.first = time.Now()
+	if !ok {
+		// Nothing to store (every field NaN or ±Inf): the reading is done
+		// now. Queued on the batch, done would wait for some unrelated
+		// later point, since an empty batch is never flushed.
+		w.mu.Unlock()
+		if done != nil {
+			done()
 		}
-		b.n++
-		b.ts = append(b.ts, ts.UnixMilli())
+		return nil
 	}
+	if b.n == 0 {
+		b.first = time.Now()
+	}
+	b.n++
+	b.ts = append(b.ts, ts.UnixMilli())
 	return w.added(b, done, false)
 }
 
@@ -223,7 +240,7 @@ func (w *Writer) added(b *batch, done func(), force bool) error {
 	if done != nil {
 		b.done = append(b.done, done)
 	}
-	if b.n < w.batchSize && !force {
+	if b.n < w.batchSize && len(b.buf) < maxBatchBytes && !force {
 		w.mu.Unlock()
 		return nil
 	}
@@ -348,10 +365,14 @@ func (w *Writer) spoolLocked(b *batch) {
 		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(evicted))
 		w.warn.Do(func() { w.log.Warn("spool full; dropped the oldest points", "points", evicted) })
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errBatchTooBig):
+		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(b.n))
+		w.warn.Do(func() { w.log.Warn("batch larger than the whole spool; dropping it", "points", b.n, "err", err) })
+	case err != nil:
 		w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(b.n))
 		w.log.Error("spooling points failed; dropping them", "points", b.n, "err", err)
-	} else {
+	default:
 		w.m.spooledPoints.Add(float64(b.n))
 	}
 	w.m.spoolBytes.Set(float64(w.spool.bytes))
@@ -376,18 +397,33 @@ func (w *Writer) retryLoop() {
 		}
 		b, f, ok := w.nextBacklog()
 		if !ok {
+			if testHookRetryIdle != nil {
+				testHookRetryIdle(w)
+			}
 			select {
 			case <-w.wake:
 				continue
 			case <-w.quit:
+				// A last failed batch may have gone to memory with its
+				// wake-up still pending: select picks at random among
+				// ready cases, so spool it here too, or acked points
+				// vanish at shutdown.
+				w.spoolMemory()
 				return
 			}
 		}
 		var err error
-		var body []byte
 		if b != nil {
 			err = w.post(b.buf, false)
-		} else if body, err = w.spoolRead(f); err == nil {
+		} else {
+			body, rerr := w.spoolRead(f)
+			if rerr != nil {
+				// Retrying cannot make a damaged file readable, and as
+				// the oldest entry it would hold back every later write.
+				w.dropSpoolFile(f, rerr)
+				backoff = backoffMin
+				continue
+			}
 			err = w.post(body, true)
 		}
 		if err == nil || !isRetryable(err) {
@@ -410,6 +446,11 @@ func (w *Writer) retryLoop() {
 		}
 	}
 }
+
+// testHookRetryIdle, when set by a test, runs in retryLoop just before it
+// waits with an empty backlog, so that a test can make the wake-up and the
+// quit signal arrive together.
+var testHookRetryIdle func(*Writer)
 
 func points(b *batch, f spoolFile) int {
 	if b != nil {
@@ -439,6 +480,20 @@ func (w *Writer) spoolRead(f spoolFile) ([]byte, error) {
 	w.blMu.Lock()
 	defer w.blMu.Unlock()
 	return w.spool.read(f)
+}
+
+// dropSpoolFile gives up on a spool file that cannot be read, counting the
+// points its name says it holds.
+func (w *Writer) dropSpoolFile(f spoolFile, err error) {
+	w.blMu.Lock()
+	w.spool.remove(f)
+	w.m.spoolBytes.Set(float64(w.spool.bytes))
+	w.m.spoolFiles.Set(float64(len(w.spool.files)))
+	w.blMu.Unlock()
+	w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(f.points))
+	w.warn.Do(func() {
+		w.log.Warn("unreadable spool file; dropping it", "file", f.name, "points", f.points, "err", err)
+	})
 }
 
 // popBacklog removes the entry nextBacklog returned.
