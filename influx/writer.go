@@ -174,6 +174,9 @@ func (w *Writer) Close() error {
 		w.sendersWG.Wait()
 		close(w.quit)
 		w.bgWG.Wait()
+		// Whichever way the retry loop left, nothing it held in memory
+		// may be lost: those readings are already acknowledged.
+		w.spoolMemory()
 		w.client.Close()
 	})
 	return nil
