@@ -60,6 +60,11 @@ type evidenceFields struct {
 	ClipEnd         string  `json:"clip_end"`
 	SnapshotSHA256  string  `json:"snapshot_sha256"`
 	CreatedAt       string  `json:"created_at"`
+	// The paths are sealed too: otherwise a file could be detached from
+	// its record (path cleared, file deleted) without any ledger write.
+	// Retention's purge clears them and re-seals, so a purge verifies.
+	ClipPath     string `json:"clip_path"`
+	SnapshotPath string `json:"snapshot_path"`
 }
 
 // stamp formats times the way the store keeps them (nanoseconds, UTC), so
@@ -87,6 +92,7 @@ func evidenceHash(v defs.Violation) string {
 		PlateConfidence: v.PlateConfidence, Vehicle: v.Vehicle, SpeedKmh: v.SpeedKmh, LimitKmh: v.LimitKmh, Lane: v.Lane,
 		ClipStatus: string(v.ClipStatus), ClipReason: v.ClipReason, ClipSHA256: v.ClipSHA256, ClipBytes: v.ClipBytes,
 		ClipStart: stamp(v.ClipStart), ClipEnd: stamp(v.ClipEnd), SnapshotSHA256: v.SnapshotSHA256, CreatedAt: stamp(v.CreatedAt),
+		ClipPath: v.ClipPath, SnapshotPath: v.SnapshotPath,
 	})
 }
 

@@ -683,6 +683,14 @@ func TestVerifyFindsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, map[string]int{"file_missing": 1}},
+		{"snapshot detached", func(t *testing.T, r *rig, v defs.Violation) {
+			// Clearing the path stops Verify looking for the file; the
+			// sealed path must notice.
+			r.exec(t, `UPDATE violations SET snapshot_path = '' WHERE id = '`+v.ID+`'`)
+			if err := os.Remove(filepath.Join(r.dataDir, v.SnapshotPath)); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int{"record_changed": 1}},
 		{"speed altered", func(t *testing.T, r *rig, v defs.Violation) {
 			r.exec(t, `UPDATE violations SET speed_kmh = 49 WHERE id = '`+v.ID+`'`)
 		}, map[string]int{"record_changed": 1}},
