@@ -77,6 +77,15 @@ CREATE INDEX violation_ledger_violation ON violation_ledger (violation_id, seq);
 `})
 }
 
+func init() {
+	// identity_hash pins the fields of a record that must never change
+	// after its first seal; see violations/ledger.go. Entries written
+	// before it (and review entries) have ''.
+	register(migration{version: 101, name: "ledger_identity", sql: `
+ALTER TABLE violation_ledger ADD COLUMN identity_hash TEXT NOT NULL DEFAULT '';
+`})
+}
+
 const violationCols = `id, camera, site, event_id, type, ts, plate, plate_raw, plate_valid, plate_flag,
 	plate_confidence, vehicle, speed_kmh, limit_kmh, lane, status, clip_status, clip_reason, clip_sha256,
 	clip_path, clip_bytes, clip_start, clip_end, snapshot_sha256, snapshot_path, reviewed_by, reviewed_at,
@@ -363,8 +372,8 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) d
 	if e.PrevHash != prev || e.Hash == "" {
 		return fmt.Errorf("ledger entry for %s does not chain to the head", e.ViolationID)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, prev_hash, hash, at)
-		VALUES (?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.PrevHash, e.Hash, timeText(e.At))
+	_, err = tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at)
+		VALUES (?,?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.IdentityHash, e.PrevHash, e.Hash, timeText(e.At))
 	if err != nil {
 		return fmt.Errorf("appending to ledger: %w", err)
 	}
@@ -373,7 +382,7 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) d
 
 // Ledger returns the hash chain in order; violationID "" returns all of it.
 func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerEntry, error) {
-	q := `SELECT seq, violation_id, kind, ref, content_hash, prev_hash, hash, at FROM violation_ledger`
+	q := `SELECT seq, violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at FROM violation_ledger`
 	var args []any
 	if violationID != "" {
 		q += ` WHERE violation_id = ?`
@@ -388,7 +397,7 @@ func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerE
 	for rows.Next() {
 		var e defs.LedgerEntry
 		var kind, at string
-		if err := rows.Scan(&e.Seq, &e.ViolationID, &kind, &e.Ref, &e.ContentHash, &e.PrevHash, &e.Hash, &at); err != nil {
+		if err := rows.Scan(&e.Seq, &e.ViolationID, &kind, &e.Ref, &e.ContentHash, &e.IdentityHash, &e.PrevHash, &e.Hash, &at); err != nil {
 			return nil, fmt.Errorf("reading ledger: %w", err)
 		}
 		e.Kind, e.At = defs.LedgerKind(kind), parseTime(at)

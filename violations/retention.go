@@ -131,7 +131,7 @@ func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) er
 		v.ClipReason = "removed by retention (" + reason + ")"
 	}
 	v.ClipPath, v.SnapshotPath = "", ""
-	if err := s.finish(ctx, v); err != nil {
+	if err := s.seal(ctx, v, sealPurge); err != nil {
 		return err
 	}
 	s.metrics.purged.WithLabelValues(reason).Inc()

@@ -286,8 +286,14 @@ func (s *Service) cutClip(v defs.Violation) {
 // finish stores final evidence and seals it in the ledger in one
 // transaction, then publishes it.
 func (s *Service) finish(ctx context.Context, v defs.Violation) error {
+	return s.seal(ctx, v, sealEvidence)
+}
+
+// seal stores v's evidence fields and the ledger entry seal computes in
+// one transaction, then publishes the record.
+func (s *Service) seal(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry) error {
 	v.UpdatedAt = time.Now().UTC()
-	stored, err := s.store.SealEvidence(ctx, v, sealEvidence)
+	stored, err := s.store.SealEvidence(ctx, v, seal)
 	if err != nil {
 		return fmt.Errorf("sealing evidence: %w", err)
 	}

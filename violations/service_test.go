@@ -628,6 +628,11 @@ func TestRetentionByAge(t *testing.T) {
 		cancel()
 		<-done
 	}
+	// Purges after a pinned head are legitimate re-seals.
+	pinned, err := violations.Verify(ctx, r.store, r.dataDir)
+	if err != nil || !pinned.OK() {
+		t.Fatalf("verify before retention: want OK, got %+v %v", pinned.Problems, err)
+	}
 	runRetention()
 	kept := func(id string) bool {
 		v, err := r.store.GetViolation(ctx, id)
@@ -651,8 +656,8 @@ func TestRetentionByAge(t *testing.T) {
 	if kept(conf.ID) || !kept(pend.ID) {
 		t.Errorf("after 400 days: want confirmed gone (with a notice) and pending kept; got %v %v", kept(conf.ID), kept(pend.ID))
 	}
-	if rep, err := violations.Verify(ctx, r.store, r.dataDir); err != nil || !rep.OK() {
-		t.Errorf("verify after retention: want OK, got %+v %v", rep.Problems, err)
+	if rep, err := violations.VerifyPinned(ctx, r.store, r.dataDir, pinned.Head); err != nil || !rep.OK() {
+		t.Errorf("verify after retention, pinned to the head before it: want OK, got %+v %v", rep.Problems, err)
 	}
 }
 
@@ -728,6 +733,98 @@ func TestVerifyFindsTampering(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyFindsReseals plays someone with write access to the database
+// who changes a sealed record and appends a fresh seal computed the public
+// way: comparing the record with its latest seal alone would pass it.
+func TestVerifyFindsReseals(t *testing.T) {
+	reseal := func(t *testing.T, r *rig, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry) {
+		t.Helper()
+		if _, err := r.store.SealEvidence(context.Background(), v, seal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// SealEvidence writes only the evidence columns and seals the row as
+	// stored, so the change itself is an UPDATE.
+	changed := func(t *testing.T, r *rig, v defs.Violation) defs.Violation {
+		r.exec(t, `UPDATE violations SET plate = '51F-999.99', speed_kmh = 99 WHERE id = '`+v.ID+`'`)
+		v.Plate, v.SpeedKmh = "51F-999.99", 99
+		return v
+	}
+	tests := []struct {
+		name   string
+		pin    bool // verify with the head from before the tampering
+		tamper func(t *testing.T, r *rig, v defs.Violation)
+		want   map[string]int
+	}{
+		{"nothing, pinned", true, func(*testing.T, *rig, defs.Violation) {}, map[string]int{}},
+		{"plate and speed changed and re-sealed", false, func(t *testing.T, r *rig, v defs.Violation) {
+			reseal(t, r, changed(t, r, v), violations.SealEvidence)
+		}, map[string]int{"record_resealed": 1}},
+		{"plate and speed changed and re-sealed, pinned", true, func(t *testing.T, r *rig, v defs.Violation) {
+			reseal(t, r, changed(t, r, v), violations.SealEvidence)
+		}, map[string]int{"record_resealed": 1, "resealed_after_head": 1}},
+		{"re-sealed copying the first identity", false, func(t *testing.T, r *rig, v defs.Violation) {
+			l, err := r.store.Ledger(context.Background(), v.ID)
+			if err != nil || len(l) == 0 {
+				t.Fatalf("ledger of %s: %v %v", v.ID, l, err)
+			}
+			reseal(t, r, changed(t, r, v), func(v defs.Violation, prev string) defs.LedgerEntry {
+				e := violations.SealEvidence(v, prev)
+				e.IdentityHash = l[0].IdentityHash
+				e.Hash = violations.LinkHash(prev, e)
+				return e
+			})
+		}, map[string]int{"record_resealed": 1}},
+		{"reason changed and re-sealed, pinned", true, func(t *testing.T, r *rig, v defs.Violation) {
+			v.ClipReason = "camera was pointed elsewhere"
+			reseal(t, r, v, violations.SealEvidence)
+		}, map[string]int{"resealed_after_head": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, nil)
+			ctx := context.Background()
+			r.fire("dead", "a", "speeding", time.Now(), `,"speed_kmh":72,"limit_kmh":50,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+			a := r.final("dead", "a")
+			head := ""
+			if tc.pin {
+				rep, err := violations.Verify(ctx, r.store, r.dataDir)
+				if err != nil || !rep.OK() {
+					t.Fatalf("verify before tampering: want OK, got %+v %v", rep.Problems, err)
+				}
+				head = rep.Head
+			}
+			// A later record, so the pinned head is not the last entry.
+			r.fire("dead", "b", "red_light", time.Now(), "")
+			r.final("dead", "b")
+			tc.tamper(t, r, a)
+			rep, err := violations.VerifyPinned(ctx, r.store, r.dataDir, head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, p := range rep.Problems {
+				got[p.Kind]++
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("want %v, got %v: %+v", tc.want, got, rep.Problems)
+			}
+		})
+	}
+	t.Run("unknown head", func(t *testing.T) {
+		r := newRig(t, nil)
+		r.fire("dead", "a", "red_light", time.Now(), "")
+		r.final("dead", "a")
+		rep, err := violations.VerifyPinned(context.Background(), r.store, r.dataDir, strings.Repeat("ab", 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) != 1 || rep.Problems[0].Kind != "head_missing" {
+			t.Errorf("want one head_missing, got %+v", rep.Problems)
+		}
+	})
 }
 
 func (r *rig) exec(t *testing.T, q string) {
