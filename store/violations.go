@@ -147,9 +147,12 @@ func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored 
 
 // SealEvidence sets a violation's clip and snapshot fields and, in the same
 // transaction, appends the ledger entry seal computes (with its hash) from
-// the row as stored and the previous entry's hash ("" for the first): a crash cannot leave evidence changed but unsealed, and
-// concurrent seals chain in commit order.
-func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(stored defs.Violation, prevHash string) defs.LedgerEntry) (defs.Violation, error) {
+// the row as stored and the previous entry's hash ("" for the first), and
+// the audit entry if audit is not nil: a crash cannot leave evidence
+// changed but unsealed or unaudited, and concurrent seals chain in commit
+// order.
+func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(stored defs.Violation, prevHash string) defs.LedgerEntry,
+	audit *defs.AuditEntry) (defs.Violation, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return v, fmt.Errorf("sealing evidence: %w", err)
@@ -172,6 +175,11 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 	}
 	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(stored, prev) }); err != nil {
 		return v, err
+	}
+	if audit != nil {
+		if err := insertAudit(ctx, tx, *audit); err != nil {
+			return v, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return v, fmt.Errorf("sealing evidence: %w", err)
@@ -301,8 +309,10 @@ func (s *SQLite) ViolationsWithClip(ctx context.Context, clipStatuses []defs.Cli
 // AddReview records a decision if the violation's status is still
 // r.Previous, so that two reviewers deciding at once cannot both win (the
 // loser gets a defs ECONFLICT error), and appends the ledger entry seal
-// computes for it in the same transaction.
-func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry) (defs.Review, error) {
+// computes for it and the audit entry in the same transaction: a decision
+// cannot stand unsealed or unaudited.
+func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry,
+	audit defs.AuditEntry) (defs.Review, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
@@ -323,6 +333,9 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.
 	}
 	r.ID, _ = res.LastInsertId()
 	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(r, prev) }); err != nil {
+		return r, err
+	}
+	if err := insertAudit(ctx, tx, audit); err != nil {
 		return r, err
 	}
 	if err := tx.Commit(); err != nil {

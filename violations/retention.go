@@ -131,11 +131,13 @@ func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) er
 		v.ClipReason = "removed by retention (" + reason + ")"
 	}
 	v.ClipPath, v.SnapshotPath = "", ""
-	if err := s.seal(ctx, v, sealPurge); err != nil {
+	a := auditEntry(Actor{Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
+	if err := s.seal(ctx, v, sealPurge, &a); err != nil {
 		return err
 	}
 	s.metrics.purged.WithLabelValues(reason).Inc()
-	return s.audit(ctx, Actor{Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
+	s.metrics.audit.WithLabelValues(ActionPurge).Inc()
+	return nil
 }
 
 func (s *Service) notice(code string, sev defs.Severity, msg string, labels map[string]string) {

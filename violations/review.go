@@ -69,8 +69,15 @@ func requireReviewer(a Actor) error {
 // audit records an access. Evidence is served only once its access is on
 // record, so a failure here fails the request.
 func (s *Service) audit(ctx context.Context, a Actor, action, target, detail string) error {
+	if err := s.store.AddAudit(ctx, auditEntry(a, action, target, detail)); err != nil {
+		return err
+	}
 	s.metrics.audit.WithLabelValues(action).Inc()
-	return s.store.AddAudit(ctx, defs.AuditEntry{At: time.Now().UTC(), Actor: a.Name, Role: a.Role, Action: action, Target: target, Detail: detail})
+	return nil
+}
+
+func auditEntry(a Actor, action, target, detail string) defs.AuditEntry {
+	return defs.AuditEntry{At: time.Now().UTC(), Actor: a.Name, Role: a.Role, Action: action, Target: target, Detail: detail}
 }
 
 // Review records a decision on a violation. A reviewer may decide a
@@ -96,13 +103,14 @@ func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.
 	if v.Status == decision {
 		return v, defs.Errorf(defs.ECONFLICT, "violation %s is already %s", id, decision)
 	}
-	r, err := s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()}, sealReview)
+	// The audit entry commits with the decision: a decision cannot stand
+	// unaudited.
+	_, err = s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()},
+		sealReview, auditEntry(a, ActionReview, id, fmt.Sprintf("%s -> %s", v.Status, decision)))
 	if err != nil {
 		return v, err
 	}
-	if err := s.audit(ctx, a, ActionReview, id, fmt.Sprintf("%s -> %s", r.Previous, r.Decision)); err != nil {
-		return v, err
-	}
+	s.metrics.audit.WithLabelValues(ActionReview).Inc()
 	v, err = s.store.GetViolation(ctx, id)
 	if err == nil {
 		s.publish(v)

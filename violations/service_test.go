@@ -741,7 +741,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 func TestVerifyFindsReseals(t *testing.T) {
 	reseal := func(t *testing.T, r *rig, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry) {
 		t.Helper()
-		if _, err := r.store.SealEvidence(context.Background(), v, seal); err != nil {
+		if _, err := r.store.SealEvidence(context.Background(), v, seal, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -825,6 +825,62 @@ func TestVerifyFindsReseals(t *testing.T) {
 			t.Errorf("want one head_missing, got %+v", rep.Problems)
 		}
 	})
+}
+
+// TestDecisionsCommitWithTheirAudit breaks the audit log and checks that a
+// review decision and a retention purge do not stand without their audit
+// entries, and that they are audited once it works again.
+func TestDecisionsCommitWithTheirAudit(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	r.fire("dead", "a", "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+	a := r.final("dead", "a")
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	r.exec(t, `ALTER TABLE audit_log RENAME TO audit_log_away`)
+	if _, err := r.svc.Review(ctx, admin, a.ID, defs.ReviewRejected, "not a violation"); err == nil {
+		t.Fatalf("review with the audit log broken: want an error, got none")
+	}
+	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.Status != defs.ReviewPending {
+		t.Errorf("after the failed review: want status pending, got %s %v", v.Status, err)
+	}
+	r.exec(t, `ALTER TABLE audit_log_away RENAME TO audit_log`)
+	if _, err := r.svc.Review(ctx, admin, a.ID, defs.ReviewRejected, "not a violation"); err != nil {
+		t.Fatalf("review: %v", err)
+	}
+
+	// Retention: the rejected record's files are due at once.
+	cfg := r.cfg
+	cfg.Retention.RejectedDays = 0
+	purge := func() {
+		svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, r.store, nil, nil, nil, nil, nil)
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		svc.Run(rctx)
+	}
+	r.exec(t, `ALTER TABLE audit_log RENAME TO audit_log_away`)
+	purge()
+	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.SnapshotPath == "" {
+		t.Errorf("after a purge with the audit log broken: want the record's files kept, got path %q %v", v.SnapshotPath, err)
+	}
+	r.exec(t, `ALTER TABLE audit_log_away RENAME TO audit_log`)
+	purge()
+	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.SnapshotPath != "" {
+		t.Errorf("after the purge: want the record's files gone, got path %q %v", v.SnapshotPath, err)
+	}
+	audit, _, err := r.svc.Audit(ctx, admin, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, e := range audit {
+		actions[e.Action]++
+	}
+	if actions[violations.ActionReview] != 1 || actions[violations.ActionPurge] != 1 {
+		t.Errorf("audit: want one review and one purge, got %v", actions)
+	}
+	if rep, err := violations.Verify(ctx, r.store, r.dataDir); err != nil || !rep.OK() {
+		t.Errorf("verify: want OK, got %+v %v", rep.Problems, err)
+	}
 }
 
 func (r *rig) exec(t *testing.T, q string) {
