@@ -81,6 +81,7 @@ type Service struct {
 	warnLimit  *throttle.Throttle
 	started    time.Time
 	kick       chan struct{} // asks Run for a retention pass now
+	hashes     *fileHashes
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -102,6 +103,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		warnLimit:  throttle.New(time.Minute),
 		started:    time.Now(),
 		kick:       make(chan struct{}, 1),
+		hashes:     newFileHashes(),
 	}
 }
 
