@@ -187,6 +187,13 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	}
 	stored, created, err := s.store.InsertViolation(ctx, v)
 	if err != nil {
+		// No record points at the snapshot, so retention would never
+		// remove it; a redelivery writes its own under a new id.
+		if v.SnapshotPath != "" {
+			if p, perr := evidencePath(s.dataDir, v.SnapshotPath); perr == nil {
+				os.Remove(p)
+			}
+		}
 		return err
 	}
 	if !created {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -862,6 +863,10 @@ func TestDecisionsCommitWithTheirAudit(t *testing.T) {
 	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.SnapshotPath == "" {
 		t.Errorf("after a purge with the audit log broken: want the record's files kept, got path %q %v", v.SnapshotPath, err)
 	}
+	// Files go only once the purge is sealed.
+	if _, err := os.Stat(filepath.Join(r.dataDir, a.SnapshotPath)); err != nil {
+		t.Errorf("after a purge that failed to seal: want the snapshot file kept, got %v", err)
+	}
 	r.exec(t, `ALTER TABLE audit_log_away RENAME TO audit_log`)
 	purge()
 	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.SnapshotPath != "" {
@@ -880,6 +885,57 @@ func TestDecisionsCommitWithTheirAudit(t *testing.T) {
 	}
 	if rep, err := violations.Verify(ctx, r.store, r.dataDir); err != nil || !rep.OK() {
 		t.Errorf("verify: want OK, got %+v %v", rep.Problems, err)
+	}
+}
+
+// TestRetentionSkipsABadRecord: a record retention cannot purge (its path
+// is not one iocd made) is skipped; the records after it are still purged.
+func TestRetentionSkipsABadRecord(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	var ids []string
+	for _, e := range []string{"bad", "good"} { // oldest first
+		r.fire("dead", e, "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+		v := r.final("dead", e)
+		if _, err := r.svc.Review(ctx, admin, v.ID, defs.ReviewRejected, ""); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+	r.exec(t, `UPDATE violations SET snapshot_path = 'elsewhere/x.jpg' WHERE id = '`+ids[0]+`'`)
+	cfg := r.cfg
+	cfg.Retention.RejectedDays = 0
+	svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, r.store, nil, nil, nil, nil, nil)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	svc.Run(rctx)
+	for i, want := range []string{"elsewhere/x.jpg", ""} {
+		if v, err := r.store.GetViolation(ctx, ids[i]); err != nil || v.SnapshotPath != want {
+			t.Errorf("%s: want snapshot path %q, got %q %v", ids[i], want, v.SnapshotPath, err)
+		}
+	}
+}
+
+// TestNoSnapshotWithoutRecord: when the record cannot be stored, the
+// snapshot written for it is removed, not left for nobody to clean up.
+func TestNoSnapshotWithoutRecord(t *testing.T) {
+	r := newRig(t, nil)
+	r.exec(t, `ALTER TABLE violations RENAME TO violations_away`)
+	payload := `{"event_id":"x","type":"red_light","ts":` + fmt.Sprint(time.Now().UnixMilli()) + `,"plate":"62a 12345","snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="}`
+	if err := r.svc.HandleEvent(context.Background(), r.devs["dead"], []byte(payload), time.Now()); err == nil {
+		t.Fatalf("HandleEvent without a violations table: want an error, got none")
+	}
+	r.exec(t, `ALTER TABLE violations_away RENAME TO violations`)
+	var files []string
+	filepath.WalkDir(filepath.Join(r.dataDir, "clips"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("want no evidence files without a record, got %v", files)
 	}
 }
 
