@@ -202,6 +202,10 @@ func (s *SQLite) GetViolation(ctx context.Context, id string) (defs.Violation, e
 // ListViolations returns a page of violations matching f, newest first,
 // and the cursor of the next page ("" at the end).
 func (s *SQLite) ListViolations(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error) {
+	return listViolations(ctx, s.db, f)
+}
+
+func listViolations(ctx context.Context, db querier, f defs.ViolationFilter) ([]defs.Violation, string, error) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
@@ -245,7 +249,7 @@ func (s *SQLite) ListViolations(ctx context.Context, f defs.ViolationFilter) ([]
 	}
 	q += " ORDER BY ts DESC, id DESC LIMIT ?"
 	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing violations: %w", err)
 	}
@@ -347,13 +351,17 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.
 // Reviews returns a violation's review history, oldest first; id "" returns
 // every review.
 func (s *SQLite) Reviews(ctx context.Context, violationID string) ([]defs.Review, error) {
+	return reviews(ctx, s.db, violationID)
+}
+
+func reviews(ctx context.Context, db querier, violationID string) ([]defs.Review, error) {
 	q := `SELECT id, violation_id, decision, previous, note, actor, role, at FROM violation_reviews`
 	var args []any
 	if violationID != "" {
 		q += ` WHERE violation_id = ?`
 		args = append(args, violationID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := db.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing reviews: %w", err)
 	}
@@ -395,13 +403,17 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) d
 
 // Ledger returns the hash chain in order; violationID "" returns all of it.
 func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerEntry, error) {
+	return ledger(ctx, s.db, violationID)
+}
+
+func ledger(ctx context.Context, db querier, violationID string) ([]defs.LedgerEntry, error) {
 	q := `SELECT seq, violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at FROM violation_ledger`
 	var args []any
 	if violationID != "" {
 		q += ` WHERE violation_id = ?`
 		args = append(args, violationID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	rows, err := db.QueryContext(ctx, q+` ORDER BY seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading ledger: %w", err)
 	}
