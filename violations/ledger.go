@@ -403,6 +403,9 @@ func verifyRecord(v defs.Violation, first defs.LedgerEntry, lastEvidence map[str
 func (r Report) WriteText(w io.Writer) {
 	for _, p := range r.Problems {
 		where := p.ViolationID
+		if where == "" {
+			where = "ledger" // head_missing concerns the whole chain
+		}
 		if p.Seq != 0 {
 			where += fmt.Sprintf(" (ledger entry %d)", p.Seq)
 		}

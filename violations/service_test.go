@@ -825,6 +825,11 @@ func TestVerifyFindsReseals(t *testing.T) {
 		if len(rep.Problems) != 1 || rep.Problems[0].Kind != "head_missing" {
 			t.Errorf("want one head_missing, got %+v", rep.Problems)
 		}
+		var out bytes.Buffer
+		rep.WriteText(&out)
+		if !strings.Contains(out.String(), "MISMATCH head_missing     ledger: ") || !strings.Contains(out.String(), "pinned head: "+rep.PinnedHead) {
+			t.Errorf("report text: want the head_missing line and the pinned head, got:\n%s", out.String())
+		}
 	})
 }
 
