@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -31,6 +32,7 @@ type violationsRig struct {
 	streams *streams.Manager
 	store   *store.SQLite
 	cam     defs.Device
+	dataDir string
 }
 
 func withViolations(t *testing.T, vr *violationsRig) rigOption {
@@ -59,7 +61,7 @@ func withViolations(t *testing.T, vr *violationsRig) rigOption {
 		vr.cam = defs.Device{ID: "cam1", Site: "hcm", Kind: defs.KindCamera, RTSPURL: c.URL(), Status: defs.StatusActive}
 		vr.streams = streams.New(cfg.Streams, cfg.Violations, cameraList{vr.cam}, nil, nil, nil, nil)
 		vr.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, dir, st, vr.streams, nil, nil, nil, nil)
-		vr.store = st
+		vr.store, vr.dataDir = st, dir
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { defer wg.Done(); vr.streams.Run(ctx) }()
@@ -178,6 +180,44 @@ func TestViolationsAPI(t *testing.T) {
 		want := map[string]int{violations.ActionClip: 2, violations.ActionReview: 1, violations.ActionEvidence: 1}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("audit: want %v, got %v", want, got)
+		}
+	})
+
+	// Last: it alters the clip.
+	t.Run("altered clip is refused", func(t *testing.T) {
+		good := r.do("GET", base+"/clip", reviewer, nil)
+		wantStatus(t, good, http.StatusOK)
+		v, err := vr.store.GetViolation(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(vr.dataDir, v.ClipPath)
+		os.Chmod(p, 0o600)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff // same size: only the hash can tell
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{base + "/clip", base + "/evidence"} {
+			res := r.do("GET", path, reviewer, nil)
+			wantStatus(t, res, http.StatusConflict)
+			if !bytes.Contains(res.body, []byte("does not match its recorded hash")) || bytes.Contains(res.body, b[:64]) {
+				t.Errorf("GET %s: want the hash mismatch named and no clip bytes, got %.200q", path, res.body)
+			}
+		}
+		var audit struct{ Entries []defs.AuditEntry }
+		r.admin("GET", "/api/v1/audit", nil).json(t, &audit)
+		refused := 0
+		for _, e := range audit.Entries {
+			if e.Action == violations.ActionRefused && e.Target == id {
+				refused++
+			}
+		}
+		if refused != 2 {
+			t.Errorf("audit: want 2 refusals of %s, got %d", id, refused)
 		}
 	})
 }

@@ -96,18 +96,24 @@ const (
 )
 
 // LedgerEntry is one link of the violations hash chain: Hash is
-// SHA-256(PrevHash, Kind, ViolationID, Ref, ContentHash), so changing,
+// SHA-256(PrevHash, Kind, ViolationID, Ref, ContentHash[, IdentityHash]), so changing,
 // removing or reordering any entry breaks every later link.
 type LedgerEntry struct {
 	Seq         int64      `json:"seq"`
 	ViolationID string     `json:"violation_id"`
 	Kind        LedgerKind `json:"kind"`
 	// Ref is the review id for review entries, empty otherwise.
-	Ref         string    `json:"ref,omitempty"`
-	ContentHash string    `json:"content_hash"`
-	PrevHash    string    `json:"prev_hash"`
-	Hash        string    `json:"hash"`
-	At          time.Time `json:"at"`
+	Ref         string `json:"ref,omitempty"`
+	ContentHash string `json:"content_hash"`
+	// IdentityHash, on evidence entries, is the SHA-256 of the record's
+	// fields that never change once its evidence is first sealed (ids,
+	// time, plate, speed, the files' hashes). Every evidence entry of a
+	// record must carry the same one: a re-seal may change only clip
+	// status, reason and file paths (a retention purge).
+	IdentityHash string    `json:"identity_hash,omitempty"`
+	PrevHash     string    `json:"prev_hash"`
+	Hash         string    `json:"hash"`
+	At           time.Time `json:"at"`
 }
 
 // ViolationFilter selects violations for listing, newest first.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 
@@ -24,7 +25,15 @@ CREATE TABLE audit_log (
 
 // AddAudit appends one entry to the audit log.
 func (s *SQLite) AddAudit(ctx context.Context, e defs.AuditEntry) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)`,
+	return insertAudit(ctx, s.db, e)
+}
+
+// insertAudit appends e using db or, to commit it with the change it
+// records, the caller's transaction.
+func insertAudit(ctx context.Context, db interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}, e defs.AuditEntry) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)`,
 		timeText(e.At), e.Actor, e.Role.String(), e.Action, e.Target, e.Detail)
 	if err != nil {
 		return fmt.Errorf("writing audit log: %w", err)

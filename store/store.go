@@ -58,6 +58,37 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*SQLite, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("creating store dir: %w", err)
 	}
+	s, err := openDB(path, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenExisting opens the existing database at path for a tool that only
+// reads it, such as `iocd verify`, perhaps while iocd runs: it neither
+// creates the database nor applies migrations (writes a reader should not
+// make), and fails if the schema lacks a migration this build expects.
+func OpenExisting(ctx context.Context, path string, log *slog.Logger) (*SQLite, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	s, err := openDB(path, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkSchema(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openDB(path string, log *slog.Logger) (*SQLite, error) {
 	// WAL lets readers proceed during writes; busy_timeout makes writers
 	// queue rather than fail; _txlock=immediate takes the write lock at
 	// BEGIN so two read-then-write transactions cannot deadlock.
@@ -69,12 +100,35 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*SQLite, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &SQLite{db: db, log: log}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+	return &SQLite{db: db, log: log}, nil
+}
+
+// checkSchema fails if any registered migration has not been applied.
+func (s *SQLite) checkSchema(ctx context.Context) error {
+	applied := map[int]bool{}
+	rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("reading schema_migrations: %w", err)
 	}
-	return s, nil
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("reading schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	migrationsMu.Lock()
+	defer migrationsMu.Unlock()
+	for _, m := range migrations {
+		if !applied[m.version] {
+			return fmt.Errorf("store lacks migration %d (%s): run iocd serve once to migrate it", m.version, m.name)
+		}
+	}
+	return nil
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {

@@ -77,6 +77,15 @@ CREATE INDEX violation_ledger_violation ON violation_ledger (violation_id, seq);
 `})
 }
 
+func init() {
+	// identity_hash pins the fields of a record that must never change
+	// after its first seal; see violations/ledger.go. Entries written
+	// before it (and review entries) have ''.
+	register(migration{version: 101, name: "ledger_identity", sql: `
+ALTER TABLE violation_ledger ADD COLUMN identity_hash TEXT NOT NULL DEFAULT '';
+`})
+}
+
 const violationCols = `id, camera, site, event_id, type, ts, plate, plate_raw, plate_valid, plate_flag,
 	plate_confidence, vehicle, speed_kmh, limit_kmh, lane, status, clip_status, clip_reason, clip_sha256,
 	clip_path, clip_bytes, clip_start, clip_end, snapshot_sha256, snapshot_path, reviewed_by, reviewed_at,
@@ -138,9 +147,12 @@ func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored 
 
 // SealEvidence sets a violation's clip and snapshot fields and, in the same
 // transaction, appends the ledger entry seal computes (with its hash) from
-// the row as stored and the previous entry's hash ("" for the first): a crash cannot leave evidence changed but unsealed, and
-// concurrent seals chain in commit order.
-func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(stored defs.Violation, prevHash string) defs.LedgerEntry) (defs.Violation, error) {
+// the row as stored and the previous entry's hash ("" for the first), and
+// the audit entry if audit is not nil: a crash cannot leave evidence
+// changed but unsealed or unaudited, and concurrent seals chain in commit
+// order.
+func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(stored defs.Violation, prevHash string) defs.LedgerEntry,
+	audit *defs.AuditEntry) (defs.Violation, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return v, fmt.Errorf("sealing evidence: %w", err)
@@ -164,6 +176,11 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(stored, prev) }); err != nil {
 		return v, err
 	}
+	if audit != nil {
+		if err := insertAudit(ctx, tx, *audit); err != nil {
+			return v, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return v, fmt.Errorf("sealing evidence: %w", err)
 	}
@@ -185,6 +202,10 @@ func (s *SQLite) GetViolation(ctx context.Context, id string) (defs.Violation, e
 // ListViolations returns a page of violations matching f, newest first,
 // and the cursor of the next page ("" at the end).
 func (s *SQLite) ListViolations(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error) {
+	return listViolations(ctx, s.db, f)
+}
+
+func listViolations(ctx context.Context, db querier, f defs.ViolationFilter) ([]defs.Violation, string, error) {
 	var where []string
 	var args []any
 	add := func(cond string, arg any) { where = append(where, cond); args = append(args, arg) }
@@ -228,7 +249,7 @@ func (s *SQLite) ListViolations(ctx context.Context, f defs.ViolationFilter) ([]
 	}
 	q += " ORDER BY ts DESC, id DESC LIMIT ?"
 	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing violations: %w", err)
 	}
@@ -292,8 +313,10 @@ func (s *SQLite) ViolationsWithClip(ctx context.Context, clipStatuses []defs.Cli
 // AddReview records a decision if the violation's status is still
 // r.Previous, so that two reviewers deciding at once cannot both win (the
 // loser gets a defs ECONFLICT error), and appends the ledger entry seal
-// computes for it in the same transaction.
-func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry) (defs.Review, error) {
+// computes for it and the audit entry in the same transaction: a decision
+// cannot stand unsealed or unaudited.
+func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry,
+	audit defs.AuditEntry) (defs.Review, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
@@ -316,6 +339,9 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.
 	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(r, prev) }); err != nil {
 		return r, err
 	}
+	if err := insertAudit(ctx, tx, audit); err != nil {
+		return r, err
+	}
 	if err := tx.Commit(); err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
 	}
@@ -325,13 +351,17 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.
 // Reviews returns a violation's review history, oldest first; id "" returns
 // every review.
 func (s *SQLite) Reviews(ctx context.Context, violationID string) ([]defs.Review, error) {
+	return reviews(ctx, s.db, violationID)
+}
+
+func reviews(ctx context.Context, db querier, violationID string) ([]defs.Review, error) {
 	q := `SELECT id, violation_id, decision, previous, note, actor, role, at FROM violation_reviews`
 	var args []any
 	if violationID != "" {
 		q += ` WHERE violation_id = ?`
 		args = append(args, violationID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := db.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing reviews: %w", err)
 	}
@@ -363,8 +393,8 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) d
 	if e.PrevHash != prev || e.Hash == "" {
 		return fmt.Errorf("ledger entry for %s does not chain to the head", e.ViolationID)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, prev_hash, hash, at)
-		VALUES (?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.PrevHash, e.Hash, timeText(e.At))
+	_, err = tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at)
+		VALUES (?,?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.IdentityHash, e.PrevHash, e.Hash, timeText(e.At))
 	if err != nil {
 		return fmt.Errorf("appending to ledger: %w", err)
 	}
@@ -373,13 +403,17 @@ func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) d
 
 // Ledger returns the hash chain in order; violationID "" returns all of it.
 func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerEntry, error) {
-	q := `SELECT seq, violation_id, kind, ref, content_hash, prev_hash, hash, at FROM violation_ledger`
+	return ledger(ctx, s.db, violationID)
+}
+
+func ledger(ctx context.Context, db querier, violationID string) ([]defs.LedgerEntry, error) {
+	q := `SELECT seq, violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at FROM violation_ledger`
 	var args []any
 	if violationID != "" {
 		q += ` WHERE violation_id = ?`
 		args = append(args, violationID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	rows, err := db.QueryContext(ctx, q+` ORDER BY seq`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading ledger: %w", err)
 	}
@@ -388,7 +422,7 @@ func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerE
 	for rows.Next() {
 		var e defs.LedgerEntry
 		var kind, at string
-		if err := rows.Scan(&e.Seq, &e.ViolationID, &kind, &e.Ref, &e.ContentHash, &e.PrevHash, &e.Hash, &at); err != nil {
+		if err := rows.Scan(&e.Seq, &e.ViolationID, &kind, &e.Ref, &e.ContentHash, &e.IdentityHash, &e.PrevHash, &e.Hash, &at); err != nil {
 			return nil, fmt.Errorf("reading ledger: %w", err)
 		}
 		e.Kind, e.At = defs.LedgerKind(kind), parseTime(at)

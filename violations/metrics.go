@@ -11,6 +11,7 @@ type metrics struct {
 	clipLatency  prometheus.Histogram
 	purged       *prometheus.CounterVec
 	audit        *prometheus.CounterVec
+	purgeFailed  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,9 +35,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "iocd_violation_clips_purged_total", Help: "Clip files removed by retention, by reason."}, []string{"reason"}),
 		audit: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iocd_evidence_access_total", Help: "Audited evidence accesses and reviews, by action."}, []string{"action"}),
+		purgeFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_violation_purge_failures_total", Help: "Records retention failed to purge and skipped (see the error log)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit)
+		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed)
 	}
 	return m
 }

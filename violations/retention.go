@@ -77,21 +77,30 @@ func (s *Service) applyRetention(ctx context.Context) {
 }
 
 // purgeWhile removes the files of violations with status, decided (or
-// created) before `before` if set, oldest first, while more() holds.
+// created) before `before` if set, oldest first, while more() holds. A
+// record that cannot be purged is logged and skipped: one bad record must
+// not stop retention, least of all the low-disk safety valve.
 func (s *Service) purgeWhile(ctx context.Context, status defs.ReviewStatus, before time.Time, more func() bool, reason string) (int, error) {
 	n := 0
+	failed := map[string]bool{}
 	for more() {
-		vs, err := s.store.ViolationsWithClip(ctx, fileClips, status, before, 50)
+		vs, err := s.store.ViolationsWithClip(ctx, fileClips, status, before, 50+len(failed))
 		if err != nil {
 			return n, err
 		}
-		vs = withFiles(vs)
+		vs = withFiles(vs, failed)
 		if len(vs) == 0 {
 			return n, nil
 		}
 		for _, v := range vs {
 			if err := s.purge(ctx, v, reason); err != nil {
-				return n, err
+				if ctx.Err() != nil {
+					return n, err
+				}
+				failed[v.ID] = true
+				s.metrics.purgeFailed.Inc()
+				s.log.Error("purging violation files; skipped", "violation", v.ID, "reason", reason, "error", err)
+				continue
 			}
 			n++
 			if !more() {
@@ -102,18 +111,24 @@ func (s *Service) purgeWhile(ctx context.Context, status defs.ReviewStatus, befo
 	return n, nil
 }
 
-// withFiles keeps the violations that still have a file to remove.
-func withFiles(vs []defs.Violation) []defs.Violation {
+// withFiles keeps the violations that still have a file to remove and
+// have not failed to purge in this pass.
+func withFiles(vs []defs.Violation, failed map[string]bool) []defs.Violation {
 	out := vs[:0]
 	for _, v := range vs {
-		if v.ClipPath != "" || v.SnapshotPath != "" {
+		if (v.ClipPath != "" || v.SnapshotPath != "") && !failed[v.ID] {
 			out = append(out, v)
 		}
 	}
 	return out
 }
 
+// purge seals the record as purged (with its audit entry) and only then
+// removes its files: a failed seal leaves record and files as they were,
+// so Verify never sees a sealed file missing. A file that cannot be
+// removed after the seal is reported in the error and left on disk.
 func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) error {
+	var paths []string
 	for _, rel := range []string{v.ClipPath, v.SnapshotPath} {
 		if rel == "" {
 			continue
@@ -122,20 +137,25 @@ func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) er
 		if err != nil {
 			return err
 		}
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("removing %s: %w", rel, err)
-		}
+		paths = append(paths, p)
 	}
 	if v.ClipPath != "" {
 		v.ClipStatus = defs.ClipPurged
 		v.ClipReason = "removed by retention (" + reason + ")"
 	}
 	v.ClipPath, v.SnapshotPath = "", ""
-	if err := s.finish(ctx, v); err != nil {
+	a := auditEntry(Actor{Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
+	if err := s.seal(ctx, v, sealPurge, &a); err != nil {
 		return err
 	}
 	s.metrics.purged.WithLabelValues(reason).Inc()
-	return s.audit(ctx, Actor{Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
+	s.metrics.audit.WithLabelValues(ActionPurge).Inc()
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("removing %s after sealing its purge: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func (s *Service) notice(code string, sev defs.Severity, msg string, labels map[string]string) {

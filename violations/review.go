@@ -27,6 +27,9 @@ const (
 	ActionEvidence = "violation.evidence"
 	ActionReview   = "violation.review"
 	ActionPurge    = "violation.purge"
+	// ActionRefused records a clip or snapshot not served (or packaged)
+	// because it does not match its recorded SHA-256.
+	ActionRefused = "violation.refused"
 )
 
 const maxNoteLen = 2000
@@ -69,8 +72,15 @@ func requireReviewer(a Actor) error {
 // audit records an access. Evidence is served only once its access is on
 // record, so a failure here fails the request.
 func (s *Service) audit(ctx context.Context, a Actor, action, target, detail string) error {
+	if err := s.store.AddAudit(ctx, auditEntry(a, action, target, detail)); err != nil {
+		return err
+	}
 	s.metrics.audit.WithLabelValues(action).Inc()
-	return s.store.AddAudit(ctx, defs.AuditEntry{At: time.Now().UTC(), Actor: a.Name, Role: a.Role, Action: action, Target: target, Detail: detail})
+	return nil
+}
+
+func auditEntry(a Actor, action, target, detail string) defs.AuditEntry {
+	return defs.AuditEntry{At: time.Now().UTC(), Actor: a.Name, Role: a.Role, Action: action, Target: target, Detail: detail}
 }
 
 // Review records a decision on a violation. A reviewer may decide a
@@ -96,13 +106,14 @@ func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.
 	if v.Status == decision {
 		return v, defs.Errorf(defs.ECONFLICT, "violation %s is already %s", id, decision)
 	}
-	r, err := s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()}, sealReview)
+	// The audit entry commits with the decision: a decision cannot stand
+	// unaudited.
+	_, err = s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()},
+		sealReview, auditEntry(a, ActionReview, id, fmt.Sprintf("%s -> %s", v.Status, decision)))
 	if err != nil {
 		return v, err
 	}
-	if err := s.audit(ctx, a, ActionReview, id, fmt.Sprintf("%s -> %s", r.Previous, r.Decision)); err != nil {
-		return v, err
-	}
+	s.metrics.audit.WithLabelValues(ActionReview).Inc()
 	v, err = s.store.GetViolation(ctx, id)
 	if err == nil {
 		s.publish(v)
@@ -121,18 +132,22 @@ func (s *Service) Reviews(ctx context.Context, a Actor, id string) ([]defs.Revie
 	return s.store.Reviews(ctx, id)
 }
 
-// OpenClip audits the access and opens a violation's clip for serving
-// (the caller closes it; an *os.File seeks, for HTTP Range requests).
+// OpenClip checks a violation's clip against its recorded SHA-256, audits
+// the access and opens the clip for serving (the caller closes it; an
+// *os.File seeks, for HTTP Range requests). A clip that does not match is
+// refused with a defs ECONFLICT error, and the refusal audited.
 func (s *Service) OpenClip(ctx context.Context, a Actor, id string) (*os.File, defs.Violation, error) {
-	return s.open(ctx, a, id, ActionClip, func(v defs.Violation) (string, string) { return v.ClipPath, "clip" })
+	return s.open(ctx, a, id, ActionClip, func(v defs.Violation) (string, string, string) { return v.ClipPath, v.ClipSHA256, "clip" })
 }
 
-// OpenSnapshot audits the access and opens a violation's snapshot.
+// OpenSnapshot is OpenClip for the snapshot.
 func (s *Service) OpenSnapshot(ctx context.Context, a Actor, id string) (*os.File, defs.Violation, error) {
-	return s.open(ctx, a, id, ActionSnapshot, func(v defs.Violation) (string, string) { return v.SnapshotPath, "snapshot" })
+	return s.open(ctx, a, id, ActionSnapshot, func(v defs.Violation) (string, string, string) {
+		return v.SnapshotPath, v.SnapshotSHA256, "snapshot"
+	})
 }
 
-func (s *Service) open(ctx context.Context, a Actor, id, action string, pick func(defs.Violation) (string, string)) (*os.File, defs.Violation, error) {
+func (s *Service) open(ctx context.Context, a Actor, id, action string, pick func(defs.Violation) (string, string, string)) (*os.File, defs.Violation, error) {
 	if err := requireReviewer(a); err != nil {
 		return nil, defs.Violation{}, err
 	}
@@ -140,23 +155,17 @@ func (s *Service) open(ctx context.Context, a Actor, id, action string, pick fun
 	if err != nil {
 		return nil, v, err
 	}
-	rel, what := pick(v)
+	rel, recorded, what := pick(v)
 	if rel == "" {
 		return nil, v, defs.NotFound("violation %s has no %s (%s)", id, what, v.ClipStatus)
 	}
-	p, err := evidencePath(s.dataDir, rel)
+	f, err := s.openChecked(ctx, a, v, what, rel, recorded)
 	if err != nil {
 		return nil, v, err
 	}
 	if err := s.audit(ctx, a, action, id, ""); err != nil {
+		f.Close()
 		return nil, v, err
-	}
-	f, err := os.Open(p)
-	if os.IsNotExist(err) {
-		return nil, v, defs.NotFound("violation %s's %s file is missing", id, what)
-	}
-	if err != nil {
-		return nil, v, fmt.Errorf("opening %s: %w", what, err)
 	}
 	return f, v, nil
 }
@@ -183,8 +192,10 @@ type evidenceMetadata struct {
 	GeneratedBy string             `json:"generated_by"`
 }
 
-// WriteEvidence audits the access and writes a violation's evidence
-// package to w as a zip: clip.mp4, snapshot.jpg (those that exist),
+// WriteEvidence checks the clip and snapshot against their recorded
+// SHA-256 (refusing the package with a defs ECONFLICT error, audited, if
+// either does not match), audits the access and writes a violation's
+// evidence package to w as a zip: clip.mp4, snapshot.jpg (those that exist),
 // reviews.json and metadata.json with each file's SHA-256, the review
 // history and the violation's ledger entries with the chain's head.
 func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Writer) error {
@@ -207,6 +218,31 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 	if err != nil {
 		return err
 	}
+	// Check every file before the first byte of the zip: an altered file
+	// must refuse the whole package, not appear in it.
+	type part struct {
+		name, recorded string
+		f              *os.File
+	}
+	var parts []part
+	defer func() {
+		for _, p := range parts {
+			p.f.Close()
+		}
+	}()
+	for _, c := range []struct{ name, what, rel, recorded string }{
+		{"clip.mp4", "clip", v.ClipPath, v.ClipSHA256},
+		{"snapshot.jpg", "snapshot", v.SnapshotPath, v.SnapshotSHA256},
+	} {
+		if c.rel == "" {
+			continue
+		}
+		f, err := s.openChecked(ctx, a, v, c.what, c.rel, c.recorded)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, part{c.name, c.recorded, f})
+	}
 	if err := s.audit(ctx, a, ActionEvidence, id, ""); err != nil {
 		return err
 	}
@@ -215,16 +251,7 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 		meta.Reviews = []defs.Review{}
 	}
 	zw := zip.NewWriter(w)
-	add := func(name, rel, recorded string) error {
-		p, err := evidencePath(s.dataDir, rel)
-		if err != nil {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("opening %s: %w", name, err)
-		}
-		defer f.Close()
+	add := func(name, recorded string, f *os.File) error {
 		// Store, not deflate: video does not compress, and a stored entry
 		// is byte-identical to the file on disk.
 		zf, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: v.UpdatedAt})
@@ -239,13 +266,8 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 		meta.Files = append(meta.Files, evidenceFile{Name: name, SHA256: h.hex(), RecordedSHA256: recorded, Bytes: cw.n})
 		return nil
 	}
-	if v.ClipPath != "" {
-		if err := add("clip.mp4", v.ClipPath, v.ClipSHA256); err != nil {
-			return err
-		}
-	}
-	if v.SnapshotPath != "" {
-		if err := add("snapshot.jpg", v.SnapshotPath, v.SnapshotSHA256); err != nil {
+	for _, p := range parts {
+		if err := add(p.name, p.recorded, p.f); err != nil {
 			return err
 		}
 	}

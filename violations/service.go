@@ -34,10 +34,10 @@ import (
 type Store interface {
 	LedgerStore
 	InsertViolation(ctx context.Context, v defs.Violation) (defs.Violation, bool, error)
-	SealEvidence(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry) (defs.Violation, error)
+	SealEvidence(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry, audit *defs.AuditEntry) (defs.Violation, error)
 	GetViolation(ctx context.Context, id string) (defs.Violation, error)
 	ViolationsWithClip(ctx context.Context, clip []defs.ClipStatus, status defs.ReviewStatus, before time.Time, limit int) ([]defs.Violation, error)
-	AddReview(ctx context.Context, r defs.Review, seal func(defs.Review, string) defs.LedgerEntry) (defs.Review, error)
+	AddReview(ctx context.Context, r defs.Review, seal func(defs.Review, string) defs.LedgerEntry, audit defs.AuditEntry) (defs.Review, error)
 	LedgerHead(ctx context.Context) (string, error)
 	AddAudit(ctx context.Context, e defs.AuditEntry) error
 	ListAudit(ctx context.Context, cursor string, limit int) ([]defs.AuditEntry, string, error)
@@ -81,6 +81,7 @@ type Service struct {
 	warnLimit  *throttle.Throttle
 	started    time.Time
 	kick       chan struct{} // asks Run for a retention pass now
+	hashes     *fileHashes
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -102,6 +103,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		warnLimit:  throttle.New(time.Minute),
 		started:    time.Now(),
 		kick:       make(chan struct{}, 1),
+		hashes:     newFileHashes(),
 	}
 }
 
@@ -185,6 +187,13 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	}
 	stored, created, err := s.store.InsertViolation(ctx, v)
 	if err != nil {
+		// No record points at the snapshot, so retention would never
+		// remove it; a redelivery writes its own under a new id.
+		if v.SnapshotPath != "" {
+			if p, perr := evidencePath(s.dataDir, v.SnapshotPath); perr == nil {
+				os.Remove(p)
+			}
+		}
 		return err
 	}
 	if !created {
@@ -286,8 +295,14 @@ func (s *Service) cutClip(v defs.Violation) {
 // finish stores final evidence and seals it in the ledger in one
 // transaction, then publishes it.
 func (s *Service) finish(ctx context.Context, v defs.Violation) error {
+	return s.seal(ctx, v, sealEvidence, nil)
+}
+
+// seal stores v's evidence fields, the ledger entry seal computes and the
+// audit entry (if any) in one transaction, then publishes the record.
+func (s *Service) seal(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry, audit *defs.AuditEntry) error {
 	v.UpdatedAt = time.Now().UTC()
-	stored, err := s.store.SealEvidence(ctx, v, sealEvidence)
+	stored, err := s.store.SealEvidence(ctx, v, seal, audit)
 	if err != nil {
 		return fmt.Errorf("sealing evidence: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -628,6 +629,11 @@ func TestRetentionByAge(t *testing.T) {
 		cancel()
 		<-done
 	}
+	// Purges after a pinned head are legitimate re-seals.
+	pinned, err := violations.Verify(ctx, r.store, r.dataDir)
+	if err != nil || !pinned.OK() {
+		t.Fatalf("verify before retention: want OK, got %+v %v", pinned.Problems, err)
+	}
 	runRetention()
 	kept := func(id string) bool {
 		v, err := r.store.GetViolation(ctx, id)
@@ -651,8 +657,8 @@ func TestRetentionByAge(t *testing.T) {
 	if kept(conf.ID) || !kept(pend.ID) {
 		t.Errorf("after 400 days: want confirmed gone (with a notice) and pending kept; got %v %v", kept(conf.ID), kept(pend.ID))
 	}
-	if rep, err := violations.Verify(ctx, r.store, r.dataDir); err != nil || !rep.OK() {
-		t.Errorf("verify after retention: want OK, got %+v %v", rep.Problems, err)
+	if rep, err := violations.VerifyPinned(ctx, r.store, r.dataDir, pinned.Head); err != nil || !rep.OK() {
+		t.Errorf("verify after retention, pinned to the head before it: want OK, got %+v %v", rep.Problems, err)
 	}
 }
 
@@ -683,6 +689,14 @@ func TestVerifyFindsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, map[string]int{"file_missing": 1}},
+		{"snapshot detached", func(t *testing.T, r *rig, v defs.Violation) {
+			// Clearing the path stops Verify looking for the file; the
+			// sealed path must notice.
+			r.exec(t, `UPDATE violations SET snapshot_path = '' WHERE id = '`+v.ID+`'`)
+			if err := os.Remove(filepath.Join(r.dataDir, v.SnapshotPath)); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int{"record_changed": 1}},
 		{"speed altered", func(t *testing.T, r *rig, v defs.Violation) {
 			r.exec(t, `UPDATE violations SET speed_kmh = 49 WHERE id = '`+v.ID+`'`)
 		}, map[string]int{"record_changed": 1}},
@@ -719,6 +733,214 @@ func TestVerifyFindsTampering(t *testing.T) {
 				t.Errorf("report text: want the verdict, one MISMATCH line per problem and the head, got:\n%s", text)
 			}
 		})
+	}
+}
+
+// TestVerifyFindsReseals plays someone with write access to the database
+// who changes a sealed record and appends a fresh seal computed the public
+// way: comparing the record with its latest seal alone would pass it.
+func TestVerifyFindsReseals(t *testing.T) {
+	reseal := func(t *testing.T, r *rig, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry) {
+		t.Helper()
+		if _, err := r.store.SealEvidence(context.Background(), v, seal, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// SealEvidence writes only the evidence columns and seals the row as
+	// stored, so the change itself is an UPDATE.
+	changed := func(t *testing.T, r *rig, v defs.Violation) defs.Violation {
+		r.exec(t, `UPDATE violations SET plate = '51F-999.99', speed_kmh = 99 WHERE id = '`+v.ID+`'`)
+		v.Plate, v.SpeedKmh = "51F-999.99", 99
+		return v
+	}
+	tests := []struct {
+		name   string
+		pin    bool // verify with the head from before the tampering
+		tamper func(t *testing.T, r *rig, v defs.Violation)
+		want   map[string]int
+	}{
+		{"nothing, pinned", true, func(*testing.T, *rig, defs.Violation) {}, map[string]int{}},
+		{"plate and speed changed and re-sealed", false, func(t *testing.T, r *rig, v defs.Violation) {
+			reseal(t, r, changed(t, r, v), violations.SealEvidence)
+		}, map[string]int{"record_resealed": 1}},
+		{"plate and speed changed and re-sealed, pinned", true, func(t *testing.T, r *rig, v defs.Violation) {
+			reseal(t, r, changed(t, r, v), violations.SealEvidence)
+		}, map[string]int{"record_resealed": 1, "resealed_after_head": 1}},
+		{"re-sealed copying the first identity", false, func(t *testing.T, r *rig, v defs.Violation) {
+			l, err := r.store.Ledger(context.Background(), v.ID)
+			if err != nil || len(l) == 0 {
+				t.Fatalf("ledger of %s: %v %v", v.ID, l, err)
+			}
+			reseal(t, r, changed(t, r, v), func(v defs.Violation, prev string) defs.LedgerEntry {
+				e := violations.SealEvidence(v, prev)
+				e.IdentityHash = l[0].IdentityHash
+				e.Hash = violations.LinkHash(prev, e)
+				return e
+			})
+		}, map[string]int{"record_resealed": 1}},
+		{"reason changed and re-sealed, pinned", true, func(t *testing.T, r *rig, v defs.Violation) {
+			v.ClipReason = "camera was pointed elsewhere"
+			reseal(t, r, v, violations.SealEvidence)
+		}, map[string]int{"resealed_after_head": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, nil)
+			ctx := context.Background()
+			r.fire("dead", "a", "speeding", time.Now(), `,"speed_kmh":72,"limit_kmh":50,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+			a := r.final("dead", "a")
+			head := ""
+			if tc.pin {
+				rep, err := violations.Verify(ctx, r.store, r.dataDir)
+				if err != nil || !rep.OK() {
+					t.Fatalf("verify before tampering: want OK, got %+v %v", rep.Problems, err)
+				}
+				head = rep.Head
+			}
+			// A later record, so the pinned head is not the last entry.
+			r.fire("dead", "b", "red_light", time.Now(), "")
+			r.final("dead", "b")
+			tc.tamper(t, r, a)
+			rep, err := violations.VerifyPinned(ctx, r.store, r.dataDir, head)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			for _, p := range rep.Problems {
+				got[p.Kind]++
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("want %v, got %v: %+v", tc.want, got, rep.Problems)
+			}
+		})
+	}
+	t.Run("unknown head", func(t *testing.T) {
+		r := newRig(t, nil)
+		r.fire("dead", "a", "red_light", time.Now(), "")
+		r.final("dead", "a")
+		rep, err := violations.VerifyPinned(context.Background(), r.store, r.dataDir, strings.Repeat("ab", 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) != 1 || rep.Problems[0].Kind != "head_missing" {
+			t.Errorf("want one head_missing, got %+v", rep.Problems)
+		}
+		var out bytes.Buffer
+		rep.WriteText(&out)
+		if !strings.Contains(out.String(), "MISMATCH head_missing     ledger: ") || !strings.Contains(out.String(), "pinned head: "+rep.PinnedHead) {
+			t.Errorf("report text: want the head_missing line and the pinned head, got:\n%s", out.String())
+		}
+	})
+}
+
+// TestDecisionsCommitWithTheirAudit breaks the audit log and checks that a
+// review decision and a retention purge do not stand without their audit
+// entries, and that they are audited once it works again.
+func TestDecisionsCommitWithTheirAudit(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	r.fire("dead", "a", "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+	a := r.final("dead", "a")
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	r.exec(t, `ALTER TABLE audit_log RENAME TO audit_log_away`)
+	if _, err := r.svc.Review(ctx, admin, a.ID, defs.ReviewRejected, "not a violation"); err == nil {
+		t.Fatalf("review with the audit log broken: want an error, got none")
+	}
+	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.Status != defs.ReviewPending {
+		t.Errorf("after the failed review: want status pending, got %s %v", v.Status, err)
+	}
+	r.exec(t, `ALTER TABLE audit_log_away RENAME TO audit_log`)
+	if _, err := r.svc.Review(ctx, admin, a.ID, defs.ReviewRejected, "not a violation"); err != nil {
+		t.Fatalf("review: %v", err)
+	}
+
+	// Retention: the rejected record's files are due at once.
+	cfg := r.cfg
+	cfg.Retention.RejectedDays = 0
+	purge := func() {
+		svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, r.store, nil, nil, nil, nil, nil)
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		svc.Run(rctx)
+	}
+	r.exec(t, `ALTER TABLE audit_log RENAME TO audit_log_away`)
+	purge()
+	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.SnapshotPath == "" {
+		t.Errorf("after a purge with the audit log broken: want the record's files kept, got path %q %v", v.SnapshotPath, err)
+	}
+	// Files go only once the purge is sealed.
+	if _, err := os.Stat(filepath.Join(r.dataDir, a.SnapshotPath)); err != nil {
+		t.Errorf("after a purge that failed to seal: want the snapshot file kept, got %v", err)
+	}
+	r.exec(t, `ALTER TABLE audit_log_away RENAME TO audit_log`)
+	purge()
+	if v, err := r.store.GetViolation(ctx, a.ID); err != nil || v.SnapshotPath != "" {
+		t.Errorf("after the purge: want the record's files gone, got path %q %v", v.SnapshotPath, err)
+	}
+	audit, _, err := r.svc.Audit(ctx, admin, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]int{}
+	for _, e := range audit {
+		actions[e.Action]++
+	}
+	if actions[violations.ActionReview] != 1 || actions[violations.ActionPurge] != 1 {
+		t.Errorf("audit: want one review and one purge, got %v", actions)
+	}
+	if rep, err := violations.Verify(ctx, r.store, r.dataDir); err != nil || !rep.OK() {
+		t.Errorf("verify: want OK, got %+v %v", rep.Problems, err)
+	}
+}
+
+// TestRetentionSkipsABadRecord: a record retention cannot purge (its path
+// is not one iocd made) is skipped; the records after it are still purged.
+func TestRetentionSkipsABadRecord(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	var ids []string
+	for _, e := range []string{"bad", "good"} { // oldest first
+		r.fire("dead", e, "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+		v := r.final("dead", e)
+		if _, err := r.svc.Review(ctx, admin, v.ID, defs.ReviewRejected, ""); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+	r.exec(t, `UPDATE violations SET snapshot_path = 'elsewhere/x.jpg' WHERE id = '`+ids[0]+`'`)
+	cfg := r.cfg
+	cfg.Retention.RejectedDays = 0
+	svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, r.store, nil, nil, nil, nil, nil)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	svc.Run(rctx)
+	for i, want := range []string{"elsewhere/x.jpg", ""} {
+		if v, err := r.store.GetViolation(ctx, ids[i]); err != nil || v.SnapshotPath != want {
+			t.Errorf("%s: want snapshot path %q, got %q %v", ids[i], want, v.SnapshotPath, err)
+		}
+	}
+}
+
+// TestNoSnapshotWithoutRecord: when the record cannot be stored, the
+// snapshot written for it is removed, not left for nobody to clean up.
+func TestNoSnapshotWithoutRecord(t *testing.T) {
+	r := newRig(t, nil)
+	r.exec(t, `ALTER TABLE violations RENAME TO violations_away`)
+	payload := `{"event_id":"x","type":"red_light","ts":` + fmt.Sprint(time.Now().UnixMilli()) + `,"plate":"62a 12345","snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="}`
+	if err := r.svc.HandleEvent(context.Background(), r.devs["dead"], []byte(payload), time.Now()); err == nil {
+		t.Fatalf("HandleEvent without a violations table: want an error, got none")
+	}
+	r.exec(t, `ALTER TABLE violations_away RENAME TO violations`)
+	var files []string
+	filepath.WalkDir(filepath.Join(r.dataDir, "clips"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("want no evidence files without a record, got %v", files)
 	}
 }
 

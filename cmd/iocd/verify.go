@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/store"
@@ -16,12 +17,18 @@ import (
 )
 
 const verifySummary = `Checks the violation evidence under data_dir: walks the hash chain link by
-link, compares every record and review with what the chain sealed, and hashes
-every clip and snapshot file. Prints each mismatch (chain_broken,
-record_changed, record_deleted, file_changed, file_missing, ...) and the
-chain's head hash, which pins everything before it: keep it elsewhere.
-Exits 0 when all is intact, 1 when anything is not. -json prints the report
-as JSON.`
+link, compares every record and review with what the chain sealed, checks
+that no record was re-sealed with a different identity (plate, speed, time,
+file hashes), and hashes every clip and snapshot file. Prints each mismatch
+(chain_broken, record_changed, record_resealed, record_deleted,
+file_changed, file_missing, ...) and the chain's head hash: keep it
+elsewhere. -head H checks that a head kept earlier is still in the chain
+(head_missing if not) and that nothing after it re-sealed a record other
+than a retention purge (resealed_after_head). It reads the store in one
+snapshot and writes nothing, so it may run beside iocd serve. Exits 0 when
+all is intact, 1 when anything is not. -json prints the report as JSON.`
+
+var _ violations.LedgerStore = (*store.Snapshot)(nil)
 
 // errMismatch makes verify exit 1 without a second message: the report
 // has said what is wrong.
@@ -30,6 +37,7 @@ var errMismatch = errors.New("evidence does not verify")
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("verify", verifySummary, stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	head := fs.String("head", "", "a ledger head hash recorded earlier, to check the chain still holds it")
 	ld := config.Bind(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -43,12 +51,20 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// Opening would create an empty store, which verifies trivially.
 		return fmt.Errorf("no store at %s (data_dir): %w", dbPath, err)
 	}
-	st, err := store.Open(ctx, dbPath, slog.New(slog.DiscardHandler))
+	// OpenExisting writes nothing (no migrations), and the snapshot makes
+	// every read see one moment, so verify may run beside a running iocd
+	// without reporting a review or purge that lands mid-check.
+	st, err := store.OpenExisting(ctx, dbPath, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rep, err := violations.Verify(ctx, st, cfg.DataDir)
+	var rep violations.Report
+	err = st.ReadSnapshot(ctx, func(snap *store.Snapshot) error {
+		var err error
+		rep, err = violations.VerifyPinned(ctx, snap, cfg.DataDir, strings.TrimSpace(*head))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}

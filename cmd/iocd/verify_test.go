@@ -98,8 +98,25 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		code := run(context.Background(), []string{"verify", "-data_dir", dataDir}, &out, io.Discard)
 		return code, out.String()
 	}
-	if code, out := verify(); code != 0 || !strings.Contains(out, "OK") {
+	code, out := verify()
+	if code != 0 || !strings.Contains(out, "OK") {
 		t.Fatalf("verify on untouched evidence: exit %d\n%s", code, out)
+	}
+	_, head, _ := strings.Cut(out, "ledger head: ")
+	head = strings.TrimSpace(head)
+	for _, tc := range []struct {
+		head     string
+		wantCode int
+		wantOut  string
+	}{
+		{head, 0, "OK"},
+		{strings.Repeat("ab", 32), 1, "head_missing"},
+	} {
+		var out strings.Builder
+		code := run(context.Background(), []string{"verify", "-data_dir", dataDir, "-head", tc.head}, &out, io.Discard)
+		if code != tc.wantCode || !strings.Contains(out.String(), tc.wantOut) {
+			t.Errorf("verify -head %s: want exit %d naming %s, got exit %d\n%s", tc.head, tc.wantCode, tc.wantOut, code, out.String())
+		}
 	}
 
 	db, err := sql.Open("sqlite", filepath.Join(dataDir, "iocd.db"))
@@ -109,7 +126,7 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	if _, err := db.Exec(`UPDATE violations SET plate = '51F-999.99' WHERE id = ?`, v.ID); err != nil {
 		t.Fatal(err)
 	}
-	code, out := verify()
+	code, out = verify()
 	if code != 1 || !strings.Contains(out, "record_changed") || !strings.Contains(out, v.ID) {
 		t.Errorf("verify after changing the plate in the database: exit %d, want 1 naming record_changed and %s\n%s", code, v.ID, out)
 	}
