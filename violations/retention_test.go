@@ -1,0 +1,179 @@
+package violations_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/violations"
+)
+
+func TestRetentionForSpaceKeepsConfirmed(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	sub := r.bus.Subscribe("test", defs.Mask(defs.EventNotice), 16)
+	defer sub.Close()
+	ts := time.Now()
+	// Three records with snapshots only (no camera video needed).
+	for _, id := range []string{"a", "b", "c"} {
+		r.fire("dead", id, "red_light", ts, `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+	}
+	a, b := r.final("dead", "a"), r.final("dead", "b")
+	r.final("dead", "c")
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	if _, err := r.svc.Review(ctx, admin, a.ID, defs.ReviewConfirmed, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Review(ctx, admin, b.ID, defs.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Demand more free space than the disk has: everything but the
+	// confirmed record must go, and the alerts must hear of it.
+	cfg := r.cfg
+	cfg.Retention.MinFreeBytes = 1 << 62
+	svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, r.store, nil, r.bus, nil, nil, nil)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(rctx) }()
+	codes := map[string]bool{}
+	timeout := time.After(20 * time.Second)
+	for !codes["clips_removed_low_disk"] || !codes["disk_low"] {
+		select {
+		case ev := <-sub.C():
+			codes[ev.Notice.Code] = true
+		case <-timeout:
+			t.Fatalf("want notices clips_removed_low_disk and disk_low, got %v", codes)
+		}
+	}
+	cancel()
+	<-done
+	vs, _, err := r.store.ListViolations(ctx, defs.ViolationFilter{Camera: "dead"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		kept := v.SnapshotPath != ""
+		if want := v.Status == defs.ReviewConfirmed; kept != want {
+			t.Errorf("%s (%s): want files kept=%v, got %v", v.EventID, v.Status, want, kept)
+		}
+	}
+	rep, err := violations.Verify(ctx, r.store, r.dataDir)
+	if err != nil || !rep.OK() {
+		t.Errorf("verify after retention: want OK, got %+v %v", rep.Problems, err)
+		l, _ := r.store.Ledger(ctx, "")
+		for _, e := range l {
+			t.Logf("%+v", e)
+		}
+		for _, v := range vs {
+			t.Logf("%+v", v)
+		}
+	}
+	var e *defs.Error
+	_, _, err = r.svc.OpenSnapshot(ctx, admin, b.ID)
+	if !errors.As(err, &e) || e.Code != defs.ENOTFOUND {
+		t.Errorf("purged snapshot: want not found, got %v", err)
+	}
+}
+
+func TestRetentionByAge(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	sub := r.bus.Subscribe("test", defs.Mask(defs.EventNotice), 16)
+	defer sub.Close()
+	for _, id := range []string{"rej", "conf", "pend"} {
+		r.fire("dead", id, "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+	}
+	rej, conf, pend := r.final("dead", "rej"), r.final("dead", "conf"), r.final("dead", "pend")
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	if _, err := r.svc.Review(ctx, admin, rej.ID, defs.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Review(ctx, admin, conf.ID, defs.ReviewConfirmed, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Age the decisions by 40 days (reviewed_at is the row's copy of the
+	// latest decision time, not sealed; created_at is sealed, so the
+	// pending record cannot be aged without Verify noticing).
+	old := time.Now().Add(-40 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000000000Z")
+	if _, err := r.store.DB().Exec(`UPDATE violations SET reviewed_at = ? WHERE reviewed_at != ''`, old); err != nil {
+		t.Fatal(err)
+	}
+	runRetention := func() {
+		svc := violations.New(r.cfg.Violations, r.cfg.Retention, r.cfg.Streams, r.dataDir, r.store, nil, r.bus, nil, nil, nil)
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); svc.Run(rctx) }()
+		select {
+		case ev := <-sub.C():
+			if ev.Notice.Code != "clips_expired" {
+				t.Errorf("want a clips_expired notice, got %+v", ev.Notice)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("want a clips_expired notice, got none")
+		}
+		cancel()
+		<-done
+	}
+	// Purges after a pinned head are legitimate re-seals.
+	pinned, err := violations.Verify(ctx, r.store, r.dataDir)
+	if err != nil || !pinned.OK() {
+		t.Fatalf("verify before retention: want OK, got %+v %v", pinned.Problems, err)
+	}
+	runRetention()
+	kept := func(id string) bool {
+		v, err := r.store.GetViolation(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.SnapshotPath != ""
+	}
+	if kept(rej.ID) || !kept(conf.ID) || !kept(pend.ID) {
+		t.Errorf("after 40 days: want rejected gone, confirmed and pending kept; got kept %v %v %v", kept(rej.ID), kept(conf.ID), kept(pend.ID))
+	}
+	// The record itself, with its hashes, stays.
+	if v, _ := r.store.GetViolation(ctx, rej.ID); v.SnapshotSHA256 == "" {
+		t.Errorf("want the purged record's snapshot hash kept")
+	}
+	older := time.Now().Add(-400 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000000000Z")
+	if _, err := r.store.DB().Exec(`UPDATE violations SET reviewed_at = ? WHERE id = ?`, older, conf.ID); err != nil {
+		t.Fatal(err)
+	}
+	runRetention()
+	if kept(conf.ID) || !kept(pend.ID) {
+		t.Errorf("after 400 days: want confirmed gone (with a notice) and pending kept; got %v %v", kept(conf.ID), kept(pend.ID))
+	}
+	if rep, err := violations.VerifyPinned(ctx, r.store, r.dataDir, pinned.Head); err != nil || !rep.OK() {
+		t.Errorf("verify after retention, pinned to the head before it: want OK, got %+v %v", rep.Problems, err)
+	}
+}
+
+// TestRetentionSkipsABadRecord: a record retention cannot purge (its path
+// is not one iocd made) is skipped; the records after it are still purged.
+func TestRetentionSkipsABadRecord(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	var ids []string
+	for _, e := range []string{"bad", "good"} { // oldest first
+		r.fire("dead", e, "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+		v := r.final("dead", e)
+		if _, err := r.svc.Review(ctx, admin, v.ID, defs.ReviewRejected, ""); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+	}
+	r.exec(t, `UPDATE violations SET snapshot_path = 'elsewhere/x.jpg' WHERE id = '`+ids[0]+`'`)
+	cfg := r.cfg
+	cfg.Retention.RejectedDays = 0
+	svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, r.store, nil, nil, nil, nil, nil)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	svc.Run(rctx)
+	for i, want := range []string{"elsewhere/x.jpg", ""} {
+		if v, err := r.store.GetViolation(ctx, ids[i]); err != nil || v.SnapshotPath != want {
+			t.Errorf("%s: want snapshot path %q, got %q %v", ids[i], want, v.SnapshotPath, err)
+		}
+	}
+}
