@@ -51,11 +51,47 @@ type Tracker struct {
 // entry with every message; keys past the bound are not kept, and counted.
 const maxValues = 256
 
+// linearKeys is how many keys are found by scanning before an index is
+// built: devices send a handful of fields, and a short scan is cheaper than
+// hashing each key on the hot path.
+const linearKeys = 16
+
+// setValue records f as its key's latest value, reporting false when the
+// key is new and the entry is already at maxValues.
+func (e *entry) setValue(f defs.Field) bool {
+	if e.index == nil {
+		for i := range e.values {
+			if e.values[i].Key == f.Key {
+				e.values[i] = f
+				return true
+			}
+		}
+	} else if i, ok := e.index[f.Key]; ok {
+		e.values[i] = f
+		return true
+	}
+	if len(e.values) >= maxValues {
+		return false
+	}
+	e.values = append(e.values, f)
+	switch {
+	case e.index != nil:
+		e.index[f.Key] = len(e.values) - 1
+	case len(e.values) > linearKeys:
+		e.index = make(map[string]int, 2*len(e.values))
+		for i, v := range e.values {
+			e.index[v.Key] = i
+		}
+	}
+	return true
+}
+
 type entry struct {
 	dev      defs.Device
 	health   defs.Health
 	lastSeen time.Time
-	values   map[string]defs.Field // at most maxValues keys
+	values   []defs.Field   // at most maxValues, in first-seen order
+	index    map[string]int // built once values outgrows linearKeys
 	meta     map[string]string
 }
 
@@ -137,13 +173,8 @@ func (t *Tracker) Seen(dev defs.Device, recv time.Time, fields []defs.Field) {
 	if recv.After(e.lastSeen) {
 		e.lastSeen = recv
 	}
-	if e.values == nil {
-		e.values = make(map[string]defs.Field, len(fields))
-	}
 	for _, f := range fields {
-		if _, known := e.values[f.Key]; known || len(e.values) < maxValues {
-			e.values[f.Key] = f
-		} else {
+		if !e.setValue(f) {
 			t.valuesDropped.Inc()
 		}
 	}

@@ -328,13 +328,13 @@ type errTransient struct {
 func (e *errTransient) Error() string { return string(e.reason) + ": " + e.err.Error() }
 
 func (w *worker) handle(ctx context.Context, j job) {
+	t := w.handleOnce(ctx, j)
+	if t == nil {
+		return // the common case: no clock read, no retry state
+	}
 	in := w.in
 	delay, giveUp := retryFirst, time.Now().Add(retryLimit)
-	for {
-		t := w.handleOnce(ctx, j)
-		if t == nil {
-			return
-		}
+	for ; t != nil; t = w.handleOnce(ctx, j) {
 		if time.Now().After(giveUp) {
 			in.log.Error("giving up on a message after retrying transient failures; it is acknowledged and lost",
 				"topic", j.msg.Topic(), "reason", t.reason, "err", t.err)
