@@ -74,13 +74,49 @@ type DeviceChange struct {
 	Deleted bool   `json:"deleted,omitempty"`
 }
 
+// CameraSession is where a camera's RTSP session is in its life.
+type CameraSession string
+
+// Camera session states. A session is connecting until PLAY succeeds,
+// streaming while video arrives, and backing off between attempts after a
+// failure; stopped is only ever reported for a camera removed from the
+// registry or by a stopping iocd, and raises nothing.
+const (
+	CameraConnecting CameraSession = "connecting"
+	CameraStreaming  CameraSession = "streaming"
+	CameraBackingOff CameraSession = "backing_off"
+	CameraStopped    CameraSession = "stopped"
+)
+
+// Why a camera's last attempt failed, as a code operators and rules can
+// match on; Detail in CameraState carries the (scrubbed) text.
+const (
+	CameraReasonUnauthorized = "unauthorized" // the camera refused the credentials (401/403)
+	CameraReasonUnreachable  = "unreachable"  // no TCP connection, DNS failure, connection refused or reset
+	CameraReasonNoVideo      = "no_video"     // connected, but no video arrived within the read timeout
+	CameraReasonBadCodec     = "bad_codec"    // no H.264/H.265 track, or a codec the camera did not announce
+	CameraReasonError        = "error"        // anything else (RTSP error status, malformed stream)
+)
+
 // CameraState is a camera session's state as the streams package sees it.
+// It is published on every attempt (connecting, streaming, backing off),
+// not only when a stream ends, and the streams manager answers it for
+// every camera on demand, so a consumer can re-check it on a tick.
 type CameraState struct {
-	Camera    DeviceID  `json:"camera"`
-	Site      string    `json:"site"`
-	Connected bool      `json:"connected"`
-	Reason    string    `json:"reason,omitempty"`
-	At        time.Time `json:"at"`
+	Camera DeviceID      `json:"camera"`
+	Site   string        `json:"site"`
+	State  CameraSession `json:"state,omitempty"`
+	// Connected is State == CameraStreaming, kept for older consumers.
+	Connected bool `json:"connected"`
+	// Reason is the last failure's code (CameraReason*), kept while the
+	// session retries; empty once it streams.
+	Reason string `json:"reason,omitempty"`
+	// Detail is the last failure's text, with credentials scrubbed.
+	Detail string `json:"detail,omitempty"`
+	// Since is when the session entered State; At is when this was said.
+	Since    time.Time `json:"since,omitzero"`
+	At       time.Time `json:"at"`
+	Attempts int       `json:"attempts,omitempty"`
 }
 
 // Severity orders notices and alerts.
@@ -90,8 +126,28 @@ type Severity string
 const (
 	SeverityInfo     Severity = "info"
 	SeverityWarning  Severity = "warning"
+	SeverityMinor    Severity = "minor"
+	SeverityMajor    Severity = "major"
 	SeverityCritical Severity = "critical"
 )
+
+// Rank orders severities: 0 for an unknown one, 1 for info up to 5 for
+// critical, so a larger rank is more urgent.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityInfo:
+		return 1
+	case SeverityWarning:
+		return 2
+	case SeverityMinor:
+		return 3
+	case SeverityMajor:
+		return 4
+	case SeverityCritical:
+		return 5
+	}
+	return 0
+}
 
 // Notice is an operational condition worth an operator's attention.
 type Notice struct {

@@ -58,6 +58,22 @@ type Health interface {
 	Status(dev defs.Device, state string, meta map[string]string, recv time.Time)
 }
 
+// Observer sees every accepted reading and every refused message as it is
+// decoded, in the decoder's goroutine; the alerts engine is one (threshold
+// and rate rules are evaluated on readings as they arrive, never by
+// polling InfluxDB). It must be cheap, must not block, and must not keep
+// fields: the slice is reused after the call.
+type Observer interface {
+	ObserveReading(dev defs.Device, ts time.Time, fields []defs.Field)
+	ObserveRejected(device defs.DeviceID, reason string, at time.Time)
+}
+
+// noObserver is the Observer of an Ingester built without one.
+type noObserver struct{}
+
+func (noObserver) ObserveReading(defs.Device, time.Time, []defs.Field) {}
+func (noObserver) ObserveRejected(defs.DeviceID, string, time.Time)    {}
+
 // Deps are the Ingester's collaborators. Registry and Bus are required;
 // Sink nil means no metrics history (readings still update fleet health
 // and the bus); Health nil means no health tracking; Events nil counts
@@ -67,6 +83,8 @@ type Deps struct {
 	Sink     Sink
 	Health   Health
 	Events   EventHandler
+	// Observer nil means no observer.
+	Observer Observer
 	Bus      *bus.Bus
 	Logger   *slog.Logger
 	Metrics  prometheus.Registerer
@@ -103,6 +121,9 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 	}
 	if mqttCfg.URL == "" {
 		return nil, errors.New("ingest: mqtt url is empty")
+	}
+	if d.Observer == nil {
+		d.Observer = noObserver{}
 	}
 	in := &Ingester{
 		mqttCfg:  mqttCfg,
@@ -455,6 +476,7 @@ func (w *worker) telemetry(j job, dev defs.Device) {
 		if in.d.Health != nil {
 			in.d.Health.Seen(dev, j.recv, s.Fields)
 		}
+		in.d.Observer.ObserveReading(dev, s.Time, s.Fields)
 		if wantReadings {
 			in.d.Bus.Publish(defs.Event{Kind: defs.EventReading, Time: s.Time, Reading: &defs.Reading{
 				Device: dev.ID, Site: dev.Site, Kind: dev.Kind, Time: s.Time, Received: j.recv,
@@ -472,6 +494,7 @@ func (w *worker) telemetry(j job, dev defs.Device) {
 func (w *worker) reject(j job, reason Reason, device, topic string) {
 	in := w.in
 	in.m.rejected[reason].Inc()
+	in.d.Observer.ObserveRejected(defs.DeviceID(device), string(reason), j.recv)
 	in.log.Debug("message rejected", "reason", reason, "topic", topic)
 	in.warn.Do(func() {
 		in.log.Warn("rejecting device messages (more are counted in iocd_ingest_messages_rejected_total)",
