@@ -289,3 +289,11 @@ type AlertFilter struct {
 	Limit    int
 	Cursor   string
 }
+
+// FieldPoint is one stored value of a reading field, as read back from
+// the metrics history for a rule's dry run.
+type FieldPoint struct {
+	Device DeviceID  `json:"device"`
+	Time   time.Time `json:"time"`
+	Value  float64   `json:"value"`
+}
