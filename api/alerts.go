@@ -19,7 +19,7 @@ var _ AlertService = (*alerts.Engine)(nil)
 
 func (s *Server) alertsRoutes() {
 	d := s.domain("alerts", s.opts.Alerts != nil)
-	d.route("GET", "/api/v1/alerts", defs.RoleViewer, s.listAlerts)
+	d.route("GET", "/api/v1/alerts", defs.RoleViewer, s.listAlerts, "state")
 	// Acknowledging is what the operator role is for.
 	d.route("POST", "/api/v1/alerts/{id}/ack", defs.RoleOperator, s.ackAlert)
 }

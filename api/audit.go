@@ -19,7 +19,7 @@ var _ AuditService = (*violations.Service)(nil)
 
 func (s *Server) auditRoutes() {
 	d := s.domain("audit", s.opts.Audit != nil)
-	d.route("GET", "/api/v1/audit", defs.RoleAdmin, s.listAudit)
+	d.route("GET", "/api/v1/audit", defs.RoleAdmin, s.listAudit, "limit", "cursor")
 }
 
 type auditList struct {

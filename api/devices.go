@@ -27,7 +27,7 @@ var _ DeviceService = (*devices.Registry)(nil)
 
 func (s *Server) devicesRoutes() {
 	d := s.domain("devices", s.opts.Devices != nil)
-	d.route("GET", "/api/v1/devices", defs.RoleViewer, s.listDevices)
+	d.route("GET", "/api/v1/devices", defs.RoleViewer, s.listDevices, "site", "kind", "status")
 	d.route("POST", "/api/v1/devices", defs.RoleAdmin, s.createDevice)
 	d.route("POST", "/api/v1/devices/import", defs.RoleAdmin, s.importDevices)
 	d.route("GET", "/api/v1/devices/{id}", defs.RoleViewer, s.getDevice)

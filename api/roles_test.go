@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/iocd/iocd/api"
 	"github.com/iocd/iocd/defs"
 )
 
@@ -166,4 +168,131 @@ func TestTokensAPI(t *testing.T) {
 		})
 	}
 	wantStatus(t, r.admin("DELETE", "/api/v1/tokens/abc", nil), http.StatusBadRequest)
+}
+
+// routeTable is every authenticated route the API mounts. The tests below
+// enumerate it, so that a route added later is checked without being
+// listed here.
+func routeTable(t *testing.T) []api.Route {
+	t.Helper()
+	rs := api.New(api.Options{}).Routes()
+	if len(rs) < 20 {
+		t.Fatalf("route table: want every route, got %d: %+v", len(rs), rs)
+	}
+	return rs
+}
+
+// concretePath fills each {param} of a route pattern with a value that
+// names nothing, so that no request acts on a real object.
+func concretePath(pattern string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(pattern, '{')
+		if i < 0 {
+			b.WriteString(pattern)
+			return b.String()
+		}
+		j := strings.IndexByte(pattern[i:], '}')
+		b.WriteString(pattern[:i])
+		b.WriteString("no-such-id-0")
+		pattern = pattern[i+j+1:]
+	}
+}
+
+// TestEveryRouteEveryRole sends every route in the route table with no
+// token, a revoked token and each role's token: 401 for the first two,
+// 403 below the route's role, and through to the handler (neither 401 nor
+// 403) at or above it. The handlers' own answers are tested elsewhere;
+// here an unwired domain's 503 or an unknown id's 404 proves that the
+// edge let the request in.
+func TestEveryRouteEveryRole(t *testing.T) {
+	r := newRig(t)
+	revoked, tok, err := r.auth.CreateToken(context.Background(), defs.RoleAdmin, "revoked-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.auth.RevokeToken(context.Background(), tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	callers := []struct {
+		name  string
+		token string
+		role  defs.Role
+	}{
+		{"no token", "", defs.RoleNone},
+		{"revoked admin", revoked, defs.RoleNone},
+		{"garbage", "iocd_" + strings.Repeat("x", 43), defs.RoleNone},
+		{"viewer", r.tokens[defs.RoleViewer], defs.RoleViewer},
+		{"operator", r.tokens[defs.RoleOperator], defs.RoleOperator},
+		{"reviewer", r.tokens[defs.RoleReviewer], defs.RoleReviewer},
+		{"admin", r.tokens[defs.RoleAdmin], defs.RoleAdmin},
+		{"bootstrap admin", adminToken, defs.RoleAdmin},
+	}
+	for _, rt := range routeTable(t) {
+		if rt.Role <= defs.RoleNone || rt.Role > defs.RoleAdmin {
+			t.Errorf("%s %s: needs role %v; every route under /api and /ws needs a real role", rt.Method, rt.Pattern, rt.Role)
+		}
+		path := concretePath(rt.Pattern)
+		for _, c := range callers {
+			t.Run(fmt.Sprintf("%s %s as %s", rt.Method, rt.Pattern, c.name), func(t *testing.T) {
+				var body any
+				if rt.Method != "GET" && rt.Method != "DELETE" {
+					body = map[string]any{}
+				}
+				got := r.do(rt.Method, path, c.token, body)
+				switch {
+				case c.role == defs.RoleNone:
+					wantStatus(t, got, http.StatusUnauthorized)
+					if got.header.Get("WWW-Authenticate") == "" {
+						t.Errorf("401 without WWW-Authenticate")
+					}
+				case !c.role.Allows(rt.Role):
+					wantStatus(t, got, http.StatusForbidden)
+				default:
+					if got.status == http.StatusUnauthorized || got.status == http.StatusForbidden {
+						t.Errorf("%s needs %s, so %s must get through; got %d: %s", rt.Pattern, rt.Role, c.name, got.status, got.body)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestUnknownQueryParameterRefused sends every route in the route table
+// with a parameter it does not declare: 400 naming it, before the handler
+// runs. Each declared parameter is let through.
+func TestUnknownQueryParameterRefused(t *testing.T) {
+	r := newRig(t)
+	for _, rt := range routeTable(t) {
+		path := concretePath(rt.Pattern)
+		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+			for _, bogus := range []string{"health", "zz_unknown", "Site"} {
+				if slices.Contains(rt.Query, bogus) {
+					continue
+				}
+				got := r.admin(rt.Method, path+"?"+bogus+"=offline", nil)
+				wantStatus(t, got, http.StatusBadRequest)
+				if e := got.err(t); e.Error.Field != bogus || !strings.Contains(e.Error.Message, "not a query parameter") {
+					t.Errorf("?%s: want an invalid error naming %q, got %+v", bogus, bogus, e.Error)
+				}
+			}
+			for _, q := range rt.Query {
+				got := r.admin(rt.Method, path+"?"+q+"=", nil)
+				if got.status == http.StatusBadRequest && strings.Contains(string(got.body), "not a query parameter") {
+					t.Errorf("declared parameter %q refused: %s", q, got.body)
+				}
+			}
+		})
+	}
+	// The probe: a filter the route does not have must not return
+	// every device.
+	if _, err := r.reg.Create(context.Background(), sensor("wl-1", defs.StatusActive)); err != nil {
+		t.Fatal(err)
+	}
+	got := r.do("GET", "/api/v1/devices?health=offline", r.tokens[defs.RoleViewer], nil)
+	wantStatus(t, got, http.StatusBadRequest)
+	if e := got.err(t); e.Error.Field != "health" || !strings.Contains(e.Error.Message, "kind, site, status") {
+		t.Errorf("want the error to name health and list the accepted parameters, got %+v", e.Error)
+	}
+	wantStatus(t, r.do("GET", "/api/v1/devices?site=hue-1&kind=sensor", r.tokens[defs.RoleViewer], nil), http.StatusOK)
 }

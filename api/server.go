@@ -12,10 +12,17 @@
 //
 //	func (s *Server) fleetRoutes() {
 //		d := s.domain("fleet", s.opts.Fleet != nil)
-//		d.route("GET", "/api/v1/fleet", defs.RoleViewer, s.listFleet)
+//		d.route("GET", "/api/v1/fleet", defs.RoleViewer, s.listFleet, "site", "kind")
 //	}
 //
-// and uncomment s.fleetRoutes() in routes. Handlers have the type
+// and uncomment s.fleetRoutes() in routes. The strings after the handler
+// are the query parameters the route accepts: any other is refused with a
+// 400 naming it, before the handler runs (a misspelt filter must not
+// silently return everything). A route that streams a long answer (a clip
+// download) adds .streaming(), which trades the fixed write deadline for a
+// rolling one. Every route lands in the route table (Server.Routes), which
+// the role and query tests enumerate, so a new route is tested without
+// being listed anywhere else. Handlers have the type
 // handlerFunc: they return an error (a defs coded error for anything the
 // client should see) and writeError maps it; decode bodies with
 // s.decodeJSON and answer with writeJSON. The principal is
@@ -30,6 +37,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +88,9 @@ type Options struct {
 	// MaxBodyBytes and MaxImportBytes limit request bodies; 0: defaults.
 	MaxBodyBytes   int64
 	MaxImportBytes int64
+	// Deadlines bound how long a client may take to send its request
+	// body and to take the answer; zero fields: the defaults.
+	Deadlines Deadlines
 
 	// Devices serves /api/v1/devices (devices.go).
 	Devices DeviceService
@@ -116,9 +128,10 @@ type Options struct {
 
 // Server is iocd's HTTP API.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	opts  Options
+	log   *slog.Logger
+	mux   *http.ServeMux
+	table []*routeSpec // every mounted route, in mount order
 }
 
 // New builds the Server and its routes.
@@ -135,6 +148,7 @@ func New(opts Options) *Server {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
+	opts.Deadlines = opts.Deadlines.withDefaults()
 	if opts.Auth == nil {
 		// Refuse rather than panic per request: a server wired without
 		// auth must not serve the API at all.
@@ -187,6 +201,11 @@ var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, htt
 // serveHTTP answers unrouted /api/ requests in the JSON error shape
 // (ServeMux's own answers are plain text) and hands the rest to the mux.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every request, routed or not, gets the default deadlines first, so
+	// that no answer (a 401, a 404, /healthz) waits forever on a client
+	// that announced a body and sends nothing; routes that stream widen
+	// them in their own handler.
+	s.opts.Deadlines.apply(w, r)
 	if _, pattern := s.mux.Handler(r); pattern != "" || !strings.HasPrefix(r.URL.Path, "/api/") {
 		s.mux.ServeHTTP(w, r)
 		return
@@ -214,11 +233,58 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // so every error takes the same road to the client.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// routeSpec is one row of the route table: what the route needs and
+// accepts. It is read by the route's handler on every request, so the
+// modifiers (streaming) may be chained after route returns.
+type routeSpec struct {
+	method, pattern string
+	min             defs.Role
+	query           map[string]bool
+	stream          bool
+}
+
+// streaming marks a route whose answer may take long to send (a clip, an
+// evidence package): instead of the fixed write deadline each write gets
+// Deadlines.StreamIdle, so a slow reader that keeps reading is served and
+// one that stops is cut.
+func (r *routeSpec) streaming() *routeSpec {
+	r.stream = true
+	return r
+}
+
+// Route describes one mounted route, as Routes reports it.
+type Route struct {
+	Method  string
+	Pattern string
+	// Role is the least role the route needs.
+	Role defs.Role
+	// Query lists the query parameters the route accepts, sorted.
+	Query []string
+	// Stream is true for routes with a rolling write deadline.
+	Stream bool
+}
+
+// Routes returns the route table: every authenticated route mounted, in
+// mount order. Tests enumerate it, so that a route added later is checked
+// for roles and query parameters without being listed a second time.
+func (s *Server) Routes() []Route {
+	out := make([]Route, 0, len(s.table))
+	for _, r := range s.table {
+		q := make([]string, 0, len(r.query))
+		for k := range r.query {
+			q = append(q, k)
+		}
+		slices.Sort(q)
+		out = append(out, Route{Method: r.method, Pattern: r.pattern, Role: r.min, Query: q, Stream: r.stream})
+	}
+	return out
+}
+
 // route mounts an authenticated handler: the request must carry a bearer
 // token whose role is at least min; the principal is then in the request
-// context (auth.PrincipalFrom).
-func (s *Server) route(method, pattern string, min defs.Role, h handlerFunc) {
-	s.handle(method, pattern, min, auth.BearerToken, h)
+// context (auth.PrincipalFrom). query lists the accepted query parameters.
+func (s *Server) route(method, pattern string, min defs.Role, h handlerFunc, query ...string) *routeSpec {
+	return s.handle(method, pattern, min, auth.BearerToken, h, query...)
 }
 
 // domain returns a router for one domain's routes: when the domain is not
@@ -235,24 +301,36 @@ type domainRouter struct {
 }
 
 // route mounts h, or the "not available" answer if the domain is unwired.
-func (d domainRouter) route(method, pattern string, min defs.Role, h handlerFunc) {
+func (d domainRouter) route(method, pattern string, min defs.Role, h handlerFunc, query ...string) *routeSpec {
 	if !d.wired {
 		name := d.name
 		h = func(http.ResponseWriter, *http.Request) error {
 			return defs.Errorf(defs.EUNAVAILABLE, "%s is not available on this server", name)
 		}
 	}
-	d.s.route(method, pattern, min, h)
+	return d.s.route(method, pattern, min, h, query...)
 }
 
-func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.Request) string, h handlerFunc) {
+func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.Request) string, h handlerFunc, query ...string) *routeSpec {
+	spec := &routeSpec{method: method, pattern: pattern, min: min, query: make(map[string]bool, len(query))}
+	for _, q := range query {
+		spec.query[q] = true
+	}
+	s.table = append(s.table, spec)
 	s.mux.HandleFunc(method+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		var out http.ResponseWriter = sw
 		p, err := s.opts.Auth.Authorize(r.Context(), token(r), min)
 		if err == nil {
+			err = spec.checkQuery(r)
+		}
+		if err == nil && spec.stream {
+			out, err = s.opts.Deadlines.startStream(sw, r)
+		}
+		if err == nil {
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-			err = h(sw, r)
+			err = h(out, r)
 		}
 		switch {
 		case err != nil && sw.wrote:
@@ -265,6 +343,55 @@ func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.
 		s.log.Debug("http request", "method", r.Method, "path", r.URL.Path,
 			"status", sw.status, "principal", p.Name, "dur", time.Since(start))
 	})
+	return spec
+}
+
+// checkQuery refuses a query parameter the route does not take, naming
+// it: a filter that is misspelt or not supported must not silently widen
+// the answer (?health=offline returning every device).
+func (r *routeSpec) checkQuery(req *http.Request) error {
+	if req.URL.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(req.URL.RawQuery)
+	if err != nil {
+		return defs.Invalid("query", "is not a valid query string")
+	}
+	var unknown []string
+	for k := range q {
+		if !r.query[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	accepted := "none"
+	if len(r.query) > 0 {
+		names := make([]string, 0, len(r.query))
+		for k := range r.query {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		accepted = strings.Join(names, ", ")
+	}
+	name := clipName(unknown[0])
+	return defs.Invalid(name, "is not a query parameter of %s %s (accepted: %s)", r.method, r.pattern, accepted)
+}
+
+// clipName keeps an echoed parameter name short and printable.
+func clipName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return s
 }
 
 // statusWriter remembers the status for the request log. It implements

@@ -20,7 +20,7 @@ var _ TelemetryService = (*influx.History)(nil)
 func (s *Server) telemetryRoutes() {
 	// Mounted even without InfluxDB, to say precisely why there is no
 	// history rather than the generic "not available".
-	s.route("GET", "/api/v1/devices/{id}/telemetry", defs.RoleViewer, s.getTelemetry)
+	s.route("GET", "/api/v1/devices/{id}/telemetry", defs.RoleViewer, s.getTelemetry, "field", "from", "to", "every")
 }
 
 // telemetryResponse is one field's history, one point per window, the time

@@ -33,11 +33,12 @@ func (s *Server) violationsRoutes() {
 	d := s.domain("violations", s.opts.Violations != nil)
 	// The list and the record are for the wall; the evidence itself (video,
 	// picture, package) and decisions are for the police.
-	d.route("GET", "/api/v1/violations", defs.RoleViewer, s.listViolations)
+	d.route("GET", "/api/v1/violations", defs.RoleViewer, s.listViolations,
+		"status", "type", "camera", "site", "plate", "from", "to", "limit", "cursor")
 	d.route("GET", "/api/v1/violations/{id}", defs.RoleViewer, s.getViolation)
-	d.route("GET", "/api/v1/violations/{id}/clip", defs.RoleReviewer, s.violationClip)
-	d.route("GET", "/api/v1/violations/{id}/snapshot", defs.RoleReviewer, s.violationSnapshot)
-	d.route("GET", "/api/v1/violations/{id}/evidence", defs.RoleReviewer, s.violationEvidence)
+	d.route("GET", "/api/v1/violations/{id}/clip", defs.RoleReviewer, s.violationClip).streaming()
+	d.route("GET", "/api/v1/violations/{id}/snapshot", defs.RoleReviewer, s.violationSnapshot).streaming()
+	d.route("GET", "/api/v1/violations/{id}/evidence", defs.RoleReviewer, s.violationEvidence).streaming()
 	d.route("GET", "/api/v1/violations/{id}/reviews", defs.RoleReviewer, s.violationReviews)
 	d.route("POST", "/api/v1/violations/{id}/review", defs.RoleReviewer, s.reviewViolation)
 }
