@@ -6,9 +6,9 @@ import "time"
 type Fleet struct {
 	// MinStale is the shortest silence that makes a device stale; a device
 	// goes stale after max(3 × heartbeat_s, MinStale).
-	MinStale Duration `yaml:"min_stale"`
+	MinStale Duration `yaml:"min_stale" range:"10ms,24h"`
 	// CheckInterval is how often silence is checked.
-	CheckInterval Duration `yaml:"check_interval"`
+	CheckInterval Duration `yaml:"check_interval" range:"10ms,1h"`
 }
 
 func defaultFleet() Fleet {
@@ -16,6 +16,4 @@ func defaultFleet() Fleet {
 }
 
 func (f Fleet) validate(bad badFunc) {
-	positiveDuration(bad, "fleet.min_stale", f.MinStale.D())
-	positiveDuration(bad, "fleet.check_interval", f.CheckInterval.D())
 }

@@ -11,13 +11,13 @@ type Influx struct {
 	Org    string `yaml:"org"`
 	Bucket string `yaml:"bucket"`
 	// BatchSize and FlushInterval bound a write batch.
-	BatchSize     int      `yaml:"batch_size"`
-	FlushInterval Duration `yaml:"flush_interval"`
+	BatchSize     int      `yaml:"batch_size" range:"1,100_000"`
+	FlushInterval Duration `yaml:"flush_interval" range:"10ms,1m"`
 	// Timeout bounds each write and query.
-	Timeout Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout" range:"100ms,5m"`
 	// SpoolMaxBytes bounds the on-disk spool that holds points while
 	// InfluxDB is unreachable.
-	SpoolMaxBytes int64 `yaml:"spool_max_bytes"`
+	SpoolMaxBytes int64 `yaml:"spool_max_bytes" range:"1_048_576,1_099_511_627_776"`
 }
 
 func defaultInflux() Influx {
@@ -43,8 +43,4 @@ func (i Influx) validate(bad badFunc) {
 	if i.Bucket == "" || strings.Count(i.Bucket, "/") > 1 {
 		bad("influx.bucket", "%q must be a bucket name or db/rp", i.Bucket)
 	}
-	positive(bad, "influx.batch_size", i.BatchSize)
-	positiveDuration(bad, "influx.flush_interval", i.FlushInterval.D())
-	positiveDuration(bad, "influx.timeout", i.Timeout.D())
-	positive(bad, "influx.spool_max_bytes", i.SpoolMaxBytes)
 }

@@ -5,11 +5,11 @@ type Ingest struct {
 	// QueueSize bounds the messages waiting for a decoder. When it is full
 	// the MQTT handler blocks, which slows the broker's delivery instead of
 	// growing memory.
-	QueueSize int `yaml:"queue_size"`
+	QueueSize int `yaml:"queue_size" range:"1,1_000_000"`
 	// Workers is the number of decoders.
-	Workers int `yaml:"workers"`
+	Workers int `yaml:"workers" range:"1,256"`
 	// MaxPayloadBytes rejects larger payloads as too_large.
-	MaxPayloadBytes int `yaml:"max_payload_bytes"`
+	MaxPayloadBytes int `yaml:"max_payload_bytes" range:"64,16_777_216"`
 }
 
 func defaultIngest() Ingest {
@@ -17,7 +17,4 @@ func defaultIngest() Ingest {
 }
 
 func (i Ingest) validate(bad badFunc) {
-	positive(bad, "ingest.queue_size", i.QueueSize)
-	positive(bad, "ingest.workers", i.Workers)
-	positive(bad, "ingest.max_payload_bytes", i.MaxPayloadBytes)
 }

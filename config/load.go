@@ -52,7 +52,10 @@ type leaf struct {
 	// urlSecret: a URL whose userinfo may hold a password; shown redacted.
 	urlSecret bool
 	help      string
-	v         reflect.Value
+	// rng is the `range:"min,max"` tag: the bounds Validate enforces
+	// (ranges.go). Every numeric key has one.
+	rng string
+	v   reflect.Value
 }
 
 // leaves walks c and returns every scalar key, in declaration order. Maps
@@ -73,15 +76,16 @@ func leaves(c *Config) []leaf {
 				key = prefix + "." + name
 			}
 			fv := v.Field(i)
+			l := leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", rng: f.Tag.Get("range"), v: fv}
 			switch {
 			case f.Type == reflect.TypeOf(Duration(0)):
-				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", v: fv})
+				out = append(out, l)
 			case fv.Kind() == reflect.Struct:
 				walk(key, fv)
 			case fv.Kind() == reflect.Map:
 				// YAML only.
 			default:
-				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", v: fv})
+				out = append(out, l)
 			}
 		}
 	}

@@ -1,6 +1,12 @@
 package config
 
-import "strings"
+import (
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/iocd/iocd/defs"
+)
 
 // MQTT configures the connection to the broker that edge devices report to.
 type MQTT struct {
@@ -19,8 +25,16 @@ type MQTT struct {
 	// ShareGroup, when set, subscribes as $share/<group>/... so that
 	// several replicas split the messages between them.
 	ShareGroup string `yaml:"share_group"`
+	// TLSCAFile, TLSCertFile and TLSKeyFile configure TLS for ssl://,
+	// mqtts:// and wss:// URLs: the CA bundle (PEM) that signed the
+	// broker's certificate (empty: the system roots), and a client
+	// certificate and its key (PEM) for brokers that require one
+	// (Mosquitto's require_certificate true). Cert and key go together.
+	TLSCAFile   string `yaml:"tls_ca_file"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
 	// ConnectTimeout bounds each connection attempt.
-	ConnectTimeout Duration `yaml:"connect_timeout"`
+	ConnectTimeout Duration `yaml:"connect_timeout" range:"100ms,5m"`
 }
 
 func defaultMQTT(host string) MQTT {
@@ -43,6 +57,7 @@ func (m MQTT) validate(bad badFunc) {
 	} else if err := checkHostPort(m.EmbeddedAddr); err != nil {
 		bad("mqtt.embedded_addr", "%v", err)
 	}
+	m.validateTLS(bad)
 	if m.ClientID == "" || len(m.ClientID) > 128 {
 		bad("mqtt.client_id", "must be 1 to 128 characters")
 	}
@@ -52,5 +67,39 @@ func (m MQTT) validate(bad badFunc) {
 	if strings.ContainsAny(m.ShareGroup, "/#+") {
 		bad("mqtt.share_group", "%q must not contain /, # or +", m.ShareGroup)
 	}
-	positiveDuration(bad, "mqtt.connect_timeout", m.ConnectTimeout.D())
+}
+
+// TLS reports whether the URL's scheme is one that paho and iocd dial
+// with TLS.
+func (m MQTT) TLS() bool {
+	u, err := url.Parse(m.URL)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "ssl", "tls", "mqtts", "wss":
+		return true
+	}
+	return false
+}
+
+func (m MQTT) validateTLS(bad badFunc) {
+	files := []struct{ key, path string }{
+		{"mqtt.tls_ca_file", m.TLSCAFile}, {"mqtt.tls_cert_file", m.TLSCertFile}, {"mqtt.tls_key_file", m.TLSKeyFile},
+	}
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		if !m.TLS() {
+			bad(f.key, "is set, but mqtt.url %q is not ssl://, mqtts:// or wss://", defs.RedactURL(m.URL))
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			bad(f.key, "cannot be read: %v", err)
+		}
+	}
+	if (m.TLSCertFile == "") != (m.TLSKeyFile == "") {
+		bad("mqtt.tls_cert_file", "and mqtt.tls_key_file must be set together")
+	}
 }

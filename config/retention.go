@@ -4,14 +4,14 @@ import "time"
 
 // Retention configures how long violation clips are kept.
 type Retention struct {
-	RejectedDays  int `yaml:"rejected_days"`
-	ConfirmedDays int `yaml:"confirmed_days"`
+	RejectedDays  int `yaml:"rejected_days" range:"1,36_500"`
+	ConfirmedDays int `yaml:"confirmed_days" range:"1,36_500"`
 	// MinFreeBytes: below this much free space on the data dir's disk, the
 	// oldest rejected and then pending clips are removed, and an event is
 	// raised for the alerts. Confirmed clips are never removed for space.
-	MinFreeBytes int64 `yaml:"min_free_bytes"`
+	MinFreeBytes int64 `yaml:"min_free_bytes" range:"0,1_125_899_906_842_624"`
 	// Interval is how often retention runs.
-	Interval Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval" range:"1s,24h"`
 }
 
 func defaultRetention() Retention {
@@ -19,10 +19,4 @@ func defaultRetention() Retention {
 }
 
 func (r Retention) validate(bad badFunc) {
-	positive(bad, "retention.rejected_days", r.RejectedDays)
-	positive(bad, "retention.confirmed_days", r.ConfirmedDays)
-	if r.MinFreeBytes < 0 {
-		bad("retention.min_free_bytes", "must not be negative")
-	}
-	positiveDuration(bad, "retention.interval", r.Interval.D())
 }

@@ -7,19 +7,19 @@ type Streams struct {
 	// Transport is tcp (the default: survives NAT and loss) or udp.
 	Transport string `yaml:"transport"`
 	// ReadTimeout drops a session that receives nothing for this long.
-	ReadTimeout Duration `yaml:"read_timeout"`
+	ReadTimeout Duration `yaml:"read_timeout" range:"100ms,5m"`
 	// BackoffMin and BackoffMax bound the reconnect delay, which doubles
 	// after each failure.
-	BackoffMin Duration `yaml:"backoff_min"`
-	BackoffMax Duration `yaml:"backoff_max"`
+	BackoffMin Duration `yaml:"backoff_min" range:"10ms,10m"`
+	BackoffMax Duration `yaml:"backoff_max" range:"10ms,1h"`
 	// BufferMaxBytes bounds each camera's pre-event ring buffer.
-	BufferMaxBytes int64 `yaml:"buffer_max_bytes"`
+	BufferMaxBytes int64 `yaml:"buffer_max_bytes" range:"65_536,4_294_967_296"`
 	// StatsInterval is how often camera_stats is written.
-	StatsInterval Duration `yaml:"stats_interval"`
+	StatsInterval Duration `yaml:"stats_interval" range:"100ms,1h"`
 	// BufferSlack is kept in each camera's buffer beyond the longest clip
 	// window (pre + post), so an event that arrives this late still gets
 	// its whole clip.
-	BufferSlack Duration `yaml:"buffer_slack"`
+	BufferSlack Duration `yaml:"buffer_slack" range:"0s,5m"`
 }
 
 func defaultStreams() Streams {
@@ -38,14 +38,7 @@ func (s Streams) validate(bad badFunc) {
 	if s.Transport != "tcp" && s.Transport != "udp" {
 		bad("streams.transport", "%q is not one of tcp, udp", s.Transport)
 	}
-	positiveDuration(bad, "streams.read_timeout", s.ReadTimeout.D())
-	positiveDuration(bad, "streams.backoff_min", s.BackoffMin.D())
 	if s.BackoffMax < s.BackoffMin {
 		bad("streams.backoff_max", "must not be less than streams.backoff_min")
-	}
-	positive(bad, "streams.buffer_max_bytes", s.BufferMaxBytes)
-	positiveDuration(bad, "streams.stats_interval", s.StatsInterval.D())
-	if s.BufferSlack < 0 || s.BufferSlack.D() > 5*time.Minute {
-		bad("streams.buffer_slack", "must be between 0s and 5m, got %s", s.BufferSlack.D())
 	}
 }

@@ -14,8 +14,8 @@ type Window struct {
 // Violations configures violation clips.
 type Violations struct {
 	// Pre and Post are the default clip window around the event time.
-	Pre  Duration `yaml:"pre"`
-	Post Duration `yaml:"post"`
+	Pre  Duration `yaml:"pre" range:"0s,2m"`
+	Post Duration `yaml:"post" range:"0s,2m"`
 	// Windows overrides the window per violation type, e.g. speeding.
 	// Maps are set in the YAML file only.
 	Windows map[string]Window `yaml:"windows"`
@@ -42,7 +42,7 @@ func (v Violations) validate(bad badFunc) {
 			bad(key+".post", "must be between 0s and 2m, got %s", w.Post.D())
 		}
 	}
-	check("violations", Window{Pre: v.Pre, Post: v.Post})
+	// violations.pre and .post are checked by their range tags.
 	for typ, w := range v.Windows {
 		check(fmt.Sprintf("violations.windows.%s", typ), w)
 	}

@@ -24,12 +24,11 @@ var fileClips = []defs.ClipStatus{defs.ClipComplete, defs.ClipPartial, defs.Clip
 
 func (s *Service) applyRetention(ctx context.Context) {
 	now := time.Now()
-	day := 24 * time.Hour
 	for _, r := range []struct {
 		status defs.ReviewStatus
 		days   int
 	}{{defs.ReviewRejected, s.retention.RejectedDays}, {defs.ReviewConfirmed, s.retention.ConfirmedDays}} {
-		n, err := s.purgeWhile(ctx, r.status, now.Add(-time.Duration(r.days)*day), func() bool { return true }, "age")
+		n, err := s.purgeWhile(ctx, r.status, retentionCutoff(now, r.days), func() bool { return true }, "age")
 		if err != nil {
 			s.log.Error("retention", "status", r.status, "error", err)
 		}
@@ -74,6 +73,14 @@ func (s *Service) applyRetention(ctx context.Context) {
 			fmt.Sprintf("only %d bytes free on the clip disk after removing every rejected and pending clip; confirmed evidence is kept and new clips may fail", f),
 			map[string]string{"free_bytes": fmt.Sprint(f)})
 	}
+}
+
+// retentionCutoff is days before now. time.Duration(days)*24h overflows
+// past 106,751 days and wrapped into the future, which purged clips
+// confirmed seconds earlier; AddDate counts in calendar days and cannot
+// (config bounds the days at 36,500 besides).
+func retentionCutoff(now time.Time, days int) time.Time {
+	return now.AddDate(0, 0, -days)
 }
 
 // purgeWhile removes the files of violations with status, decided (or

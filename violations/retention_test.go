@@ -177,3 +177,54 @@ func TestRetentionSkipsABadRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionHugeDaysKeepsFreshClips: rejected_days of 200,000 (past
+// what time.Duration holds) once wrapped the cutoff into the future and
+// purged a clip decided seconds earlier. The aged confirmed record's
+// notice, which retention sends after the rejected pass, says it ran.
+func TestRetentionHugeDaysKeepsFreshClips(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	sub := r.bus.Subscribe("test", defs.Mask(defs.EventNotice), 16)
+	defer sub.Close()
+	for _, id := range []string{"fresh", "aged"} {
+		r.fire("dead", id, "red_light", time.Now(), `,"snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="`)
+	}
+	fresh, aged := r.final("dead", "fresh"), r.final("dead", "aged")
+	admin := violations.Actor{Name: "chief", Role: defs.RoleAdmin}
+	if _, err := r.svc.Review(ctx, admin, fresh.ID, defs.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Review(ctx, admin, aged.ID, defs.ReviewConfirmed, ""); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-40 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000000000Z")
+	if _, err := r.store.DB().Exec(`UPDATE violations SET reviewed_at = ? WHERE id = ?`, old, aged.ID); err != nil {
+		t.Fatal(err)
+	}
+	cfg := r.cfg
+	cfg.Retention.RejectedDays, cfg.Retention.ConfirmedDays = 200000, 30
+	svc := violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, r.store, nil, r.bus, nil, nil, nil)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-sub.C():
+			if ev.Notice.Code == "clips_expired" && ev.Notice.Labels["status"] == string(defs.ReviewConfirmed) {
+				v, err := r.store.GetViolation(ctx, fresh.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.SnapshotPath == "" {
+					t.Fatalf("a rejected clip decided seconds ago was purged with rejected_days=200000")
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatal("retention did not run: no clips_expired notice for the aged confirmed record")
+		}
+	}
+}
