@@ -235,6 +235,9 @@ func (s *service) startHTTP() error {
 		Violations: s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
+		Deadlines: api.Deadlines{
+			Body: s.cfg.HTTP.BodyTimeout.D(), Write: s.cfg.HTTP.WriteTimeout.D(), StreamIdle: s.cfg.HTTP.StreamIdle.D(),
+		},
 	}
 	if s.history != nil { // a nil *History must not become a non-nil interface
 		opts.Telemetry = s.history
@@ -245,19 +248,24 @@ func (s *service) startHTTP() error {
 	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, apiSrv.Handler())
 	}
-	mux.Handle("/", dashboard.PageHandler())
+	mux.Handle("/", opts.Deadlines.Wrap(dashboard.PageHandler()))
 
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http_addr: %w", err)
 	}
 	s.httpAddr = ln.Addr().String()
+	// A bounded number of connections, each with deadlines: no client,
+	// with or without a token, holds a file descriptor without sending
+	// or reading (http.*).
+	ln = api.LimitListener(ln, s.cfg.HTTP.MaxConns, s.prom)
 	s.httpSrv = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: clips and the feed stream for long; each
-		// handler bounds its own work.
+		ReadHeaderTimeout: s.cfg.HTTP.HeaderTimeout.D(),
+		IdleTimeout:       s.cfg.HTTP.IdleTimeout.D(),
+		// No server-wide ReadTimeout or WriteTimeout: the API sets them
+		// per request (api.Deadlines), since clips stream for long and
+		// the feed keeps its own ping/pong deadlines.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	served := make(chan error, 1)
