@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -89,7 +91,9 @@ func TestAuthorize(t *testing.T) {
 		{"operator as viewer", op, defs.RoleViewer, ""},
 		{"operator as operator", op, defs.RoleOperator, ""},
 		{"operator as reviewer", op, defs.RoleReviewer, defs.EFORBIDDEN},
-		{"operator token altered", op[:len(op)-1] + "A", defs.RoleViewer, defs.EUNAUTHORIZED},
+		{"operator token altered", alter(op), defs.RoleViewer, defs.EUNAUTHORIZED},
+		{"operator token truncated", op[:len(op)-1], defs.RoleViewer, defs.EUNAUTHORIZED},
+		{"operator token extended", op + "A", defs.RoleViewer, defs.EUNAUTHORIZED},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -101,6 +105,34 @@ func TestAuthorize(t *testing.T) {
 				t.Errorf("error %q holds the token", err)
 			}
 		})
+	}
+}
+
+// alter changes one character in the middle of a token's base64 body to a
+// different one. Replacing the last character with a fixed 'A' did
+// nothing whenever the token already ended in 'A' (1 run in 16: the last
+// character of 32 bytes in base64 carries only 4 bits), and the test then
+// failed; a middle character carries 6 bits of the decoded secret, and
+// the replacement is chosen to differ from it.
+func alter(tok string) string {
+	i := len(TokenPrefix) + (len(tok)-len(TokenPrefix))/2
+	c := byte('A')
+	if tok[i] == 'A' {
+		c = 'B'
+	}
+	return tok[:i] + string(c) + tok[i+1:]
+}
+
+func TestAlterChangesTheDecodedSecret(t *testing.T) {
+	for _, tok := range []string{
+		TokenPrefix + strings.Repeat("A", 43), TokenPrefix + strings.Repeat("B", 43), TokenPrefix + strings.Repeat("x", 42) + "A",
+	} {
+		got := alter(tok)
+		a, errA := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, TokenPrefix))
+		b, errB := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(got, TokenPrefix))
+		if errA != nil || errB != nil || bytes.Equal(a, b) {
+			t.Errorf("alter(%q) = %q: want different decoded bytes (%v, %v)", tok, got, errA, errB)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,22 +15,39 @@ import (
 	"github.com/iocd/iocd/bus"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/testrig"
 )
 
-// recordingSink keeps the device_status points the tracker writes.
+// recordingSink keeps the device_status points the tracker writes. slow,
+// if set, is called before a point is kept: a writer applying
+// back-pressure, as influx.Writer may.
 type recordingSink struct {
 	mu     sync.Mutex
 	points []map[string]any
+	slow   func(fields map[string]any)
 }
 
 func (s *recordingSink) WritePoint(m string, tags map[string]string, fields map[string]any, ts time.Time) {
+	if s.slow != nil {
+		s.slow(fields)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := map[string]any{"measurement": m, "device": tags["device"]}
+	p := map[string]any{"measurement": m, "device": tags["device"], "ts": ts}
 	for k, v := range fields {
 		p[k] = v
 	}
 	s.points = append(s.points, p)
+}
+
+// byTime returns the points kept so far, oldest first: the order
+// InfluxDB keeps them in, whatever order they were written in.
+func (s *recordingSink) byTime() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := slices.Clone(s.points)
+	slices.SortStableFunc(out, func(a, b map[string]any) int { return a["ts"].(time.Time).Compare(b["ts"].(time.Time)) })
+	return out
 }
 
 func newTracker(t *testing.T, devs ...defs.Device) (*Tracker, *bus.Bus, *recordingSink) {
@@ -44,14 +62,33 @@ func dev(id, site string, kind defs.Kind) defs.Device {
 	return defs.Device{ID: defs.DeviceID(id), Site: site, Kind: kind, Status: defs.StatusActive}
 }
 
+// TestHealthLifecycle follows one device through online, stale and
+// offline. It once missed its stale point in 1 of 3 CI runs: the tracker
+// publishes a change on the bus inside its lock but writes the point after
+// it, so the test, woken by the stale event, could set the device offline
+// and read the sink before the tracker's goroutine had written the stale
+// point (or after the offline one). Points are now awaited, and compared
+// in time order, which is what InfluxDB keeps; the sink here is slow on
+// the stale point so that every run takes that interleaving. The two
+// readings are sent back to back, before the first event is awaited, so
+// that a slow runner cannot let the device go stale between them.
 func TestHealthLifecycle(t *testing.T) {
 	a := dev("aq-01", "tan-an", defs.KindSensor)
 	tr, b, sink := newTracker(t, a, dev("tl-01", "tan-an", defs.KindController))
+	offlineSent := make(chan struct{})
+	var sent sync.Once
+	release := func() { sent.Do(func() { close(offlineSent) }) }
+	sink.slow = func(fields map[string]any) {
+		if fields["health"] == "stale" {
+			<-offlineSent
+		}
+	}
 	sub := b.Subscribe("test", defs.Mask(defs.EventHealth), 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- tr.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	// release first: should the test stop early, Run may be in the sink.
+	defer func() { release(); cancel(); <-done }()
 
 	next := func(want defs.Health) {
 		t.Helper()
@@ -68,14 +105,15 @@ func TestHealthLifecycle(t *testing.T) {
 		t.Fatalf("before any message: want unknown, got %s", s.Health)
 	}
 	tr.Seen(a, time.Now(), []defs.Field{{Key: "pm25", Type: defs.FieldFloat, Num: 35}})
-	next(defs.HealthOnline)
 	tr.Seen(a, time.Now(), []defs.Field{{Key: "pm25", Type: defs.FieldFloat, Num: 36}, {Key: "ok", Type: defs.FieldBool, Bool: true}})
 	s, _ := tr.Snapshot(a.ID)
 	if s.Values["pm25"] != 36.0 || s.Values["ok"] != true {
 		t.Errorf("latest values: want pm25=36 ok=true, got %v", s.Values)
 	}
+	next(defs.HealthOnline)
 	next(defs.HealthStale) // silent past min_stale
 	tr.Status(a, "offline", map[string]string{"fw": "1.2.3"}, time.Now())
+	release()
 	next(defs.HealthOffline)
 	if s, _ := tr.Snapshot(a.ID); s.Meta["fw"] != "1.2.3" {
 		t.Errorf("meta: want fw=1.2.3, got %v", s.Meta)
@@ -87,10 +125,9 @@ func TestHealthLifecycle(t *testing.T) {
 			t.Errorf("count %+v not expected; want %v", c, want)
 		}
 	}
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
+	testrig.WaitFor(t, "three device_status points", 5*time.Second, func() bool { return len(sink.byTime()) >= 3 })
 	var got []any
-	for _, p := range sink.points {
+	for _, p := range sink.byTime() {
 		got = append(got, p["health"], p["online"])
 	}
 	wantPoints := []any{"online", 1, "stale", 0, "offline", 0}
