@@ -153,6 +153,12 @@ func (a *Authenticator) CreateToken(ctx context.Context, role defs.Role, name st
 	if len(name) > 128 {
 		return "", defs.Token{}, defs.Invalid("name", "must be at most 128 characters")
 	}
+	// A token's name is shown in listings, audit entries and logs (as the
+	// principal): an ANSI escape or a bidi override there could rewrite
+	// what an admin reads.
+	if defs.UnsafeText(name) {
+		return "", defs.Token{}, defs.Invalid("name", "must be UTF-8 text without control characters")
+	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", defs.Token{}, fmt.Errorf("creating token: %w", err)

@@ -61,6 +61,10 @@ func TestCreateTokenValidates(t *testing.T) {
 		{"role out of range", defs.Role(9), "x", "role"},
 		{"blank name", defs.RoleViewer, "  ", "name"},
 		{"long name", defs.RoleViewer, strings.Repeat("n", 129), "name"},
+		{"ANSI escape", defs.RoleViewer, "wall\x1b[2J\x1b[31mroot", "name"},
+		{"newline", defs.RoleViewer, "wall\nlevel=ERROR msg=forged", "name"},
+		{"bidi override", defs.RoleViewer, "wall\u202eexe.txt", "name"},
+		{"invalid UTF-8", defs.RoleViewer, "wall\xff", "name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

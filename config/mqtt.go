@@ -58,6 +58,13 @@ func (m MQTT) validate(bad badFunc) {
 		bad("mqtt.embedded_addr", "%v", err)
 	}
 	m.validateTLS(bad)
+	for _, f := range []struct{ key, v string }{
+		{"mqtt.client_id", m.ClientID}, {"mqtt.username", m.Username}, {"mqtt.topic_prefix", m.TopicPrefix}, {"mqtt.share_group", m.ShareGroup},
+	} {
+		if defs.UnsafeText(f.v) {
+			bad(f.key, "must be UTF-8 text without control characters")
+		}
+	}
 	if m.ClientID == "" || len(m.ClientID) > 128 {
 		bad("mqtt.client_id", "must be 1 to 128 characters")
 	}

@@ -1,9 +1,6 @@
 package defs
 
-import (
-	"net/url"
-	"time"
-)
+import "time"
 
 // DeviceID names a device uniquely across all sites.
 type DeviceID string
@@ -87,23 +84,4 @@ func (d Device) Redacted() Device {
 		d.Tags = tags
 	}
 	return d
-}
-
-// RedactURL masks the password of a URL's userinfo ("rtsp://u:xxxxx@h/p").
-// A string that does not parse is replaced whole, since it may still hold a
-// secret.
-func RedactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparseable url redacted>"
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-	}
-	return u.String()
 }

@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/url"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/iocd/iocd/defs"
@@ -137,10 +136,8 @@ func checkText(field, s string, max int) error {
 	if !utf8.ValidString(s) {
 		return defs.Invalid(field, "must be valid UTF-8")
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return defs.Invalid(field, "must not hold control characters")
-		}
+	if defs.UnsafeText(s) {
+		return defs.Invalid(field, "must not hold control characters or bidirectional overrides")
 	}
 	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,21 +199,18 @@ loop:
 	return cause
 }
 
-// scrub removes the camera's password from an error's text: errors become
-// log lines and the API's reason field, and a library may quote the URL.
+// scrub removes the camera's credentials (userinfo password, secret query
+// parameters) from an error's text: errors become log lines and the API's
+// reason field, and a library may quote the URL.
 func (s *session) scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	u, perr := url.Parse(s.dev.RTSPURL)
-	if perr != nil || u.User == nil {
-		return err
+	text := err.Error()
+	if clean := defs.ScrubSecrets(text, s.dev.RTSPURL); clean != text {
+		return errors.New(clean)
 	}
-	pass, ok := u.User.Password()
-	if !ok || pass == "" || !strings.Contains(err.Error(), pass) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), pass, "xxxxx"))
+	return err
 }
 
 func errText(err error) string {

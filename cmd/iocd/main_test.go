@@ -19,11 +19,17 @@ import (
 // returns its exit code.
 func startServe(t *testing.T, args ...string) (string, func() int) {
 	t.Helper()
+	return startServeTo(t, io.Discard, args...)
+}
+
+// startServeTo is startServe with the service's log written to stderr.
+func startServeTo(t *testing.T, stderr io.Writer, args ...string) (string, func() int) {
+	t.Helper()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(t))
 	args = append([]string{"serve", "-http_addr", httpAddr, "-data_dir", t.TempDir(), "-log.level", "warn"}, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	go func() { code <- run(ctx, args, io.Discard, io.Discard) }()
+	go func() { code <- run(ctx, args, io.Discard, stderr) }()
 	base := "http://" + httpAddr
 	deadline := time.Now().Add(20 * time.Second)
 	for {
