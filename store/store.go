@@ -58,6 +58,9 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*SQLite, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("creating store dir: %w", err)
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, err
+	}
 	s, err := openDB(path, log)
 	if err != nil {
 		return nil, err
@@ -86,6 +89,21 @@ func OpenExisting(ctx context.Context, path string, log *slog.Logger) (*SQLite, 
 		return nil, err
 	}
 	return s, nil
+}
+
+// ownerOnly creates the database file mode 0600, or makes an existing one
+// so: it holds the cameras' RTSP URLs with their passwords, and SQLite
+// gives its -wal and -shm files the database file's mode.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("opening store: making %s owner-only: %w", path, err)
+	}
+	return nil
 }
 
 func openDB(path string, log *slog.Logger) (*SQLite, error) {

@@ -88,6 +88,9 @@ func writeAtomic(dataDir, rel string, write func(io.Writer) error) (sum string, 
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", 0, fmt.Errorf("creating clip dir: %w", err)
 	}
+	if err := confined(dataDir, dir); err != nil {
+		return "", 0, fmt.Errorf("clip dir for %s: %w", rel, err)
+	}
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("creating temp file: %w", err)
@@ -156,7 +159,11 @@ func evidencePath(dataDir, rel string) (string, error) {
 	if rel == "" || !filepath.IsLocal(rel) || !strings.HasPrefix(filepath.ToSlash(rel), "clips/") {
 		return "", fmt.Errorf("evidence path %q is not under clips/", rel)
 	}
-	return filepath.Join(dataDir, rel), nil
+	p := filepath.Join(dataDir, rel)
+	if err := confined(dataDir, p); err != nil {
+		return "", fmt.Errorf("evidence path %q: %w", rel, err)
+	}
+	return p, nil
 }
 
 // hasher is a SHA-256 writer that reports in hex.

@@ -64,11 +64,10 @@ func (c *fileHashes) sum(f *os.File) (string, error) {
 // recorded SHA-256. A file that does not match is never served as
 // evidence: the refusal is audited and the error is a defs ECONFLICT.
 func (s *Service) openChecked(ctx context.Context, a Actor, v defs.Violation, what, rel, recorded string) (*os.File, error) {
-	p, err := evidencePath(s.dataDir, rel)
-	if err != nil {
+	if _, err := evidencePath(s.dataDir, rel); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	f, err := openEvidence(s.dataDir, rel)
 	if os.IsNotExist(err) {
 		return nil, defs.NotFound("violation %s's %s file is missing", v.ID, what)
 	}

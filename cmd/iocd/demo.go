@@ -118,6 +118,7 @@ func randomToken() string {
 	return "iocd_demo_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// writeJSONFile writes v to path as indented JSON, mode 0600.
 func writeJSONFile(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
@@ -126,7 +127,27 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b, 0o640); err != nil {
+	// The device list holds the cameras' RTSP URLs with their passwords:
+	// owner-only, through a fresh file renamed into place, because
+	// os.WriteFile keeps the mode of a file that already exists (an
+	// earlier run's 0640 list would stay readable by the group).
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename, a no-op
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
