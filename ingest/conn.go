@@ -3,13 +3,18 @@ package ingest
 import (
 	"bufio"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/iocd/iocd/config"
 )
 
 // This file holds two changes to paho's plumbing that the drain benchmark
@@ -34,6 +39,38 @@ func (nullStore) Reset()                            {}
 
 var _ mqtt.Store = nullStore{}
 
+// tlsConfig builds the TLS configuration of an ssl://, tls://, mqtts://
+// or wss:// broker URL from mqtt.tls_ca_file (the roots that signed the
+// broker's certificate; empty: the system's) and mqtt.tls_cert_file and
+// mqtt.tls_key_file (a client certificate, for brokers that require one).
+// It returns nil for other schemes.
+func tlsConfig(m config.MQTT) (*tls.Config, error) {
+	if !m.TLS() {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if m.TLSCAFile != "" {
+		pem, err := os.ReadFile(m.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.tls_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt.tls_ca_file %s: no PEM certificate in it", m.TLSCAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if m.TLSCertFile != "" || m.TLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(m.TLSCertFile, m.TLSKeyFile)
+		if err != nil {
+			// The error names the files, never their contents.
+			return nil, fmt.Errorf("mqtt.tls_cert_file/mqtt.tls_key_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
 // openConn dials tcp:// and ssl:// brokers itself so that the connection
 // can be buffered (see bufConn). It returns nil for other schemes (ws,
 // wss), which paho dials as usual.
@@ -46,9 +83,12 @@ func openConn(timeout time.Duration) mqtt.OpenConnectionFunc {
 		case "tcp", "mqtt":
 			c, err = d.Dial("tcp", u.Host)
 		default: // ssl, tls, mqtts
-			cfg := o.TLSConfig
-			if cfg == nil {
-				cfg = &tls.Config{ServerName: u.Hostname()}
+			cfg := &tls.Config{}
+			if o.TLSConfig != nil {
+				cfg = o.TLSConfig.Clone()
+			}
+			if cfg.ServerName == "" {
+				cfg.ServerName = u.Hostname()
 			}
 			c, err = tls.DialWithDialer(d, "tcp", u.Host, cfg)
 		}

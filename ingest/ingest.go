@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +101,7 @@ type Ingester struct {
 
 	queue    chan job
 	stopping chan struct{}
+	tls      *tls.Config // nil for tcp:// brokers
 
 	// conn is what /readyz reports: connState, and why it is not ready.
 	conn    atomic.Int32
@@ -125,7 +127,12 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 	if d.Observer == nil {
 		d.Observer = noObserver{}
 	}
+	tlsCfg, err := tlsConfig(mqttCfg)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
 	in := &Ingester{
+		tls:      tlsCfg,
 		mqttCfg:  mqttCfg,
 		cfg:      cfg,
 		d:        d,
@@ -233,6 +240,7 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 		SetDefaultPublishHandler(in.onMessage).
 		SetConnectTimeout(in.mqttCfg.ConnectTimeout.D()).
 		SetStore(nullStore{}).
+		SetTLSConfig(in.tls).
 		SetKeepAlive(30 * time.Second).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).

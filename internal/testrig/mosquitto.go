@@ -28,7 +28,34 @@ type MosquittoServer struct {
 type MosquittoOption func(*mosquittoConfig)
 
 type mosquittoConfig struct {
-	extra []string
+	extra       []string
+	listener    []string // options of the one listener (TLS)
+	noAnonymous bool
+}
+
+// MosquittoTLS makes the broker's listener TLS-only, with the server
+// certificate and key given and the CA that clients' certificates must be
+// signed by. requireCert makes Mosquitto refuse a client without a
+// certificate from that CA (require_certificate true). Clients connect to
+// SSLURL.
+func MosquittoTLS(caFile, certFile, keyFile string, requireCert bool) MosquittoOption {
+	return func(c *mosquittoConfig) {
+		c.listener = append(c.listener, "cafile "+caFile, "certfile "+certFile, "keyfile "+keyFile,
+			"require_certificate "+strconv.FormatBool(requireCert), "tls_version tlsv1.2")
+	}
+}
+
+// MosquittoAuth turns anonymous access off and makes the broker check
+// clients against passwordFile (made with mosquitto_passwd) and, if not
+// empty, what they may publish and subscribe to against aclFile.
+func MosquittoAuth(passwordFile, aclFile string) MosquittoOption {
+	return func(c *mosquittoConfig) {
+		c.noAnonymous = true
+		c.extra = append(c.extra, "password_file "+passwordFile)
+		if aclFile != "" {
+			c.extra = append(c.extra, "acl_file "+aclFile)
+		}
+	}
 }
 
 // MosquittoConf appends raw lines to the generated mosquitto.conf, for
@@ -77,9 +104,10 @@ func Mosquitto(t testing.TB, opts ...MosquittoOption) *MosquittoServer {
 }
 
 func (m *MosquittoServer) config(cfg mosquittoConfig) string {
-	lines := []string{
-		"listener " + strconv.Itoa(m.port) + " 127.0.0.1",
-		"allow_anonymous true",
+	lines := []string{"listener " + strconv.Itoa(m.port) + " 127.0.0.1"}
+	lines = append(lines, cfg.listener...)
+	lines = append(lines,
+		"allow_anonymous "+strconv.FormatBool(!cfg.noAnonymous),
 		"persistence true",
 		"persistence_location " + m.dir + "/",
 		"max_inflight_messages 1000",
@@ -92,7 +120,7 @@ func (m *MosquittoServer) config(cfg mosquittoConfig) string {
 		"log_type information",
 		"connection_messages true",
 		"log_timestamp_format %Y-%m-%dT%H:%M:%S",
-	}
+	)
 	// Mosquitto started as root drops to the "mosquitto" user, which
 	// cannot write the root-owned temp dir; keep the invoking user.
 	if os.Geteuid() == 0 {
@@ -121,6 +149,12 @@ func (m *MosquittoServer) Addr() string {
 // URL returns the broker URL in the form MQTT clients take, tcp://host:port.
 func (m *MosquittoServer) URL() string {
 	return "tcp://" + m.Addr()
+}
+
+// SSLURL returns the broker URL for a TLS listener (MosquittoTLS),
+// ssl://host:port.
+func (m *MosquittoServer) SSLURL() string {
+	return "ssl://" + m.Addr()
 }
 
 // LogPath returns the path of the broker's log file.
