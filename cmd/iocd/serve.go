@@ -259,6 +259,7 @@ func (s *service) startHTTP() error {
 	// with or without a token, holds a file descriptor without sending
 	// or reading (http.*).
 	ln = api.LimitListener(ln, s.cfg.HTTP.MaxConns, s.prom)
+	warnFileLimit(s.log, s.cfg.HTTP.MaxConns)
 	s.httpSrv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: s.cfg.HTTP.HeaderTimeout.D(),
