@@ -377,6 +377,9 @@ func (r *routeSpec) checkQuery(req *http.Request) error {
 		accepted = strings.Join(names, ", ")
 	}
 	name := clipName(unknown[0])
+	if name == "" {
+		name = "query"
+	}
 	return defs.Invalid(name, "is not a query parameter of %s %s (accepted: %s)", r.method, r.pattern, accepted)
 }
 
