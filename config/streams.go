@@ -20,6 +20,9 @@ type Streams struct {
 	// window (pre + post), so an event that arrives this late still gets
 	// its whole clip.
 	BufferSlack Duration `yaml:"buffer_slack"`
+	// MaxAUBytes drops (and counts) any access unit larger than this, so a
+	// misbehaving camera cannot take memory from the others.
+	MaxAUBytes int64 `yaml:"max_au_bytes"`
 }
 
 func defaultStreams() Streams {
@@ -31,6 +34,7 @@ func defaultStreams() Streams {
 		BufferMaxBytes: 32 << 20,
 		StatsInterval:  Duration(10 * time.Second),
 		BufferSlack:    Duration(5 * time.Second),
+		MaxAUBytes:     4 << 20,
 	}
 }
 
@@ -47,5 +51,11 @@ func (s Streams) validate(bad badFunc) {
 	positiveDuration(bad, "streams.stats_interval", s.StatsInterval.D())
 	if s.BufferSlack < 0 || s.BufferSlack.D() > 5*time.Minute {
 		bad("streams.buffer_slack", "must be between 0s and 5m, got %s", s.BufferSlack.D())
+	}
+	// gortsplib's depacketisers refuse access units over 8 MiB themselves.
+	if s.MaxAUBytes < 1<<10 || s.MaxAUBytes > 8<<20 {
+		bad("streams.max_au_bytes", "must be between 1024 and 8388608, got %d", s.MaxAUBytes)
+	} else if s.MaxAUBytes > s.BufferMaxBytes {
+		bad("streams.max_au_bytes", "must not exceed streams.buffer_max_bytes")
 	}
 }
