@@ -339,36 +339,36 @@ func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.
 
 // CameraStats is one camera's state, as GET /api/v1/cameras shows it.
 type CameraStats struct {
-	Camera        defs.DeviceID `json:"camera"`
-	Site          string        `json:"site"`
-	Name          string        `json:"name"`
-	RTSPURL       string        `json:"rtsp_url"` // redacted
-	Connected     bool          `json:"connected"`
+	Camera    defs.DeviceID `json:"camera"`
+	Site      string        `json:"site"`
+	Name      string        `json:"name"`
+	RTSPURL   string        `json:"rtsp_url"` // redacted
+	Connected bool          `json:"connected"`
 	// State is connecting, streaming or backing_off; Reason is the last
 	// failure's code (unauthorized, unreachable, no_video, bad_codec,
 	// error), kept while the session retries, and Detail its text with
 	// credentials scrubbed. Since is when the session entered State;
 	// Attempts counts the attempts since it last streamed.
-	State         defs.CameraSession `json:"state"`
-	Reason        string             `json:"reason,omitempty"`
-	Detail        string             `json:"detail,omitempty"`
-	Since         time.Time          `json:"since,omitzero"`
-	Attempts      int                `json:"attempts"`
-	Codec         string        `json:"codec"`
-	Width         int           `json:"width"`
-	Height        int           `json:"height"`
-	FPS           float64       `json:"fps"`
-	Kbps          float64       `json:"kbps"`
-	LastFrameAt   time.Time     `json:"last_frame_at,omitzero"`
-	Reconnects    uint64        `json:"reconnects"`
-	Frames        uint64        `json:"frames"`
-	FramesLost    uint64        `json:"frames_lost"`
+	State       defs.CameraSession `json:"state"`
+	Reason      string             `json:"reason,omitempty"`
+	Detail      string             `json:"detail,omitempty"`
+	Since       time.Time          `json:"since,omitzero"`
+	Attempts    int                `json:"attempts"`
+	Codec       string             `json:"codec"`
+	Width       int                `json:"width"`
+	Height      int                `json:"height"`
+	FPS         float64            `json:"fps"`
+	Kbps        float64            `json:"kbps"`
+	LastFrameAt time.Time          `json:"last_frame_at,omitzero"`
+	Reconnects  uint64             `json:"reconnects"`
+	Frames      uint64             `json:"frames"`
+	FramesLost  uint64             `json:"frames_lost"`
 	// OversizeFrames counts access units dropped for exceeding
 	// streams.max_au_bytes (they are in FramesLost too).
-	OversizeFrames uint64 `json:"oversize_frames"`
-	PacketsLost   uint64        `json:"packets_lost"`
-	BufferSeconds float64       `json:"buffer_seconds"`
-	BufferBytes   int64         `json:"buffer_bytes"`
+	OversizeFrames uint64  `json:"oversize_frames"`
+	PacketsLost    uint64  `json:"packets_lost"`
+	BufferSeconds  float64 `json:"buffer_seconds"`
+	BufferBytes    int64   `json:"buffer_bytes"`
 	// BufferAllocated is the memory the buffer holds for BufferBytes.
 	BufferAllocated int64 `json:"buffer_allocated"`
 }
