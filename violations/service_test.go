@@ -52,6 +52,7 @@ type rig struct {
 	dataDir string
 	cfg     config.Config
 	points  *points
+	reg     *registry
 }
 
 type point struct {
@@ -107,6 +108,7 @@ func newRigWith(t *testing.T, mutate func(*config.Config), pw interface {
 	t.Cleanup(srv.Close)
 	r.sim = srv
 	reg := &registry{}
+	r.reg = reg
 	for _, c := range []struct {
 		id    string
 		codec sim.Codec
