@@ -50,11 +50,11 @@ type FaultyCamera struct {
 	stream   *gortsplib.ServerStream
 	announce *gortsplib.ServerStream
 	medi     *description.Media
-	addr   string
-	h264   *rtph264.Encoder
-	h265   *rtph265.Encoder
-	rec    *Recording
-	rec265 *Recording
+	addr     string
+	h264     *rtph264.Encoder
+	h265     *rtph265.Encoder
+	rec      *Recording
+	rec265   *Recording
 
 	mu        sync.Mutex
 	fault     Fault
