@@ -33,8 +33,8 @@ const (
 	// FaultUnannounced sends H.265 frames under a payload type the SDP
 	// did not announce (a camera that switched codec without telling).
 	FaultUnannounced Fault = "unannounced"
-	// FaultHugeAU sends one access unit of HugeAUBytes, then the
-	// recording again.
+	// FaultHugeAU sends an access unit of the size given to SetFault
+	// every 2 s, and the recording's frames in between.
 	FaultHugeAU Fault = "huge_au"
 	// FaultStall sends the first half of a keyframe's packets, then
 	// nothing, keeping the connection open.
@@ -183,7 +183,9 @@ func (c *FaultyCamera) feed() {
 		case FaultUnannounced:
 			pkts, err = c.h265.Encode(c.rec265.Frames[n%len(c.rec265.Frames)].NALUs)
 		case FaultHugeAU:
-			if done {
+			// Once at the start of the fault and every 2 s while it
+			// holds; the recording's frames in between.
+			if done && n%50 != 0 {
 				pkts, err = c.h264.Encode(frame)
 				break
 			}

@@ -73,8 +73,20 @@ func TestCameraFaultsIsolated(t *testing.T) {
 			ts := time.Now().Add(-300 * time.Millisecond)
 			id := fmt.Sprintf("during-%d", i)
 			r.fire("cam264", id, "red_light", ts, "")
-			testrig.WaitFor(t, "the fault to reach the faulty session", 20*time.Second, func() bool {
-				return tc.isolated(before, stats("faulty"))
+			var last streams.CameraStats
+			defer func() {
+				if t.Failed() {
+					t.Logf("faulty session at the end: %+v", last)
+				}
+			}()
+			testrig.WaitFor(t, "the fault to reach the faulty session", 30*time.Second, func() bool {
+				last = stats("faulty")
+				if !tc.isolated(before, last) {
+					return false
+				}
+				t.Logf("faulty session: %s %s %q, frames lost %d→%d, oversize %d→%d", last.State, last.Reason, last.Detail,
+					before.FramesLost, last.FramesLost, before.OversizeFrames, last.OversizeFrames)
+				return true
 			})
 			if s := stats("faulty"); s.BufferBytes > r.cfg.Streams.BufferMaxBytes {
 				t.Errorf("faulty buffer: want at most %d bytes, got %d", r.cfg.Streams.BufferMaxBytes, s.BufferBytes)
