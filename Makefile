@@ -15,7 +15,7 @@ export IOCD_REQUIRE_SERVERS := 1
 # reporter ends with the runner's summary lines (tests, pass, fail, ...).
 E2E = cd e2e && node --test --test-reporter=spec --test-reporter-destination=stdout
 
-.PHONY: test e2e setup build demo bench-ingest bench-ingest-latency bench-streams bench-streams-h265 fmt vet fuzz
+.PHONY: test e2e setup build demo bench-ingest bench-ingest-latency bench-streams bench-streams-h265 soak fmt vet fuzz
 
 test: setup vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -54,6 +54,15 @@ bench-streams: setup
 
 bench-streams-h265: setup
 	$(GO) test -run '^$$' -bench 'BenchmarkStreamsH265$$' -benchtime 1x -timeout 15m -v ./streams/streamsbench/
+
+# The soak, by hand, never in CI: iocd on real Mosquitto and InfluxDB at
+# 10,000 msg/s from 1,000 devices, with 50 simulated cameras and their
+# violation events, for SOAK_MINUTES (30); every minute it prints iocd's RSS,
+# goroutines, open files, spool bytes and bus drops. SOAK_RATE, SOAK_CAMERAS,
+# SOAK_DEVICES and SOAK_SAMPLE_SECONDS change the load and the sampling.
+SOAK_MINUTES ?= 30
+soak: setup
+	SOAK_MINUTES=$(SOAK_MINUTES) $(GO) test -run '^$$' -bench Soak -benchtime 1x -timeout $$(( $(SOAK_MINUTES) + 15 ))m ./bench/soak/
 
 fmt:
 	gofmt -s -w .

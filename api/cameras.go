@@ -24,8 +24,10 @@ type cameraList struct {
 	Cameras []streams.CameraStats `json:"cameras"`
 }
 
-// listCameras answers every camera session's state; RTSP URLs come
-// redacted from the manager.
+// listCameras answers every camera session's state (connecting,
+// streaming, backing_off, with the last failure's reason code and scrubbed
+// detail, never-connected cameras included); RTSP URLs come redacted from
+// the manager.
 func (s *Server) listCameras(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, cameraList{Cameras: s.opts.Cameras.Cameras()})
 	return nil

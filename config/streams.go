@@ -20,6 +20,10 @@ type Streams struct {
 	// window (pre + post), so an event that arrives this late still gets
 	// its whole clip.
 	BufferSlack Duration `yaml:"buffer_slack" range:"0s,5m"`
+	// MaxAUBytes drops (and counts) any access unit larger than this, so a
+	// misbehaving camera cannot take memory from the others; gortsplib's
+	// depacketisers refuse access units over 8 MiB themselves.
+	MaxAUBytes int64 `yaml:"max_au_bytes" range:"1024,8_388_608"`
 }
 
 func defaultStreams() Streams {
@@ -31,6 +35,7 @@ func defaultStreams() Streams {
 		BufferMaxBytes: 32 << 20,
 		StatsInterval:  Duration(10 * time.Second),
 		BufferSlack:    Duration(5 * time.Second),
+		MaxAUBytes:     4 << 20,
 	}
 }
 
@@ -40,5 +45,8 @@ func (s Streams) validate(bad badFunc) {
 	}
 	if s.BackoffMax < s.BackoffMin {
 		bad("streams.backoff_max", "must not be less than streams.backoff_min")
+	}
+	if s.MaxAUBytes > s.BufferMaxBytes {
+		bad("streams.max_au_bytes", "must not exceed streams.buffer_max_bytes")
 	}
 }

@@ -9,8 +9,38 @@ import (
 	"strings"
 	"time"
 
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/iocd/iocd/defs"
 )
+
+// errStoreUnavailable marks a failure that says nothing about the data: the
+// database is locked by another writer, its disk is full or failing, or the
+// caller's deadline ran out waiting. The caller may retry the same write
+// (ingest leaves the message unacknowledged and tries again).
+var errStoreUnavailable = defs.Errorf(defs.EUNAVAILABLE, "store busy or unavailable; retry")
+
+// retryable wraps err so that defs.ErrorCode reports EUNAVAILABLE when it
+// is such a failure, keeping the original in the chain; other errors are
+// returned as they are.
+func retryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+			sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_INTERRUPT:
+			return fmt.Errorf("%w: %w", errStoreUnavailable, err)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %w", errStoreUnavailable, err)
+	}
+	return err
+}
 
 func init() {
 	register(migration{version: 100, name: "violations", sql: `
@@ -132,7 +162,7 @@ func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored 
 		v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd), v.SnapshotSHA256,
 		v.SnapshotPath, v.ReviewedBy, optTime(v.ReviewedAt), timeText(v.CreatedAt), timeText(v.UpdatedAt))
 	if err != nil {
-		return v, false, fmt.Errorf("inserting violation: %w", err)
+		return v, false, fmt.Errorf("inserting violation: %w", retryable(err))
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		return v, true, nil
@@ -140,7 +170,7 @@ func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored 
 	row := s.db.QueryRowContext(ctx, `SELECT `+violationCols+` FROM violations WHERE camera = ? AND event_id = ?`, v.Camera, v.EventID)
 	stored, err = scanViolation(row)
 	if err != nil {
-		return v, false, fmt.Errorf("reading existing violation: %w", err)
+		return v, false, fmt.Errorf("reading existing violation: %w", retryable(err))
 	}
 	return stored, false, nil
 }
@@ -155,7 +185,7 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 	audit *defs.AuditEntry) (defs.Violation, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return v, fmt.Errorf("sealing evidence: %w", err)
+		return v, fmt.Errorf("sealing evidence: %w", retryable(err))
 	}
 	defer tx.Rollback()
 	_, err = tx.ExecContext(ctx, `UPDATE violations SET clip_status = ?, clip_reason = ?, clip_sha256 = ?,
@@ -164,7 +194,7 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 		v.ClipStatus, v.ClipReason, v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd),
 		v.SnapshotSHA256, v.SnapshotPath, timeText(v.UpdatedAt), v.ID)
 	if err != nil {
-		return v, fmt.Errorf("updating violation evidence: %w", err)
+		return v, fmt.Errorf("updating violation evidence: %w", retryable(err))
 	}
 	stored, err := scanViolation(tx.QueryRowContext(ctx, `SELECT `+violationCols+` FROM violations WHERE id = ?`, v.ID))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -182,7 +212,7 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return v, fmt.Errorf("sealing evidence: %w", err)
+		return v, fmt.Errorf("sealing evidence: %w", retryable(err))
 	}
 	return stored, nil
 }

@@ -94,8 +94,17 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 		return
 	}
 	now := time.Now()
-	r.s.bytes.Add(uint64(rtpBytes(au)))
-	r.s.metrics.bytes.Add(float64(rtpBytes(au)))
+	size := rtpBytes(au)
+	r.s.bytes.Add(uint64(size))
+	r.s.metrics.bytes.Add(float64(size))
+	if size > r.s.cfg.maxAUBytes {
+		// One oversized frame must not fill the ring (or memory); the
+		// frames after it may reference it, so wait for a keyframe.
+		r.s.oversize.Add(1)
+		r.s.metrics.oversize.Inc()
+		r.loss()
+		return
+	}
 
 	key := r.scanParams(au)
 	if key {

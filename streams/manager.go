@@ -209,6 +209,7 @@ func (m *Manager) startLocked(ctx context.Context, d defs.Device) {
 		backoffMax:  m.cfg.BackoffMax.D(),
 		retain:      m.retain,
 		maxBytes:    m.cfg.BufferMaxBytes,
+		maxAUBytes:  int(m.cfg.MaxAUBytes),
 	}
 	s := newSession(d, sc, NewRing(m.retain, m.cfg.BufferMaxBytes), m.publishState, m.metrics, m.log)
 	sctx, cancel := context.WithCancel(ctx)
@@ -240,11 +241,6 @@ func (m *Manager) stopAll() {
 }
 
 func (m *Manager) publishState(st defs.CameraState) {
-	if st.Connected {
-		m.metrics.connected.Inc()
-	} else {
-		m.metrics.connected.Dec()
-	}
 	if m.bus != nil {
 		m.bus.Publish(defs.Event{Kind: defs.EventCamera, Time: st.At, Camera: &st})
 	}
@@ -267,6 +263,25 @@ func (m *Manager) Connected(id defs.DeviceID) bool {
 	}
 	ok, _ := s.connState()
 	return ok
+}
+
+// CameraStates returns the current state of every camera session, ordered
+// by camera id: cameras that never connected since start are included,
+// with the reason of their last attempt. The alerts engine re-checks it on
+// its tick, so a dropped bus event cannot leave a camera wrongly up or down.
+func (m *Manager) CameraStates() []defs.CameraState {
+	m.mu.Lock()
+	list := make([]*session, 0, len(m.sessions))
+	for _, r := range m.sessions {
+		list = append(list, r.s)
+	}
+	m.mu.Unlock()
+	out := make([]defs.CameraState, 0, len(list))
+	for _, s := range list {
+		out = append(out, s.cameraState())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Camera < out[j].Camera })
+	return out
 }
 
 // Segment is a cut of a camera's buffer, ready to be muxed.
@@ -324,24 +339,36 @@ func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.
 
 // CameraStats is one camera's state, as GET /api/v1/cameras shows it.
 type CameraStats struct {
-	Camera        defs.DeviceID `json:"camera"`
-	Site          string        `json:"site"`
-	Name          string        `json:"name"`
-	RTSPURL       string        `json:"rtsp_url"` // redacted
-	Connected     bool          `json:"connected"`
-	Reason        string        `json:"reason,omitempty"`
-	Codec         string        `json:"codec"`
-	Width         int           `json:"width"`
-	Height        int           `json:"height"`
-	FPS           float64       `json:"fps"`
-	Kbps          float64       `json:"kbps"`
-	LastFrameAt   time.Time     `json:"last_frame_at,omitzero"`
-	Reconnects    uint64        `json:"reconnects"`
-	Frames        uint64        `json:"frames"`
-	FramesLost    uint64        `json:"frames_lost"`
-	PacketsLost   uint64        `json:"packets_lost"`
-	BufferSeconds float64       `json:"buffer_seconds"`
-	BufferBytes   int64         `json:"buffer_bytes"`
+	Camera    defs.DeviceID `json:"camera"`
+	Site      string        `json:"site"`
+	Name      string        `json:"name"`
+	RTSPURL   string        `json:"rtsp_url"` // redacted
+	Connected bool          `json:"connected"`
+	// State is connecting, streaming or backing_off; Reason is the last
+	// failure's code (unauthorized, unreachable, no_video, bad_codec,
+	// error), kept while the session retries, and Detail its text with
+	// credentials scrubbed. Since is when the session entered State;
+	// Attempts counts the attempts since it last streamed.
+	State       defs.CameraSession `json:"state"`
+	Reason      string             `json:"reason,omitempty"`
+	Detail      string             `json:"detail,omitempty"`
+	Since       time.Time          `json:"since,omitzero"`
+	Attempts    int                `json:"attempts"`
+	Codec       string             `json:"codec"`
+	Width       int                `json:"width"`
+	Height      int                `json:"height"`
+	FPS         float64            `json:"fps"`
+	Kbps        float64            `json:"kbps"`
+	LastFrameAt time.Time          `json:"last_frame_at,omitzero"`
+	Reconnects  uint64             `json:"reconnects"`
+	Frames      uint64             `json:"frames"`
+	FramesLost  uint64             `json:"frames_lost"`
+	// OversizeFrames counts access units dropped for exceeding
+	// streams.max_au_bytes (they are in FramesLost too).
+	OversizeFrames uint64  `json:"oversize_frames"`
+	PacketsLost    uint64  `json:"packets_lost"`
+	BufferSeconds  float64 `json:"buffer_seconds"`
+	BufferBytes    int64   `json:"buffer_bytes"`
 	// BufferAllocated is the memory the buffer holds for BufferBytes.
 	BufferAllocated int64 `json:"buffer_allocated"`
 }
@@ -380,7 +407,8 @@ func (s *session) stats(now time.Time, prev statSample) CameraStats {
 	s.mu.Lock()
 	st := CameraStats{
 		Camera: s.dev.ID, Site: s.dev.Site, Name: s.dev.Name, RTSPURL: defs.RedactURL(s.dev.RTSPURL),
-		Connected: s.connected, Reason: s.reason, Codec: s.codec, Width: s.width, Height: s.height,
+		Connected: s.connected, State: s.state, Reason: s.reason, Detail: s.detail, Since: s.since, Attempts: s.attempts,
+		Codec: s.codec, Width: s.width, Height: s.height,
 	}
 	s.mu.Unlock()
 	frames, bytes := s.frames.Load(), s.bytes.Load()
@@ -396,6 +424,7 @@ func (s *session) stats(now time.Time, prev statSample) CameraStats {
 	st.Reconnects = s.reconnects.Load()
 	st.Frames = frames
 	st.FramesLost = s.lost.Load()
+	st.OversizeFrames = s.oversize.Load()
 	st.PacketsLost = s.pktsLost.Load()
 	rs := s.ring.Stats()
 	st.BufferSeconds = rs.Span.Seconds()

@@ -184,11 +184,10 @@ func TestManagerFollowsRegistry(t *testing.T) {
 	wrong := camera("b", strings.Replace(b.URL(), "right", "wrong", 1))
 	reg.set(camera("a", a.URL()), wrong)
 	changed()
-	testrig.WaitFor(t, "camera b listed", 5*time.Second, func() bool { return len(m.Cameras()) == 2 })
-	time.Sleep(time.Second)
-	if connected("b")() {
-		t.Fatal("want camera b refused with the wrong password")
-	}
+	testrig.WaitFor(t, "camera b refused with the wrong password", 10*time.Second, func() bool {
+		st := m.Cameras()
+		return len(st) == 2 && st[1].State == defs.CameraBackingOff && st[1].Reason == defs.CameraReasonUnauthorized
+	})
 	// Changed: the right password.
 	reg.set(camera("a", a.URL()), camera("b", b.URL()))
 	changed()
@@ -198,15 +197,17 @@ func TestManagerFollowsRegistry(t *testing.T) {
 	changed()
 	testrig.WaitFor(t, "camera a removed", 5*time.Second, func() bool { return len(m.Cameras()) == 1 && m.Cameras()[0].Camera == "b" })
 
-	// Camera state changes reached the bus: a and b connected, a's
-	// session ended.
+	// Camera state changes reached the bus: a and b streamed once each,
+	// b was refused before, and a's removal stopped its session without
+	// saying it was down.
 	got := map[string]int{}
 	for len(states.C()) > 0 {
 		ev := <-states.C()
-		got[fmt.Sprintf("%s:%v", ev.Camera.Camera, ev.Camera.Connected)]++
+		got[fmt.Sprintf("%s:%s:%s", ev.Camera.Camera, ev.Camera.State, ev.Camera.Reason)]++
 	}
-	if got["a:true"] != 1 || got["b:true"] != 1 || got["a:false"] != 1 {
-		t.Errorf("camera events: want a up, b up, a down once each, got %v", got)
+	if got["a:streaming:"] != 1 || got["b:streaming:"] != 1 || got["a:stopped:"] != 1 || got["a:backing_off:"] != 0 ||
+		got["b:backing_off:unauthorized"] == 0 || got["b:stopped:unauthorized"] != 1 {
+		t.Errorf("camera events: want a and b streaming once each, b refused, a and the wrong b stopped once, got %v", got)
 	}
 }
 

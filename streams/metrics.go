@@ -13,6 +13,7 @@ type metrics struct {
 	bytes       prometheus.Counter
 	framesLost  prometheus.Counter
 	packetsLost prometheus.Counter
+	oversize    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,9 +32,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "iocd_camera_frames_lost_total", Help: "Access units not buffered: undecodable, or after a loss until the next keyframe."}),
 		packetsLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "iocd_camera_rtp_packets_lost_total", Help: "RTP packets lost in transit (sequence gaps)."}),
+		oversize: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_camera_frames_oversize_total", Help: "Access units dropped for exceeding streams.max_au_bytes."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.connected, m.reconnects, m.frames, m.bytes, m.framesLost, m.packetsLost)
+		reg.MustRegister(m.sessions, m.connected, m.reconnects, m.frames, m.bytes, m.framesLost, m.packetsLost, m.oversize)
 	}
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
 	"github.com/iocd/iocd/defs"
@@ -26,6 +27,9 @@ type sessionConfig struct {
 	backoffMax  time.Duration
 	retain      time.Duration
 	maxBytes    int64
+	// maxAUBytes drops (and counts) an access unit larger than this: one
+	// camera's oversized frames must not take the memory of the others.
+	maxAUBytes int
 }
 
 // session is one camera's supervised RTSP connection: a state machine
@@ -44,13 +48,18 @@ type session struct {
 	frames     atomic.Uint64
 	bytes      atomic.Uint64
 	lost       atomic.Uint64 // AUs not buffered: decode errors and AUs after a loss until the next keyframe
+	oversize   atomic.Uint64 // AUs dropped for exceeding maxAUBytes (also in lost)
 	pktsLost   atomic.Uint64
 	reconnects atomic.Uint64
 	lastFrame  atomic.Int64 // Unix ns
 
 	mu        sync.Mutex // guards the fields below
 	connected bool
-	reason    string
+	state     defs.CameraSession
+	reason    string // last failure's code (defs.CameraReason*), kept while retrying
+	detail    string // last failure's scrubbed text
+	since     time.Time
+	attempts  int // connection attempts since the session last streamed
 	codec     string
 	width     int
 	height    int
@@ -69,9 +78,56 @@ func newSession(dev defs.Device, cfg sessionConfig, ring *Ring, publish func(def
 		publish: publish,
 		metrics: m,
 		dropped: make(chan struct{}),
+		state:   defs.CameraConnecting,
+		since:   time.Now().UTC(),
 	}
 	close(s.dropped) // not connected yet
 	return s
+}
+
+// cameraState returns the session's state as the bus and CameraStates
+// carry it.
+func (s *session) cameraState() defs.CameraState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stateLocked()
+}
+
+func (s *session) stateLocked() defs.CameraState {
+	return defs.CameraState{
+		Camera: s.dev.ID, Site: s.dev.Site, State: s.state, Connected: s.state == defs.CameraStreaming,
+		Reason: s.reason, Detail: s.detail, Since: s.since, At: time.Now().UTC(), Attempts: s.attempts,
+	}
+}
+
+// enter moves the session to state and publishes it. Connecting counts an
+// attempt and keeps the last failure's reason (the operator still needs
+// it while the camera is retried); streaming clears it; backing off sets
+// it. Every attempt is published, not only the end of a stream, so a
+// camera that has never connected still tells why.
+func (s *session) enter(state defs.CameraSession, reason, detail string) {
+	s.mu.Lock()
+	was := s.state
+	switch state {
+	case defs.CameraConnecting:
+		s.attempts++
+	case defs.CameraStreaming:
+		s.reason, s.detail, s.attempts = "", "", 0
+	case defs.CameraBackingOff:
+		s.reason, s.detail = reason, detail
+	}
+	if state != was {
+		s.since = time.Now().UTC()
+	}
+	s.state = state
+	st := s.stateLocked()
+	s.mu.Unlock()
+	if was == defs.CameraStreaming && state != defs.CameraStreaming {
+		s.metrics.connected.Dec()
+	} else if was != defs.CameraStreaming && state == defs.CameraStreaming {
+		s.metrics.connected.Inc()
+	}
+	s.publish(st)
 }
 
 // Run connects, streams until the connection fails, waits, and connects
@@ -80,19 +136,28 @@ func newSession(dev defs.Device, cfg sessionConfig, ring *Ring, publish func(def
 func (s *session) Run(ctx context.Context) {
 	delay := s.cfg.backoffMin
 	var epoch int32
+	// A stopping session (iocd shutting down, the camera removed or
+	// changed) says so: stopped raises nothing, where a "not streaming"
+	// state for every healthy camera would page someone on each restart.
+	defer s.enter(defs.CameraStopped, "", "")
 	for {
 		epoch++
 		started := time.Now()
-		err := s.scrub(s.stream(ctx, epoch))
+		s.enter(defs.CameraConnecting, "", "")
+		raw := s.stream(ctx, epoch)
 		if ctx.Err() != nil {
 			return
 		}
+		// Classify before scrubbing: the scrubbed copy loses the chain.
+		reason := classify(raw)
+		err := s.scrub(raw)
+		s.enter(defs.CameraBackingOff, reason, errText(err))
 		if time.Since(started) > s.cfg.backoffMax {
 			delay = s.cfg.backoffMin
 		}
 		// The error may quote the URL; gortsplib strips credentials from
 		// the URLs it prints, and we never add them.
-		s.log.Warn("camera session ended; reconnecting", "error", err, "retry_in", delay)
+		s.log.Warn("camera session ended; reconnecting", "reason", reason, "err", err, "retry_in", delay)
 		s.reconnects.Add(1)
 		s.metrics.reconnects.Inc()
 		t := time.NewTimer(delay)
@@ -113,6 +178,10 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 		return errors.New("rtsp_url does not parse")
 	}
 	transport := s.cfg.transport
+	// RTP of a payload type the SDP did not announce (a codec switched
+	// without a new DESCRIBE) is dropped by gortsplib; counted here so the
+	// no-video verdict can name the cause.
+	var unannounced atomic.Uint64
 	c := &gortsplib.Client{
 		Scheme:      u.Scheme,
 		Host:        u.Host,
@@ -123,7 +192,11 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 			s.metrics.packetsLost.Add(float64(n))
 		},
 		OnDecodeError: func(err error) {
-			s.log.Debug("rtp decode error", "error", err)
+			var pt liberrors.ErrClientRTPPacketUnknownPayloadType
+			if errors.As(err, &pt) {
+				unannounced.Add(1)
+			}
+			s.log.Debug("rtp decode error", "err", err)
 		},
 	}
 	if err := c.Start2(); err != nil {
@@ -158,9 +231,9 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 
 	dropped := make(chan struct{})
 	s.mu.Lock()
-	s.connected, s.reason, s.dropped = true, "", dropped
+	s.connected, s.dropped = true, dropped
 	s.mu.Unlock()
-	s.publish(defs.CameraState{Camera: s.dev.ID, Site: s.dev.Site, Connected: true, At: time.Now()})
+	s.enter(defs.CameraStreaming, "", "")
 	s.log.Info("camera connected", "codec", rd.codec)
 
 	waitErr := make(chan error, 1)
@@ -184,18 +257,16 @@ loop:
 		case now := <-watchdog.C:
 			last := max(s.lastFrame.Load(), playing)
 			if now.Sub(time.Unix(0, last)) > s.cfg.readTimeout {
-				cause = fmt.Errorf("no video for %s", s.cfg.readTimeout)
+				cause = errNoVideo{s.cfg.readTimeout, unannounced.Load()}
 				break loop
 			}
 		}
 	}
 	c.Close()
-	cause = s.scrub(cause)
 	s.mu.Lock()
-	s.connected, s.reason = false, errText(cause)
+	s.connected = false
 	close(dropped)
 	s.mu.Unlock()
-	s.publish(defs.CameraState{Camera: s.dev.ID, Site: s.dev.Site, Connected: false, Reason: errText(cause), At: time.Now()})
 	return cause
 }
 
@@ -255,5 +326,5 @@ func findVideo(desc *description.Session) (*description.Media, format.Format, er
 	if m := desc.FindFormat(&h265f); m != nil {
 		return m, h265f, nil
 	}
-	return nil, nil, errors.New("camera offers neither H.264 nor H.265")
+	return nil, nil, errBadCodec{"camera offers neither H.264 nor H.265"}
 }

@@ -115,16 +115,17 @@ func TestNoVideoWatchdog(t *testing.T) {
 	runManager(t, m)
 
 	// Two connections, each connected and then dropped by the watchdog.
-	want := []string{"up", "down: no video for 1s", "up", "down: no video for 1s"}
+	want := []string{"up", "down: no_video: no video for 1s", "up", "down: no_video: no video for 1s"}
 	var got []string
 	timeout := time.After(15 * time.Second)
 	for len(got) < len(want) {
 		select {
 		case ev := <-states.C():
-			if ev.Camera.Connected {
+			switch ev.Camera.State {
+			case defs.CameraStreaming:
 				got = append(got, "up")
-			} else {
-				got = append(got, "down: "+ev.Camera.Reason)
+			case defs.CameraBackingOff:
+				got = append(got, "down: "+ev.Camera.Reason+": "+ev.Camera.Detail)
 			}
 		case <-timeout:
 			t.Fatalf("camera states: want %q, got only %q in 15 s", want, got)

@@ -82,7 +82,7 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 // writeAtomic writes a file under dataDir/rel through a temporary file that
 // is synced and then renamed, so a crash never leaves a half-written clip
 // under the final name, and returns the file's SHA-256 and size.
-func writeAtomic(dataDir, rel string, write func(io.Writer) error) (sum string, size int64, err error) {
+func writeAtomic(disk diskFS, dataDir, rel string, write func(io.Writer) error) (sum string, size int64, err error) {
 	path := filepath.Join(dataDir, rel)
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -91,7 +91,7 @@ func writeAtomic(dataDir, rel string, write func(io.Writer) error) (sum string, 
 	if err := confined(dataDir, dir); err != nil {
 		return "", 0, fmt.Errorf("clip dir for %s: %w", rel, err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
+	f, err := disk.create(dir, ".tmp-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("creating temp file: %w", err)
 	}
@@ -105,7 +105,7 @@ func writeAtomic(dataDir, rel string, write func(io.Writer) error) (sum string, 
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	if err = write(cw); err != nil {
-		return "", 0, err
+		return "", 0, fmt.Errorf("writing %s: %w", rel, err)
 	}
 	if err = f.Sync(); err != nil {
 		return "", 0, fmt.Errorf("syncing %s: %w", rel, err)

@@ -12,6 +12,8 @@ type metrics struct {
 	purged       *prometheus.CounterVec
 	audit        *prometheus.CounterVec
 	purgeFailed  prometheus.Counter
+	writeFailed  *prometheus.CounterVec
+	storeErrors  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,9 +39,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "iocd_evidence_access_total", Help: "Audited evidence accesses and reviews, by action."}, []string{"action"}),
 		purgeFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "iocd_violation_purge_failures_total", Help: "Records retention failed to purge and skipped (see the error log)."}),
+		writeFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_violation_evidence_write_failures_total", Help: "Clips and snapshots that could not be written (the record is kept without them), by kind."}, []string{"kind"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_violation_store_errors_total", Help: "Store operations of the violations service that failed (retried or returned), by operation."}, []string{"op"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed)
+		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed, m.writeFailed, m.storeErrors)
 	}
 	return m
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/iocd/iocd/defs"
@@ -14,9 +13,10 @@ import (
 // after the decision, confirmed ones retention.confirmed_days after it;
 // pending ones are kept. When free space on the data dir's disk falls
 // below retention.min_free_bytes, the oldest rejected clips go first, then
-// the oldest pending ones (each such removal is a notice for the alerts:
-// evidence nobody has reviewed is being lost). Confirmed clips are never
-// removed for space; if space is still short a critical notice says so.
+// the oldest pending ones (the condition clips_removed_low_disk: evidence
+// nobody has reviewed is being lost). Confirmed clips are never removed
+// for space; if space is still short, the condition disk_low says so. Both
+// hold until free space is back above the threshold, and are then cleared.
 // A purged record keeps its row and its files' hashes, is re-sealed in the
 // ledger with status purged, and the removal is audited.
 
@@ -41,37 +41,44 @@ func (s *Service) applyRetention(ctx context.Context) {
 	if s.retention.MinFreeBytes <= 0 {
 		return
 	}
-	free, err := freeBytes(s.dataDir)
+	free, err := s.disk.free(s.dataDir)
 	if err != nil {
-		s.log.Error("reading free disk space", "error", err)
+		s.log.Error("reading free disk space", "err", err)
 		return
 	}
 	if free >= s.retention.MinFreeBytes {
+		s.spaceReturned(free)
 		return
 	}
 	short := func() bool {
-		f, err := freeBytes(s.dataDir)
+		f, err := s.disk.free(s.dataDir)
 		return err == nil && f < s.retention.MinFreeBytes
 	}
 	removed := map[defs.ReviewStatus]int{}
 	for _, st := range []defs.ReviewStatus{defs.ReviewRejected, defs.ReviewPending} {
 		n, err := s.purgeWhile(ctx, st, time.Time{}, short, "low_disk")
 		if err != nil {
-			s.log.Error("retention for space", "status", st, "error", err)
+			s.log.Error("retention for space", "status", st, "err", err)
 		}
 		removed[st] = n
 	}
-	if removed[defs.ReviewRejected]+removed[defs.ReviewPending] > 0 {
-		s.notice("clips_removed_low_disk", defs.SeverityWarning,
+	if n := removed[defs.ReviewRejected] + removed[defs.ReviewPending]; n > 0 {
+		s.conds.raise(defs.ConditionClipsRemovedSpace, defs.SeverityWarning,
 			fmt.Sprintf("disk below %d bytes free: removed %d rejected and %d pending violation clips, oldest first",
 				s.retention.MinFreeBytes, removed[defs.ReviewRejected], removed[defs.ReviewPending]),
-			map[string]string{"rejected": fmt.Sprint(removed[defs.ReviewRejected]), "pending": fmt.Sprint(removed[defs.ReviewPending])})
+			float64(n), map[string]string{"rejected": fmt.Sprint(removed[defs.ReviewRejected]), "pending": fmt.Sprint(removed[defs.ReviewPending])})
 	}
-	if short() {
-		f, _ := freeBytes(s.dataDir)
-		s.notice("disk_low", defs.SeverityCritical,
+	f, err := s.disk.free(s.dataDir)
+	if err != nil {
+		s.log.Error("reading free disk space", "err", err)
+		return
+	}
+	if f < s.retention.MinFreeBytes {
+		s.conds.raise(defs.ConditionDiskLow, defs.SeverityCritical,
 			fmt.Sprintf("only %d bytes free on the clip disk after removing every rejected and pending clip; confirmed evidence is kept and new clips may fail", f),
-			map[string]string{"free_bytes": fmt.Sprint(f)})
+			float64(f), map[string]string{"free_bytes": fmt.Sprint(f)})
+	} else {
+		s.spaceReturned(f)
 	}
 }
 
@@ -81,6 +88,33 @@ func (s *Service) applyRetention(ctx context.Context) {
 // (config bounds the days at 36,500 besides).
 func retentionCutoff(now time.Time, days int) time.Time {
 	return now.AddDate(0, 0, -days)
+}
+
+// checkSpace re-reads the free space between retention passes: the disk
+// conditions clear as soon as space returns, and a disk running short
+// gets a retention pass now rather than at the next interval.
+func (s *Service) checkSpace(ctx context.Context) {
+	if s.retention.MinFreeBytes <= 0 {
+		return
+	}
+	free, err := s.disk.free(s.dataDir)
+	if err != nil {
+		s.log.Error("reading free disk space", "err", err)
+		return
+	}
+	if free >= s.retention.MinFreeBytes {
+		s.spaceReturned(free)
+		return
+	}
+	s.applyRetention(ctx)
+}
+
+// spaceReturned clears the disk conditions: the disk has
+// retention.min_free_bytes free again. clips_removed_low_disk is cleared
+// too: it says clips are being removed for space, which no longer happens.
+func (s *Service) spaceReturned(free int64) {
+	s.conds.clear(defs.ConditionDiskLow, fmt.Sprintf("the clip disk has %d bytes free again", free))
+	s.conds.clear(defs.ConditionClipsRemovedSpace, "clips are no longer removed for space")
 }
 
 // purgeWhile removes the files of violations with status, decided (or
@@ -171,13 +205,4 @@ func (s *Service) notice(code string, sev defs.Severity, msg string, labels map[
 		n := defs.Notice{Source: "violations", Code: code, Severity: sev, Message: msg, Labels: labels, At: time.Now().UTC()}
 		s.bus.Publish(defs.Event{Kind: defs.EventNotice, Time: n.At, Notice: &n})
 	}
-}
-
-// freeBytes returns the space available to iocd on dir's filesystem.
-func freeBytes(dir string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
 }

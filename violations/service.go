@@ -17,6 +17,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,17 +83,27 @@ type Service struct {
 	started    time.Time
 	kick       chan struct{} // asks Run for a retention pass now
 	hashes     *fileHashes
+	conds      *condState
+	disk       diskFS
+	// sealRetry bounds how long a finished clip's seal is retried while
+	// the store refuses it; past it the record is left recording, and the
+	// next start seals it as no_video.
+	sealRetry time.Duration
+	// storeTimeout bounds one store write of an arriving event: a locked
+	// database answers a retryable error within it, and ingest backs off,
+	// rather than holding an ingest worker for the whole busy_timeout.
+	storeTimeout time.Duration
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
 // (no cameras: every record is no_video); b, points and reg may be nil.
 func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams, dataDir string, st Store, clips ClipSource,
-	b *bus.Bus, points PointWriter, reg prometheus.Registerer, log *slog.Logger) *Service {
+	b *bus.Bus, points PointWriter, reg prometheus.Registerer, log *slog.Logger, opts ...Option) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{
+	s := &Service{
 		cfg: cfg, retention: ret, dataDir: dataDir, store: st, clips: clips, bus: b, points: points,
 		log:        log.With("component", "violations"),
 		metrics:    newMetrics(reg),
@@ -104,7 +115,16 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		started:    time.Now(),
 		kick:       make(chan struct{}, 1),
 		hashes:     newFileHashes(),
+		disk:       osDisk,
+		sealRetry:  time.Minute,
+		// storeTimeout is under the store's busy_timeout (10 s).
+		storeTimeout: 5 * time.Second,
 	}
+	s.conds = &condState{sink: noConditions{}, svc: s, set: map[string]bool{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Run finishes records left unfinished by a previous run, applies
@@ -116,10 +136,13 @@ func (s *Service) Run(ctx context.Context) error {
 		s.jobs.Wait()
 	}()
 	if err := s.recover(ctx); err != nil {
-		s.log.Error("finishing interrupted clips", "error", err)
+		s.metrics.storeErrors.WithLabelValues("recover").Inc()
+		s.log.Error("finishing interrupted clips", "err", err)
 	}
 	t := time.NewTicker(s.retention.Interval.D())
 	defer t.Stop()
+	space := time.NewTicker(min(s.retention.Interval.D(), spaceCheckEvery))
+	defer space.Stop()
 	s.applyRetention(ctx)
 	for {
 		select {
@@ -127,6 +150,8 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.applyRetention(ctx)
+		case <-space.C:
+			s.checkSpace(ctx)
 		case <-s.kick:
 			// A clip failed to write, perhaps for lack of space: do not
 			// wait for the next interval to make room.
@@ -179,14 +204,26 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	}
 	if len(ev.Snapshot) > 0 {
 		rel := s.filePath(v, ".jpg")
-		sum, _, err := writeAtomic(s.dataDir, rel, func(w io.Writer) error { _, err := w.Write(ev.Snapshot); return err })
+		sum, _, err := writeAtomic(s.disk, s.dataDir, rel, func(w io.Writer) error { _, err := w.Write(ev.Snapshot); return err })
+		s.evidenceWritten("snapshot", err)
 		if err != nil {
-			return fmt.Errorf("writing snapshot: %w", err)
+			// The violation is still recorded: a full clip disk must not
+			// lose the record (its plate, time and place) with the image.
+			s.log.Error("writing snapshot; recording the violation without it", "camera", dev.ID, "event_id", ev.EventID, "err", err)
+		} else {
+			v.SnapshotPath, v.SnapshotSHA256 = rel, sum
 		}
-		v.SnapshotPath, v.SnapshotSHA256 = rel, sum
 	}
-	stored, created, err := s.store.InsertViolation(ctx, v)
+	ictx, cancel := context.WithTimeout(ctx, s.storeTimeout)
+	stored, created, err := s.store.InsertViolation(ictx, v)
+	cancel()
 	if err != nil {
+		// Returned, not swallowed: ingest retries the event (leaving the
+		// message unacknowledged meanwhile) while the store is busy or full.
+		s.metrics.storeErrors.WithLabelValues("insert").Inc()
+		if s.warnLimit.Allow() {
+			s.log.Warn("storing a violation failed; the event will be retried", "camera", dev.ID, "event_id", ev.EventID, "err", err)
+		}
 		// No record points at the snapshot, so retention would never
 		// remove it; a redelivery writes its own under a new id.
 		if v.SnapshotPath != "" {
@@ -194,7 +231,7 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 				os.Remove(p)
 			}
 		}
-		return err
+		return fmt.Errorf("recording violation: %w", err)
 	}
 	if !created {
 		if v.SnapshotPath != "" {
@@ -262,18 +299,18 @@ func (s *Service) cutClip(v defs.Violation) {
 	default:
 		rel := s.filePath(v, ".mp4")
 		var start, end time.Time
-		sum, size, werr := writeAtomic(s.dataDir, rel, func(w io.Writer) error {
+		sum, size, werr := writeAtomic(s.disk, s.dataDir, rel, func(w io.Writer) error {
 			var merr error
 			start, end, merr = muxMP4(w, seg)
 			return merr
 		})
+		s.evidenceWritten("clip", werr)
 		if werr != nil {
-			s.log.Error("writing clip", "violation", v.ID, "error", werr)
-			select {
-			case s.kick <- struct{}{}:
-			default:
-			}
+			s.log.Error("writing clip", "violation", v.ID, "err", werr)
 			v.ClipStatus, v.ClipReason = defs.ClipNoVideo, "clip could not be written"
+			if errors.Is(werr, syscall.ENOSPC) || errors.Is(werr, syscall.EDQUOT) {
+				v.ClipReason = "clip could not be written: the clip disk is full"
+			}
 			break
 		}
 		v.ClipStatus, v.ClipReason = defs.ClipComplete, ""
@@ -284,11 +321,34 @@ func (s *Service) cutClip(v defs.Violation) {
 		s.metrics.clipLatency.Observe(time.Since(to).Seconds())
 	}
 	s.metrics.clips.WithLabelValues(string(v.ClipStatus)).Inc()
-	// Sealing must not be cut short by shutdown.
-	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer fcancel()
-	if err := s.finish(fctx, v); err != nil {
-		s.log.Error("sealing violation", "violation", v.ID, "error", err)
+	s.sealRetrying(v)
+}
+
+// sealRetrying seals a finished clip's record, retrying with backoff for
+// up to sealRetry while the store refuses (busy, its disk full). Sealing
+// is not cut short by shutdown; a record still unsealed at the end stays
+// "recording" in the store, and the next start seals it as no_video.
+// Every failure is counted and the last one logged.
+func (s *Service) sealRetrying(v defs.Violation) {
+	giveUp := time.Now().Add(s.sealRetry)
+	delay := 100 * time.Millisecond
+	for {
+		fctx, fcancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err := s.finish(fctx, v)
+		fcancel()
+		if err == nil {
+			return
+		}
+		s.metrics.storeErrors.WithLabelValues("seal").Inc()
+		if defs.ErrorCode(err) == defs.ENOTFOUND || time.Now().Add(delay).After(giveUp) {
+			s.log.Error("sealing violation failed; it is sealed as no_video at the next start", "violation", v.ID, "err", err)
+			return
+		}
+		if s.warnLimit.Allow() {
+			s.log.Warn("sealing violation failed; retrying", "violation", v.ID, "err", err)
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 5*time.Second)
 	}
 }
 

@@ -52,6 +52,7 @@ type rig struct {
 	dataDir string
 	cfg     config.Config
 	points  *points
+	reg     *registry
 }
 
 type point struct {
@@ -85,7 +86,7 @@ func newRig(t *testing.T, mutate func(*config.Config)) *rig {
 // newRigWith builds a rig whose streams and violations write to pw, if set.
 func newRigWith(t *testing.T, mutate func(*config.Config), pw interface {
 	WritePoint(string, map[string]string, map[string]any, time.Time)
-}) *rig {
+}, opts ...violations.Option) *rig {
 	t.Helper()
 	r := &rig{t: t, cams: map[string]*sim.Camera{}, devs: map[string]defs.Device{}, dataDir: t.TempDir(), bus: bus.New(nil), points: &points{}}
 	cfg := config.Default()
@@ -107,6 +108,7 @@ func newRigWith(t *testing.T, mutate func(*config.Config), pw interface {
 	t.Cleanup(srv.Close)
 	r.sim = srv
 	reg := &registry{}
+	r.reg = reg
 	for _, c := range []struct {
 		id    string
 		codec sim.Codec
@@ -139,7 +141,7 @@ func newRigWith(t *testing.T, mutate func(*config.Config), pw interface {
 		spw, vpw = pw, pw
 	}
 	r.streams = streams.New(cfg.Streams, cfg.Violations, reg, r.bus, spw, nil, nil)
-	r.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, st, r.streams, r.bus, vpw, nil, nil)
+	r.svc = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, r.dataDir, st, r.streams, r.bus, vpw, nil, nil, opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
