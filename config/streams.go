@@ -13,7 +13,7 @@ type Streams struct {
 	BackoffMin Duration `yaml:"backoff_min" range:"10ms,10m"`
 	BackoffMax Duration `yaml:"backoff_max" range:"10ms,1h"`
 	// BufferMaxBytes bounds each camera's pre-event ring buffer.
-	BufferMaxBytes int64 `yaml:"buffer_max_bytes" range:"65_536,4_294_967_296"`
+	BufferMaxBytes int64 `yaml:"buffer_max_bytes" range:"4_194_304,4_294_967_296"`
 	// StatsInterval is how often camera_stats is written.
 	StatsInterval Duration `yaml:"stats_interval" range:"100ms,1h"`
 	// BufferSlack is kept in each camera's buffer beyond the longest clip
