@@ -10,14 +10,25 @@ type Ingest struct {
 	Workers int `yaml:"workers"`
 	// MaxPayloadBytes rejects larger payloads as too_large.
 	MaxPayloadBytes int `yaml:"max_payload_bytes"`
+	// MaxEventBytes rejects larger event payloads as too_large. Events
+	// carry a base64 JPEG snapshot of up to 2 MiB, so they get their own,
+	// larger bound.
+	MaxEventBytes int `yaml:"max_event_bytes"`
+	// MaxFieldsPerDevice bounds the distinct telemetry field names one
+	// device may introduce; a message past it is refused as
+	// too_many_field_names.
+	MaxFieldsPerDevice int `yaml:"max_fields_per_device"`
 }
 
 func defaultIngest() Ingest {
-	return Ingest{QueueSize: 8192, Workers: 2, MaxPayloadBytes: 256 << 10}
+	return Ingest{QueueSize: 8192, Workers: 2, MaxPayloadBytes: 256 << 10,
+		MaxEventBytes: 3 << 20, MaxFieldsPerDevice: 256}
 }
 
 func (i Ingest) validate(bad badFunc) {
 	positive(bad, "ingest.queue_size", i.QueueSize)
 	positive(bad, "ingest.workers", i.Workers)
 	positive(bad, "ingest.max_payload_bytes", i.MaxPayloadBytes)
+	positive(bad, "ingest.max_event_bytes", i.MaxEventBytes)
+	positive(bad, "ingest.max_fields_per_device", i.MaxFieldsPerDevice)
 }
