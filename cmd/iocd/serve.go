@@ -236,6 +236,9 @@ func (s *service) startHTTP() error {
 		Cameras:    s.streams,
 		Audit:      s.viol,
 	}
+	if s.writer != nil { // a nil *Writer must not become a non-nil interface
+		opts.Conflicts = s.writer
+	}
 	if s.history != nil { // a nil *History must not become a non-nil interface
 		opts.Telemetry = s.history
 	}
