@@ -34,6 +34,28 @@ func countField(t *testing.T, ix *testrig.InfluxServer, field, device string) in
 
 func (p *pipeline) rejected(r Reason) float64 { return testutil.ToFloat64(p.in.m.rejected[r]) }
 
+// labelled returns the value of the counter name{label=value}.
+func (p *pipeline) labelled(t *testing.T, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := p.prom.Gather()
+	if err != nil {
+		t.Fatalf("gathering metrics: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
 // TestDuplicateKeyCostsOnlyItself: one message {"fw_state":1,"fw_state":"ok"}
 // in the middle of another device's 2,000 readings. It used to become a
 // point with one field of two types, InfluxDB refused the batch, and the
@@ -61,6 +83,12 @@ func TestDuplicateKeyCostsOnlyItself(t *testing.T) {
 	}
 	if got := countField(t, ix, "fw_state", "bad-01"); got != 0 {
 		t.Errorf("bad-01 fw_state points: want 0, got %d", got)
+	}
+	// Nothing was refused, so nothing may be counted as dropped (the
+	// writer used to count the whole batch, 2,000 readings it had in fact
+	// had written, as dropped).
+	if got := p.labelled(t, "iocd_influx_points_dropped_total", "reason", "rejected"); got != 0 {
+		t.Errorf("points dropped as rejected: want 0, got %v", got)
 	}
 }
 
