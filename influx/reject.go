@@ -232,49 +232,48 @@ func lineDevice(line []byte) defs.DeviceID {
 // lineField returns the type of field in line, if the line has it.
 func lineField(line []byte, field string) (fieldType, bool) {
 	_, rest := splitUnescaped(line, ' ')
-	fields := fieldSet(rest)
-	for len(fields) > 0 {
-		var kv []byte
-		kv, fields = splitField(fields)
+	typ, found := typeUnknown, false
+	scanFields(rest, func(kv []byte) bool {
 		k, v := splitUnescaped(kv, '=')
 		if string(unescape(k)) == field {
-			return valueType(v), true
+			typ, found = valueType(v), true
+			return false
 		}
-	}
-	return typeUnknown, false
+		return true
+	})
+	return typ, found
 }
 
-// fieldSet returns the field set of "fields timestamp": up to the last
-// space outside a quoted string.
-func fieldSet(b []byte) []byte {
-	inQuote, last := false, len(b)
-	for i := 0; i < len(b); i++ {
-		switch {
-		case b[i] == '\\':
+// scanFields calls fn with each key=value of a field set ("k=v,k2="s" ts"),
+// minding escapes in keys and quoted string values, until fn returns false
+// or the field set ends at the space before the timestamp. A quote is
+// special only at the start of a value: in a key it is a character.
+func scanFields(b []byte, fn func(kv []byte) bool) {
+	for i, start := 0, 0; i < len(b); start = i {
+		for i < len(b) && b[i] != '=' {
+			if b[i] == '\\' {
+				i++
+			}
 			i++
-		case b[i] == '"':
-			inQuote = !inQuote
-		case b[i] == ' ' && !inQuote:
-			last = i
 		}
-	}
-	return b[:last]
-}
-
-// splitField splits the first field off a field set, minding quotes.
-func splitField(b []byte) (first, rest []byte) {
-	inQuote := false
-	for i := 0; i < len(b); i++ {
-		switch {
-		case b[i] == '\\':
-			i++
-		case b[i] == '"':
-			inQuote = !inQuote
-		case b[i] == ',' && !inQuote:
-			return b[:i], b[i+1:]
+		i++ // '='
+		if i < len(b) && b[i] == '"' {
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			i++ // the closing quote
+		} else {
+			for i < len(b) && b[i] != ',' && b[i] != ' ' {
+				i++
+			}
 		}
+		if !fn(b[start:min(i, len(b))]) || i >= len(b) || b[i] == ' ' {
+			return
+		}
+		i++ // ','
 	}
-	return b, nil
 }
 
 func valueType(v []byte) fieldType {

@@ -241,24 +241,31 @@ func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 // buffer, so collecting them costs nothing; up to smallObject they are
 // compared pairwise, beyond that sorted.
 func (d *Decoder) duplicateKey(obj *fastjson.Object) bool {
+	return duplicateKey(obj, &d.seen)
+}
+
+// duplicateKey reports whether obj holds a key twice, collecting its keys
+// in *scratch (reused between calls).
+func duplicateKey(obj *fastjson.Object, scratch *[][]byte) bool {
 	if obj.Len() < 2 {
 		return false
 	}
-	d.seen = d.seen[:0]
-	obj.Visit(func(key []byte, _ *fastjson.Value) { d.seen = append(d.seen, key) })
-	if len(d.seen) <= smallObject {
-		for i := 1; i < len(d.seen); i++ {
+	seen := (*scratch)[:0]
+	obj.Visit(func(key []byte, _ *fastjson.Value) { seen = append(seen, key) })
+	*scratch = seen
+	if len(seen) <= smallObject {
+		for i := 1; i < len(seen); i++ {
 			for j := 0; j < i; j++ {
-				if bytes.Equal(d.seen[i], d.seen[j]) {
+				if bytes.Equal(seen[i], seen[j]) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	slices.SortFunc(d.seen, bytes.Compare)
-	for i := 1; i < len(d.seen); i++ {
-		if bytes.Equal(d.seen[i], d.seen[i-1]) {
+	slices.SortFunc(seen, bytes.Compare)
+	for i := 1; i < len(seen); i++ {
+		if bytes.Equal(seen[i], seen[i-1]) {
 			return true
 		}
 	}
