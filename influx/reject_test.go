@@ -303,3 +303,50 @@ func TestLineScanning(t *testing.T) {
 		t.Error("field missing: found")
 	}
 }
+
+// TestReplayedBatchesCostOnlyTheirBadPoints: batches held through an
+// outage, in the retry buffer and in the spool, each hold one point whose
+// type InfluxDB already has otherwise. When InfluxDB is back, the replay
+// writes everything else and drops those two alone.
+func TestReplayedBatchesCostOnlyTheirBadPoints(t *testing.T) {
+	ix := testrig.Influx(t, testrig.WithoutFlux())
+	ix.CreateDB("iocd")
+	cfg := testConfig(ix.URL())
+	cfg.BatchSize = 100
+	w := newWriter(t, cfg, t.TempDir())
+	defer w.Close()
+	waitSeeded(t, w)
+	// Written behind iocd's back: the registry does not know it.
+	ix.Write("iocd", `telemetry,device=other fw_state="ok" 1732233500000000000`)
+	ix.Stop()
+	base := time.UnixMilli(1732233600000)
+	const n = 1000
+	for i := range n {
+		if i == 10 || i == n-10 { // the first batch (retry buffer) and the last (spool)
+			if err := w.WriteTelemetry(defs.DeviceID(fmt.Sprintf("bad-%d", i)), "tan-an", defs.KindSensor, base, []defs.Field{num("fw_state", 1)}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.WriteTelemetry("good-01", "tan-an", defs.KindSensor, base.Add(time.Duration(i)*time.Millisecond), []defs.Field{num("v", float64(i))}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "batches in the spool", func() bool { return testutil.ToFloat64(w.m.spooledPoints) > 0 })
+	ix.Start()
+	if got := ix.WaitCount("iocd", "telemetry", n, 60*time.Second); got != n {
+		t.Errorf("telemetry points: want %d, got %d", n, got)
+	}
+	waitFor(t, "the two bad points to be counted", func() bool {
+		return testutil.ToFloat64(w.m.pointsDropped.WithLabelValues(dropTypeConflict)) == 2
+	})
+	if got := testutil.ToFloat64(w.m.pointsDropped.WithLabelValues(dropRejected)); got != 0 {
+		t.Errorf("points dropped as rejected: want 0, got %v", got)
+	}
+	devs := map[defs.DeviceID]bool{}
+	for _, c := range w.Conflicts() {
+		devs[c.Device] = true
+	}
+	if !devs["bad-10"] || !devs[defs.DeviceID(fmt.Sprintf("bad-%d", n-10))] {
+		t.Errorf("conflicts: want bad-10 and bad-%d, got %+v", n-10, w.Conflicts())
+	}
+}
