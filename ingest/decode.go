@@ -187,12 +187,13 @@ func (d *Decoder) Decode(payload []byte, received time.Time) ([]Sample, Reason) 
 // Decode slices them.
 func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 	obj, _ := v.Object()
-	if d.duplicateKey(obj) {
-		return ReasonDuplicateKey
-	}
 	values := obj.Get("values")
 	ts := recv
 	if values != nil && values.Type() == fastjson.TypeObject {
+		// The envelope: a second ts or values would be ignored silently.
+		if d.duplicateKey(obj) {
+			return ReasonDuplicateKey
+		}
 		if tv := obj.Get("ts"); tv != nil {
 			t, ok := parseTS(tv)
 			if !ok {
@@ -201,16 +202,17 @@ func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 			ts = t
 		}
 		obj, _ = values.Object()
-		if d.duplicateKey(obj) {
-			return ReasonDuplicateKey
-		}
 	}
 	before := len(d.fields)
 	var reason Reason
+	// The keys are collected in the same pass, for the duplicate check:
+	// every key counts, also those of members that are skipped.
+	d.seen = d.seen[:0]
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
 		if reason != "" {
 			return
 		}
+		d.seen = append(d.seen, key)
 		if len(d.fields) >= maxFields {
 			reason = ReasonTooManyFields
 			return
@@ -227,6 +229,9 @@ func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 	if reason != "" {
 		return reason
 	}
+	if hasDuplicate(d.seen) {
+		return ReasonDuplicateKey
+	}
 	if n := len(d.fields) - before; n > 0 {
 		d.samples = append(d.samples, Sample{Time: ts, Fields: d.fields[before:]})
 	}
@@ -236,10 +241,8 @@ func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 // duplicateKey reports whether obj holds a key twice. fastjson keeps every
 // member, and Get answers with the first, so without this check
 // {"fw_state":1,"fw_state":"ok"} would become two fields of one name and
-// two types in one point. Every key counts, also those of members that
-// are skipped (nulls, nested objects). The keys point into the parser's
-// buffer, so collecting them costs nothing; up to smallObject they are
-// compared pairwise, beyond that sorted.
+// two types in one point. The keys point into the parser's buffer, so
+// collecting them costs nothing.
 func (d *Decoder) duplicateKey(obj *fastjson.Object) bool {
 	return duplicateKey(obj, &d.seen)
 }
@@ -253,19 +256,26 @@ func duplicateKey(obj *fastjson.Object, scratch *[][]byte) bool {
 	seen := (*scratch)[:0]
 	obj.Visit(func(key []byte, _ *fastjson.Value) { seen = append(seen, key) })
 	*scratch = seen
-	if len(seen) <= smallObject {
-		for i := 1; i < len(seen); i++ {
+	return hasDuplicate(seen)
+}
+
+// hasDuplicate reports whether keys holds one key twice, without
+// allocating: up to smallObject keys by comparing every pair, beyond that
+// by sorting keys (in place).
+func hasDuplicate(keys [][]byte) bool {
+	if len(keys) <= smallObject {
+		for i := 1; i < len(keys); i++ {
 			for j := 0; j < i; j++ {
-				if bytes.Equal(seen[i], seen[j]) {
+				if bytes.Equal(keys[i], keys[j]) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	slices.SortFunc(seen, bytes.Compare)
-	for i := 1; i < len(seen); i++ {
-		if bytes.Equal(seen[i], seen[i-1]) {
+	slices.SortFunc(keys, bytes.Compare)
+	for i := 1; i < len(keys); i++ {
+		if bytes.Equal(keys[i], keys[i-1]) {
 			return true
 		}
 	}

@@ -16,11 +16,20 @@ import (
 type fieldNames struct {
 	max  int
 	mu   sync.Mutex
-	devs map[defs.DeviceID]map[string]struct{}
+	devs map[defs.DeviceID]*deviceNames
+}
+
+// deviceNames are the names one device has. last is the key list of its
+// last admitted message: devices mostly send the same keys every time, and
+// comparing against it (the decoder interns keys, so the strings share
+// their bytes and compare by pointer) spares a map lookup per field.
+type deviceNames struct {
+	known map[string]struct{}
+	last  []string
 }
 
 func newFieldNames(maxPerDevice int) *fieldNames {
-	return &fieldNames{max: maxPerDevice, devs: make(map[defs.DeviceID]map[string]struct{})}
+	return &fieldNames{max: maxPerDevice, devs: make(map[defs.DeviceID]*deviceNames)}
 }
 
 // admit reports whether the samples' field names fit dev's bound, and
@@ -33,30 +42,48 @@ func (f *fieldNames) admit(dev defs.DeviceID, samples []Sample) bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	known := f.devs[dev]
+	e := f.devs[dev]
+	if e == nil {
+		e = &deviceNames{known: make(map[string]struct{}, 16)}
+		f.devs[dev] = e
+	}
+	if len(samples) == 1 && sameKeys(e.last, samples[0].Fields) {
+		return true
+	}
 	fresh := 0
 	for _, s := range samples {
 		for _, fl := range s.Fields {
-			if _, ok := known[fl.Key]; !ok {
+			if _, ok := e.known[fl.Key]; !ok {
 				fresh++
 			}
 		}
 	}
-	if fresh == 0 {
-		return true
-	}
 	// fresh counts a new name once per sample it is in: an upper bound.
 	// Only when it might not fit are the new names counted exactly.
-	if len(known)+fresh > f.max && len(known)+distinctNew(known, samples) > f.max {
+	if fresh > 0 && len(e.known)+fresh > f.max && len(e.known)+distinctNew(e.known, samples) > f.max {
 		return false
-	}
-	if known == nil {
-		known = make(map[string]struct{}, 16)
-		f.devs[dev] = known
 	}
 	for _, s := range samples {
 		for _, fl := range s.Fields {
-			known[fl.Key] = struct{}{}
+			e.known[fl.Key] = struct{}{}
+		}
+	}
+	if len(samples) == 1 {
+		e.last = e.last[:0]
+		for _, fl := range samples[0].Fields {
+			e.last = append(e.last, fl.Key)
+		}
+	}
+	return true
+}
+
+func sameKeys(last []string, fields []defs.Field) bool {
+	if len(last) != len(fields) || len(last) == 0 {
+		return false
+	}
+	for i, fl := range fields {
+		if last[i] != fl.Key {
+			return false
 		}
 	}
 	return true
