@@ -3,11 +3,15 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/devices"
 	"github.com/iocd/iocd/internal/testrig"
@@ -244,6 +248,42 @@ func TestTopicInjection(t *testing.T) {
 			if v := fmt.Sprint(row[1]); v != "auto-honest" && v != "tan-an" {
 				t.Errorf("tag %v = %q exists", row[0], v)
 			}
+		}
+	}
+}
+
+// countingEvents is an EventHandler that counts what reaches it.
+type countingEvents struct{ n int }
+
+func (c *countingEvents) HandleEvent(context.Context, defs.Device, []byte, time.Time) error {
+	c.n++
+	return nil
+}
+
+// TestEventPayloadIsBounded: event payloads skipped every size limit (a
+// 30 MB event was decoded whole); now ingest.max_event_bytes applies.
+func TestEventPayloadIsBounded(t *testing.T) {
+	cam := device("cam-01", "tan-an", defs.KindCamera)
+	ev := &countingEvents{}
+	mcfg := config.Default().MQTT
+	mcfg.URL = "tcp://127.0.0.1:1"
+	icfg := config.Default().Ingest
+	icfg.MaxEventBytes = 1 << 10
+	in, err := New(mcfg, icfg, Deps{Registry: newRegistry(cam), Events: ev, Bus: bus.New(nil), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{in: in, dec: NewDecoder(icfg.MaxPayloadBytes)}
+	for _, tc := range []struct {
+		size    int
+		handled int
+		large   float64
+	}{{1 << 10, 1, 0}, {1<<10 + 1, 1, 1}, {30 << 20, 1, 2}} {
+		msg := &benchMessage{topic: "ioc/tan-an/cam-01/event", payload: make([]byte, tc.size)}
+		w.handle(context.Background(), job{msg: msg, recv: time.Now()})
+		if ev.n != tc.handled || testutil.ToFloat64(in.m.rejected[ReasonTooLarge]) != tc.large || msg.acked != 1 {
+			t.Errorf("%d bytes: want handled %d, too_large %v, acked once; got %d, %v, %d",
+				tc.size, tc.handled, tc.large, ev.n, testutil.ToFloat64(in.m.rejected[ReasonTooLarge]), msg.acked)
 		}
 	}
 }
