@@ -70,6 +70,9 @@ func jsonError(err error, limit int64) error {
 	// encoding/json reports unknown fields only as text.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)
+		if name == "" { // found by FuzzDecodeJSON: {"":1} named no field
+			return defs.Invalid("body", "holds a member with an empty name, which is not a known field")
+		}
 		return defs.Invalid(name, "is not a known field")
 	}
 	return defs.Invalid("body", "%s", strings.TrimPrefix(err.Error(), "json: "))

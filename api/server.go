@@ -124,6 +124,9 @@ type Options struct {
 
 	// Audit serves the audit log (audit.go).
 	Audit AuditService
+
+	// Conflicts serves telemetry field type conflicts (conflicts.go).
+	Conflicts ConflictService
 }
 
 // Server is iocd's HTTP API.
@@ -182,6 +185,8 @@ func (s *Server) routes() {
 	s.alertsRoutes()
 
 	s.auditRoutes()
+
+	s.conflictsRoutes()
 }
 
 // noAuth stands in for a missing Authenticator and refuses everything.

@@ -10,10 +10,19 @@ type Ingest struct {
 	Workers int `yaml:"workers" range:"1,256"`
 	// MaxPayloadBytes rejects larger payloads as too_large.
 	MaxPayloadBytes int `yaml:"max_payload_bytes" range:"64,16_777_216"`
+	// MaxEventBytes rejects larger event payloads as too_large. Events
+	// carry a base64 JPEG snapshot of up to 2 MiB, so they get their own,
+	// larger bound.
+	MaxEventBytes int `yaml:"max_event_bytes" range:"1024,67_108_864"`
+	// MaxFieldsPerDevice bounds the distinct telemetry field names one
+	// device may introduce; a message past it is refused as
+	// too_many_field_names.
+	MaxFieldsPerDevice int `yaml:"max_fields_per_device" range:"1,65_536"`
 }
 
 func defaultIngest() Ingest {
-	return Ingest{QueueSize: 8192, Workers: 2, MaxPayloadBytes: 256 << 10}
+	return Ingest{QueueSize: 8192, Workers: 2, MaxPayloadBytes: 256 << 10,
+		MaxEventBytes: 3 << 20, MaxFieldsPerDevice: 256}
 }
 
 func (i Ingest) validate(bad badFunc) {

@@ -19,10 +19,14 @@ type Violations struct {
 	// Windows overrides the window per violation type, e.g. speeding.
 	// Maps are set in the YAML file only.
 	Windows map[string]Window `yaml:"windows"`
+	// MaxTypes bounds the distinct violation types (beyond the known ones)
+	// that get their own label in metrics and InfluxDB; later types are
+	// labelled "other" there, and keep their type in the record.
+	MaxTypes int `yaml:"max_types" range:"1,10_000"`
 }
 
 func defaultViolations() Violations {
-	return Violations{Pre: Duration(5 * time.Second), Post: Duration(5 * time.Second)}
+	return Violations{Pre: Duration(5 * time.Second), Post: Duration(5 * time.Second), MaxTypes: 64}
 }
 
 // WindowFor returns the clip window for a violation type.

@@ -98,6 +98,14 @@ func (w *Writer) retryLoop() {
 			}
 			err = w.post(body, true)
 		}
+		if err != nil && !isRetryable(err) {
+			// Refused (4xx): write what InfluxDB did not refuse and
+			// count the rest point by point (reject.go).
+			if err = w.salvageBacklog(b, f, err); err == nil {
+				backoff = backoffMin
+				continue
+			}
+		}
 		if err == nil || !isRetryable(err) {
 			if err != nil {
 				w.rejected(points(b, f), err)

@@ -89,6 +89,10 @@ type Writer struct {
 	startOnce sync.Once
 	closeOnce sync.Once
 	warn      *throttle.Throttle
+
+	// types keeps each telemetry field's type; with salvage it makes a
+	// refused point cost only itself (fieldtypes.go, reject.go).
+	types *fieldTypes
 }
 
 // batch is line protocol for up to batchSize points, with what to do when
@@ -133,6 +137,7 @@ func New(cfg config.Influx, dataDir string, logger *slog.Logger, reg prometheus.
 	w.m = newMetrics(reg,
 		func() float64 { return float64(len(w.ready)) },
 		func() float64 { w.blMu.Lock(); defer w.blMu.Unlock(); return float64(len(w.mem)) })
+	w.initFieldTypes(cfg, reg) // fieldtypes.go
 	w.m.spoolBytes.Set(float64(sp.bytes))
 	w.m.spoolFiles.Set(float64(len(sp.files)))
 	if !sp.empty() {
@@ -150,9 +155,10 @@ func (w *Writer) Start() {
 			w.sendersWG.Add(1)
 			go w.sendLoop()
 		}
-		w.bgWG.Add(2)
+		w.bgWG.Add(3)
 		go w.flushLoop()
 		go w.retryLoop()
+		go w.seedFieldTypes() // fieldtypes.go
 	})
 }
 
@@ -192,6 +198,9 @@ func (w *Writer) WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, 
 		w.mu.Unlock()
 		return ErrClosed
 	}
+	// A field whose type conflicts with the field's type is left out
+	// and counted (fieldtypes.go).
+	fields = w.types.check(dev, fields)
 	b := w.cur
 	var ok bool
 	b.buf, ok = appendTelemetry(b.buf, dev, site, kind, ts, fields)
@@ -319,8 +328,9 @@ func (w *Writer) sendLoop() {
 			w.warn.Do(func() { w.log.Warn("influxdb write failed; buffering and retrying", "err", err) })
 			w.defer_(b)
 		default:
-			w.rejected(b.n, err)
-			w.complete(b)
+			// Refused (4xx): write what InfluxDB did not refuse and
+			// count the rest point by point (reject.go).
+			w.refused(b, err)
 		}
 	}
 }
@@ -358,7 +368,7 @@ func (w *Writer) post(body []byte, gzipped bool) error {
 	if perr == nil {
 		return nil
 	}
-	return &WriteError{Status: perr.StatusCode, msg: trim(perr.Error(), 300)}
+	return &WriteError{Status: perr.StatusCode, msg: trim(perr.Error(), maxErrorText)}
 }
 
 // WriteError is a failed write request.

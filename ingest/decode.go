@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -35,6 +37,17 @@ const (
 	// that were retried for retryLimit and then given up on.
 	ReasonHandlerError Reason = "handler_error"
 	ReasonShutdown     Reason = "shutdown"
+	// ReasonDuplicateKey: one object of the message holds a key twice
+	// ({"fw_state":1,"fw_state":"ok"}); which value was meant cannot be
+	// told, and two types in one batch would fail it in InfluxDB.
+	ReasonDuplicateKey Reason = "duplicate_key"
+	// ReasonReservedField: a field named like a tag or column of the
+	// schema (device, site, kind, _field, ...), which would break every
+	// query filtering on that tag.
+	ReasonReservedField Reason = "reserved_field"
+	// ReasonTooManyFieldNames: the message would give its device more
+	// distinct field names than ingest.max_fields_per_device.
+	ReasonTooManyFieldNames Reason = "too_many_field_names"
 )
 
 // reasons lists every Reason so their counters exist at zero from the start
@@ -44,6 +57,7 @@ var reasons = []Reason{
 	ReasonNoValues, ReasonTooManyFields, ReasonUnknownDevice, ReasonPendingDevice,
 	ReasonInactiveDevice, ReasonSiteMismatch, ReasonRegistryError, ReasonBadStatus,
 	ReasonNoHandler, ReasonBadEvent, ReasonHandlerError, ReasonShutdown,
+	ReasonDuplicateKey, ReasonReservedField, ReasonTooManyFieldNames,
 }
 
 // Limits on what one telemetry payload may carry.
@@ -55,7 +69,37 @@ const (
 	// a few dozen names; a device inventing names per message stops being
 	// cached instead of growing memory.
 	maxInterned = 4096
+	// smallObject is the key count up to which duplicates are found by
+	// comparing every pair; larger objects are sorted instead. Both cost
+	// no allocation.
+	smallObject = 16
 )
+
+// ReservedField reports whether name is refused as a telemetry field name:
+// the tags of the telemetry measurement (a field "site" would make
+// `WHERE "site" = ...` ambiguous in InfluxQL and shadow the tag in Flux)
+// and the columns Flux gives every record. "time" is not among them: it is
+// skipped, as before, because firmware that sends a flat "time" next to
+// its values is common.
+func ReservedField(name string) bool {
+	switch name {
+	case "device", "site", "kind",
+		"_measurement", "_field", "_value", "_time", "_start", "_stop":
+		return true
+	}
+	return false
+}
+
+// reservedKey is ReservedField for a key in the parser's buffer; a switch
+// on string(key) does not allocate.
+func reservedKey(key []byte) bool {
+	switch string(key) {
+	case "device", "site", "kind",
+		"_measurement", "_field", "_value", "_time", "_start", "_stop":
+		return true
+	}
+	return false
+}
 
 // Timestamps outside [minTS, maxTS] are rejected as bad_timestamp. The lower
 // bound catches firmware that sends epoch seconds where milliseconds are
@@ -80,6 +124,7 @@ type Decoder struct {
 	maxBytes int
 	p        fastjson.Parser
 	keys     map[string]string
+	seen     [][]byte // keys of the object being decoded, for duplicates
 	fields   []defs.Field
 	samples  []Sample
 }
@@ -145,6 +190,10 @@ func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 	values := obj.Get("values")
 	ts := recv
 	if values != nil && values.Type() == fastjson.TypeObject {
+		// The envelope: a second ts or values would be ignored silently.
+		if d.duplicateKey(obj) {
+			return ReasonDuplicateKey
+		}
 		if tv := obj.Get("ts"); tv != nil {
 			t, ok := parseTS(tv)
 			if !ok {
@@ -156,12 +205,20 @@ func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 	}
 	before := len(d.fields)
 	var reason Reason
+	// The keys are collected in the same pass, for the duplicate check:
+	// every key counts, also those of members that are skipped.
+	d.seen = d.seen[:0]
 	obj.Visit(func(key []byte, fv *fastjson.Value) {
 		if reason != "" {
 			return
 		}
+		d.seen = append(d.seen, key)
 		if len(d.fields) >= maxFields {
 			reason = ReasonTooManyFields
+			return
+		}
+		if reservedKey(key) {
+			reason = ReasonReservedField
 			return
 		}
 		f, ok := d.field(key, fv)
@@ -172,10 +229,57 @@ func (d *Decoder) decodeObject(v *fastjson.Value, recv time.Time) Reason {
 	if reason != "" {
 		return reason
 	}
+	if hasDuplicate(d.seen) {
+		return ReasonDuplicateKey
+	}
 	if n := len(d.fields) - before; n > 0 {
 		d.samples = append(d.samples, Sample{Time: ts, Fields: d.fields[before:]})
 	}
 	return ""
+}
+
+// duplicateKey reports whether obj holds a key twice. fastjson keeps every
+// member, and Get answers with the first, so without this check
+// {"fw_state":1,"fw_state":"ok"} would become two fields of one name and
+// two types in one point. The keys point into the parser's buffer, so
+// collecting them costs nothing.
+func (d *Decoder) duplicateKey(obj *fastjson.Object) bool {
+	return duplicateKey(obj, &d.seen)
+}
+
+// duplicateKey reports whether obj holds a key twice, collecting its keys
+// in *scratch (reused between calls).
+func duplicateKey(obj *fastjson.Object, scratch *[][]byte) bool {
+	if obj.Len() < 2 {
+		return false
+	}
+	seen := (*scratch)[:0]
+	obj.Visit(func(key []byte, _ *fastjson.Value) { seen = append(seen, key) })
+	*scratch = seen
+	return hasDuplicate(seen)
+}
+
+// hasDuplicate reports whether keys holds one key twice, without
+// allocating: up to smallObject keys by comparing every pair, beyond that
+// by sorting keys (in place).
+func hasDuplicate(keys [][]byte) bool {
+	if len(keys) <= smallObject {
+		for i := 1; i < len(keys); i++ {
+			for j := 0; j < i; j++ {
+				if bytes.Equal(keys[i], keys[j]) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	for i := 1; i < len(keys); i++ {
+		if bytes.Equal(keys[i], keys[i-1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // field converts one JSON member to a Field. Nulls, objects and arrays are

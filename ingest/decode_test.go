@@ -54,9 +54,28 @@ func TestDecode(t *testing.T) {
 		{"ts bad string", `{"ts": "yesterday", "values": {"a": 1}}`, nil, ReasonBadTimestamp},
 		{"ts bool", `{"ts": true, "values": {"a": 1}}`, nil, ReasonBadTimestamp},
 		{"bad element rejects all", `[{"a": 1}, {"ts": "x", "values": {"b": 1}}]`, nil, ReasonBadTimestamp},
-		{"too large", `{"a": "` + strings.Repeat("x", 300) + `"}`, nil, ReasonTooLarge},
+		{"too large", `{"a": "` + strings.Repeat("x", 1100) + `"}`, nil, ReasonTooLarge},
+		{"duplicate key two types", `{"fw_state":1,"fw_state":"ok"}`, nil, ReasonDuplicateKey},
+		{"duplicate key same type", `{"a":1,"b":2,"a":3}`, nil, ReasonDuplicateKey},
+		{"duplicate key one skipped", `{"a":1,"a":null}`, nil, ReasonDuplicateKey},
+		{"duplicate key in values", `{"ts": 1732233600123, "values": {"x": 1, "x": "on"}}`, nil, ReasonDuplicateKey},
+		{"duplicate ts", `{"ts": 1732233600123, "ts": 1732233600124, "values": {"x": 1}}`, nil, ReasonDuplicateKey},
+		{"duplicate values", `{"values": {"x": 1}, "values": {"x": "a"}}`, nil, ReasonDuplicateKey},
+		{"duplicate key in array element", `[{"a": 1}, {"b": 1, "b": true}]`, nil, ReasonDuplicateKey},
+		{"duplicate key in a large object", `{` + manyKeys(40) + `,"k7":1}`, nil, ReasonDuplicateKey},
+		{"same key in two elements is fine", `[{"a": 1}, {"a": 2}]`,
+			[]Sample{{recvMS, []defs.Field{num("a", 1)}}, {recvMS, []defs.Field{num("a", 2)}}}, ""},
+		{"nested duplicates are skipped with the nest", `{"cfg": {"a": 1, "a": 2}, "x": 1}`,
+			[]Sample{{recvMS, []defs.Field{num("x", 1)}}}, ""},
+		{"reserved device", `{"device": "other-dev", "temp_c": 1}`, nil, ReasonReservedField},
+		{"reserved site in values", `{"values": {"site": "x"}}`, nil, ReasonReservedField},
+		{"reserved kind", `[{"a": 1}, {"kind": 1}]`, nil, ReasonReservedField},
+		{"reserved flux column", `{"_value": 1}`, nil, ReasonReservedField},
+		{"reserved _measurement", `{"_measurement": "x"}`, nil, ReasonReservedField},
+		{"case differs from a tag", `{"Device": 1}`,
+			[]Sample{{recvMS, []defs.Field{num("Device", 1)}}}, ""},
 	}
-	d := NewDecoder(256)
+	d := NewDecoder(1024)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, reason := d.Decode([]byte(tc.payload), recv)
@@ -73,6 +92,18 @@ func TestDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyKeys returns n members "k0":0,"k1":1,... for an object body.
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"k%d":%d`, i, i)
+	}
+	return b.String()
 }
 
 func TestDecodeTooManyFields(t *testing.T) {
@@ -101,6 +132,7 @@ func FuzzDecode(f *testing.F) {
 		`{"ts": "2024-11-22T00:00:00Z", "values": {"s": "x"}}`,
 		`[{"ts": 1732233600123, "values": {"a": 1}}, {"b": "c"}]`,
 		`[]`, `{}`, `null`, `"x"`, `{"a":{"b":[1,2,{"c":null}]}}`,
+		`{"fw_state":1,"fw_state":"ok"}`, `{"device":"x","a":1}`, `{"values":{"_field":1}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -120,6 +152,16 @@ func FuzzDecode(f *testing.F) {
 		for _, s := range samples {
 			if len(s.Fields) == 0 {
 				t.Fatal("sample without fields")
+			}
+			keys := map[string]bool{}
+			for _, f := range s.Fields {
+				if keys[f.Key] {
+					t.Fatalf("key %q twice in one sample", f.Key)
+				}
+				keys[f.Key] = true
+				if ReservedField(f.Key) {
+					t.Fatalf("reserved key %q accepted", f.Key)
+				}
 			}
 			if s.Time.Before(minTS) || s.Time.After(maxTS) {
 				t.Fatalf("time %s out of range", s.Time)
@@ -155,5 +197,47 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestFieldNamesBound(t *testing.T) {
+	sample := func(keys ...string) []Sample {
+		fs := make([]defs.Field, len(keys))
+		for i, k := range keys {
+			fs[i] = defs.Field{Key: k, Type: defs.FieldFloat}
+		}
+		return []Sample{{Fields: fs}}
+	}
+	f := newFieldNames(3)
+	steps := []struct {
+		dev  defs.DeviceID
+		keys []string
+		want bool
+	}{
+		{"a", []string{"x", "y"}, true},
+		{"a", []string{"x", "y", "z"}, true},       // one new: 3 of 3
+		{"a", []string{"w"}, false},                // a fourth name
+		{"a", []string{"x", "y", "z"}, true},       // known names still pass
+		{"b", []string{"p", "q", "r"}, true},       // another device has its own bound
+		{"b", []string{"p", "q", "r", "s"}, false}, // refused whole
+		{"c", []string{"m", "m", "n"}, true},       // a name in two samples counts once
+	}
+	for i, s := range steps {
+		samples := sample(s.keys...)
+		if s.dev == "c" {
+			samples = []Sample{{Fields: samples[0].Fields[:2]}, {Fields: samples[0].Fields[1:]}}
+		}
+		if got := f.admit(s.dev, samples); got != s.want {
+			t.Errorf("step %d (%s %v): want %v, got %v", i, s.dev, s.keys, s.want, got)
+		}
+	}
+}
+
+func TestFieldNamesBoundAllocatesNothingWhenKnown(t *testing.T) {
+	f := newFieldNames(10)
+	s := []Sample{{Fields: []defs.Field{{Key: "a"}, {Key: "b"}}}}
+	f.admit("d", s)
+	if n := testing.AllocsPerRun(100, func() { f.admit("d", s) }); n != 0 {
+		t.Errorf("allocations per known message: want 0, got %v", n)
 	}
 }

@@ -107,6 +107,8 @@ type Ingester struct {
 	conn    atomic.Int32
 	connWhy atomic.Pointer[string]
 	warn    *throttle.Throttle
+	// names bounds each device's distinct field names (fieldnames.go).
+	names *fieldNames
 }
 
 // job is one message waiting for a decoder.
@@ -140,6 +142,7 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 		queue:    make(chan job, cfg.QueueSize),
 		stopping: make(chan struct{}),
 		warn:     throttle.New(10 * time.Second),
+		names:    newFieldNames(cfg.MaxFieldsPerDevice),
 	}
 	in.m = newMetrics(d.Metrics, func() float64 { return float64(len(in.queue)) })
 	return in, nil
@@ -420,6 +423,12 @@ func (w *worker) handleOnce(ctx context.Context, j job) *errTransient {
 			w.reject(j, ReasonNoHandler, id, topic)
 			return nil
 		}
+		// Events have their own size bound (they carry snapshots); before
+		// it they had none, and a 30 MB event was decoded whole.
+		if len(j.msg.Payload()) > in.cfg.MaxEventBytes {
+			w.reject(j, ReasonTooLarge, id, topic)
+			return nil
+		}
 		err := in.d.Events.HandleEvent(ctx, dev, j.msg.Payload(), j.recv)
 		switch {
 		case err == nil:
@@ -467,6 +476,9 @@ func (w *worker) device(ctx context.Context, site string, id defs.DeviceID) (def
 func (w *worker) telemetry(j job, dev defs.Device) {
 	in := w.in
 	samples, reason := w.dec.Decode(j.msg.Payload(), j.recv)
+	if reason == "" && !in.names.admit(dev.ID, samples) {
+		reason = ReasonTooManyFieldNames
+	}
 	if reason != "" {
 		w.reject(j, reason, string(dev.ID), j.msg.Topic())
 		return

@@ -97,6 +97,7 @@ type pipelineOpts struct {
 	shareGroup string
 	minStale   time.Duration
 	devices    []defs.Device
+	registry   Registry // nil: newRegistry(devices...)
 }
 
 func startPipeline(t *testing.T, mqttURL, influxURL, db string, o pipelineOpts) *pipeline {
@@ -123,8 +124,12 @@ func startPipeline(t *testing.T, mqttURL, influxURL, db string, o pipelineOpts) 
 	if mcfg.ClientID == "" {
 		mcfg.ClientID = "iocd-test"
 	}
+	var reg Registry = newRegistry(o.devices...)
+	if o.registry != nil {
+		reg = o.registry
+	}
 	in, err := New(mcfg, config.Default().Ingest, Deps{
-		Registry: newRegistry(o.devices...), Sink: w, Health: tr, Bus: b, Logger: logger,
+		Registry: reg, Sink: w, Health: tr, Bus: b, Logger: logger,
 	})
 	if err != nil {
 		t.Fatalf("ingest.New: %v", err)

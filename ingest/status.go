@@ -23,6 +23,12 @@ func decodeStatus(p *fastjson.Parser, payload []byte, maxBytes int) (state strin
 	if err != nil {
 		return "", nil, ReasonBadStatus
 	}
+	// {"state":"online","state":"offline"} says nothing for sure. Status
+	// messages are rare: the key buffer is not worth keeping.
+	var seen [][]byte
+	if duplicateKey(obj, &seen) {
+		return "", nil, ReasonDuplicateKey
+	}
 	state = string(obj.Get("state").GetStringBytes())
 	if state != "online" && state != "offline" {
 		return "", nil, ReasonBadStatus

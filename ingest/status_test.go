@@ -19,6 +19,8 @@ func TestDecodeStatus(t *testing.T) {
 		{`{"state":"sleepy"}`, "", "", ReasonBadStatus},
 		{`{"fw":"1"}`, "", "", ReasonBadStatus},
 		{`["online"]`, "", "", ReasonBadStatus},
+		{`{"state":"online","state":"offline"}`, "", "", ReasonDuplicateKey},
+		{`{"state":"online","fw":"1","fw":"2"}`, "", "", ReasonDuplicateKey},
 		{`{"state":`, "", "", ReasonBadJSON},
 	}
 	var p fastjson.Parser

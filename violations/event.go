@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/iocd/iocd/defs"
 )
 
@@ -61,6 +63,9 @@ const (
 // DecodeEvent parses and checks an event payload. Errors are defs.Invalid
 // naming the field. now bounds the accepted ts.
 func DecodeEvent(payload []byte, now time.Time) (Event, error) {
+	if duplicateKey(payload) {
+		return Event{}, defs.Invalid("payload", "holds a key twice; which value is meant cannot be told")
+	}
 	var w wireEvent
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&w); err != nil {
@@ -175,6 +180,37 @@ func parseTS(raw json.RawMessage) (time.Time, error) {
 		return time.Time{}, defs.Invalid("ts", "must be epoch milliseconds or RFC 3339")
 	}
 	return time.UnixMilli(int64(ms)).UTC(), nil
+}
+
+// wireKeys are the keys of wireEvent, the ones encoding/json reads.
+var wireKeys = []string{"event_id", "type", "ts", "plate", "plate_confidence", "vehicle", "speed_kmh", "limit_kmh", "lane", "snapshot_jpeg"}
+
+// duplicateKey reports whether the payload's top-level object holds one of
+// the keys an event is read from twice ({"type":"speeding","type":"red_light"}):
+// encoding/json would take the last silently. Keys are compared ignoring
+// case, as encoding/json matches them; other keys are ignored anyway. The
+// cost is linear in the keys: one pass, each against the ten wire keys.
+func duplicateKey(payload []byte) bool {
+	var p fastjson.Parser
+	v, err := p.ParseBytes(payload)
+	if err != nil {
+		return false // json.Decode says what is wrong
+	}
+	obj, err := v.Object()
+	if err != nil || obj.Len() < 2 {
+		return false
+	}
+	seen := make([]bool, len(wireKeys))
+	dup := false
+	obj.Visit(func(k []byte, _ *fastjson.Value) {
+		for i, w := range wireKeys {
+			if len(k) == len(w) && strings.EqualFold(string(k), w) {
+				dup = dup || seen[i]
+				seen[i] = true
+			}
+		}
+	})
+	return dup
 }
 
 func printable(s string) bool {

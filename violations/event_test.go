@@ -60,6 +60,23 @@ func TestDecodeEvent(t *testing.T) {
 	}
 }
 
+func TestDecodeEventDuplicateKey(t *testing.T) {
+	now := time.Date(2025, 11, 22, 1, 0, 0, 0, time.UTC)
+	for _, p := range []string{
+		`{"event_id":"e1","type":"speeding","type":"red_light","ts":1763773200000}`,
+		`{"event_id":"e1","type":"speeding","Type":"red_light","ts":1763773200000}`,
+		`{"event_id":"e1","event_id":"e2","type":"speeding","ts":1763773200000}`,
+	} {
+		if _, err := DecodeEvent([]byte(p), now); defs.ErrorCode(err) != defs.EINVALID {
+			t.Errorf("%s: want EINVALID, got %v", p, err)
+		}
+	}
+	ok := `{"event_id":"e1","type":"speeding","ts":1763773200000,"extra":1,"extra":2}`
+	if _, err := DecodeEvent([]byte(ok), now); err != nil {
+		t.Errorf("%s: a repeated unknown key is ignored, got %v", ok, err)
+	}
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // FuzzDecodeEvent checks that no payload panics the decoder and that what
@@ -68,6 +85,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"event_id":"e1","type":"speeding","ts":1763773200000,"plate":"62A-123.45","plate_confidence":0.93,"vehicle":"car","speed_kmh":72,"limit_kmh":50,"lane":2}`))
 	f.Add([]byte(`{"event_id":7,"type":"red_light","ts":"2025-11-22T08:00:00+07:00","snapshot_jpeg":"/9j/4AAQ"}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"event_id":"e1","type":"speeding","TYPE":"red_light","ts":1763773200000}`))
 	now := time.Date(2025, 11, 22, 1, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		ev, err := DecodeEvent(payload, now)

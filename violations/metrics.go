@@ -1,6 +1,11 @@
 package violations
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"slices"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 type metrics struct {
 	created      *prometheus.CounterVec
@@ -14,6 +19,43 @@ type metrics struct {
 	purgeFailed  prometheus.Counter
 	writeFailed  *prometheus.CounterVec
 	storeErrors  *prometheus.CounterVec
+	types        typeLabels
+}
+
+// OtherType is the label a violation type gets in metrics and InfluxDB once
+// violations.max_types distinct types have been seen since start. The
+// record keeps its type: only the label is bounded, so that a camera
+// sending random types cannot add a Prometheus series and an InfluxDB
+// series for each.
+const OtherType = "other"
+
+// typeLabels bounds the distinct violation types used as labels. The known
+// types always have their own label.
+type typeLabels struct {
+	mu       sync.Mutex
+	seen     map[string]struct{}
+	overflow prometheus.Counter
+}
+
+// label returns t, or OtherType once max other types are taken.
+func (l *typeLabels) label(t string, max int) string {
+	if slices.Contains(KnownTypes, t) {
+		return t
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.seen[t]; ok {
+		return t
+	}
+	if len(l.seen) >= max {
+		l.overflow.Inc()
+		return OtherType
+	}
+	if l.seen == nil {
+		l.seen = make(map[string]struct{})
+	}
+	l.seen[t] = struct{}{}
+	return t
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,8 +86,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iocd_violation_store_errors_total", Help: "Store operations of the violations service that failed (retried or returned), by operation."}, []string{"op"}),
 	}
+	m.types.overflow = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "iocd_violation_types_overflow_total",
+		Help: "Violations whose type was labelled \"other\" in metrics and InfluxDB because violations.max_types distinct types were already seen (the record keeps its type)."})
 	if reg != nil {
-		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed, m.writeFailed, m.storeErrors)
+		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed, m.writeFailed, m.storeErrors, m.types.overflow)
 	}
 	return m
 }

@@ -245,12 +245,14 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 		s.log.Debug("duplicate violation event", "camera", dev.ID, "event_id", ev.EventID, "violation", stored.ID)
 		return nil
 	}
-	s.metrics.created.WithLabelValues(v.Type).Inc()
+	// Types are bounded as labels (violations.max_types), not in the record.
+	label := s.metrics.types.label(v.Type, s.cfg.MaxTypes)
+	s.metrics.created.WithLabelValues(label).Inc()
 	s.log.Debug("violation recorded", "violation", v.ID, "camera", dev.ID, "type", v.Type)
 	s.publish(v)
 	if s.points != nil {
 		s.points.WritePoint("violations",
-			map[string]string{"camera": string(v.Camera), "site": v.Site, "type": v.Type},
+			map[string]string{"camera": string(v.Camera), "site": v.Site, "type": label},
 			map[string]any{"count": 1, "plate": v.Plate}, v.Time)
 	}
 	select {

@@ -239,6 +239,9 @@ func (s *service) startHTTP() error {
 			Body: s.cfg.HTTP.BodyTimeout.D(), Write: s.cfg.HTTP.WriteTimeout.D(), StreamIdle: s.cfg.HTTP.StreamIdle.D(),
 		},
 	}
+	if s.writer != nil { // a nil *Writer must not become a non-nil interface
+		opts.Conflicts = s.writer
+	}
 	if s.history != nil { // a nil *History must not become a non-nil interface
 		opts.Telemetry = s.history
 	}
