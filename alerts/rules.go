@@ -90,7 +90,13 @@ func ValidateRule(r defs.AlertRule) (defs.AlertRule, error) {
 	if !oneOf(r.Kind, ruleKinds) {
 		return r, defs.Invalid("kind", "%q is not one of %s", r.Kind, join(ruleKinds))
 	}
-	if !oneOf(r.Severity, severities) {
+	levels := r.Kind == defs.RuleThreshold && len(r.Levels) > 0
+	if r.Severity == "" && levels && oneOf(r.Levels[0].Severity, severities) {
+		// A rule with levels takes its severity from its least severe
+		// level (checked with the levels).
+		r.Severity = r.Levels[0].Severity
+	}
+	if !(r.Severity == "" && levels) && !oneOf(r.Severity, severities) {
 		return r, defs.Invalid("severity", "%q is not one of %s", r.Severity, join(severities))
 	}
 	if err := checkMessage("message.vi", r.Message.VI); err != nil {
@@ -199,6 +205,9 @@ func checkThreshold(r *defs.AlertRule) error {
 	if r.Op == "" || dir == 0 && r.Op != "==" && r.Op != "!=" {
 		return defs.Invalid("op", "%q is not one of > >= < <= == !=", r.Op)
 	}
+	if len(r.Levels) > 0 {
+		return checkLevels(r, dir)
+	}
 	if !finite(r.Value) {
 		return defs.Invalid("value", "must be a finite number")
 	}
@@ -210,39 +219,53 @@ func checkThreshold(r *defs.AlertRule) error {
 			return err
 		}
 	}
-	if len(r.Levels) == 0 {
-		return nil
-	}
-	if dir == 0 {
+	return nil
+}
+
+// checkLevels checks the levels of a threshold rule with several
+// severities. The levels replace the rule's value and clear: each level
+// has its own, and the alert's severity is that of the most severe level
+// that holds. Each level is further along the op's direction than the one
+// before and more severe, so the most severe level that holds is also the
+// furthest; the rule's severity is the first level's.
+func checkLevels(r *defs.AlertRule, dir int) error {
+	switch {
+	case dir == 0:
 		return defs.Invalid("levels", "apply only to > >= < <=")
-	}
-	if len(r.Levels) > maxLevels {
+	case len(r.Levels) > maxLevels:
 		return defs.Invalid("levels", "at most %d levels", maxLevels)
+	case r.Value != 0:
+		return defs.Invalid("value", "give each level its value instead: levels replace value and clear")
+	case r.Clear != nil:
+		return defs.Invalid("clear", "give each level its clear instead: levels replace value and clear")
 	}
-	// Each level is further along the op's direction than the one before
-	// (the rule's own value and severity being the first) and more severe,
-	// so the most severe level that holds is also the furthest.
-	prevValue, prevSev, prevField := r.Value, r.Severity, "value"
 	for i, l := range r.Levels {
 		field := fmt.Sprintf("levels[%d]", i)
 		if !finite(l.Value) {
 			return defs.Invalid(field+".value", "must be a finite number")
 		}
-		if float64(dir)*(l.Value-prevValue) <= 0 {
-			return defs.Invalid(field+".value", "must be %s %s's %g, so levels are ordered", map[int]string{1: "above", -1: "below"}[dir], prevField, prevValue)
-		}
 		if !oneOf(l.Severity, severities) {
 			return defs.Invalid(field+".severity", "%q is not one of %s", l.Severity, join(severities))
-		}
-		if l.Severity.Rank() <= prevSev.Rank() {
-			return defs.Invalid(field+".severity", "%s must be more severe than %s", l.Severity, prevSev)
 		}
 		if l.Clear != nil {
 			if err := checkClear(field+".clear", r.Op, dir, l.Value, *l.Clear); err != nil {
 				return err
 			}
 		}
-		prevValue, prevSev, prevField = l.Value, l.Severity, field
+		if i == 0 {
+			continue
+		}
+		prev := r.Levels[i-1]
+		if float64(dir)*(l.Value-prev.Value) <= 0 {
+			return defs.Invalid(field+".value", "%g must be %s levels[%d]'s %g, so levels are ordered", l.Value,
+				map[int]string{1: "above", -1: "below"}[dir], i-1, prev.Value)
+		}
+		if l.Severity.Rank() <= prev.Severity.Rank() {
+			return defs.Invalid(field+".severity", "%s must be more severe than levels[%d]'s %s", l.Severity, i-1, prev.Severity)
+		}
+	}
+	if r.Severity != r.Levels[0].Severity {
+		return defs.Invalid("severity", "%s must be the first level's %s, or left out", r.Severity, r.Levels[0].Severity)
 	}
 	return nil
 }

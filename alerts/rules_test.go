@@ -40,9 +40,20 @@ func TestValidateRuleAccepts(t *testing.T) {
 				t.Errorf("reopen_within = %s, want the 5m default", r.ReopenWithin)
 			}
 		}},
-		{"threshold < with clear above and levels below", defs.AlertRule{ID: "pin-yeu", Name: "Pin yếu", Kind: defs.RuleThreshold,
-			Field: "battery_v", Op: "<", Value: 11.5, Clear: ptr(11.8), Severity: defs.SeverityWarning, Message: msgs(),
-			Levels: []defs.AlertLevel{{Value: 11, Severity: defs.SeverityMajor, Clear: ptr(11.2)}, {Value: 10.5, Severity: defs.SeverityCritical}}}, nil},
+		{"threshold < with clear above", defs.AlertRule{ID: "pin-yeu", Name: "Pin yếu", Kind: defs.RuleThreshold,
+			Field: "battery_v", Op: "<", Value: 11.5, Clear: ptr(11.8), Severity: defs.SeverityWarning, Message: msgs()}, nil},
+		{"threshold < with levels below, severity from the first", defs.AlertRule{Name: "Pin yếu", Kind: defs.RuleThreshold,
+			Field: "battery_v", Op: "<", Message: msgs(), Levels: []defs.AlertLevel{
+				{Value: 11.5, Severity: defs.SeverityWarning, Clear: ptr(11.8)}, {Value: 11, Severity: defs.SeverityMajor, Clear: ptr(11.2)},
+				{Value: 10.5, Severity: defs.SeverityCritical}}},
+			func(t *testing.T, r defs.AlertRule) {
+				if r.Severity != defs.SeverityWarning {
+					t.Errorf("severity = %q, want the first level's warning", r.Severity)
+				}
+			}},
+		{"threshold > with levels and the matching severity", defs.AlertRule{Name: "Mực nước", Kind: defs.RuleThreshold,
+			Field: "water_cm", Op: ">=", Severity: defs.SeverityMinor, Message: msgs(), Levels: []defs.AlertLevel{
+				{Value: 180, Severity: defs.SeverityMinor}, {Value: 200, Severity: defs.SeverityCritical, Clear: ptr(190)}}}, nil},
 		{"threshold == without clear", defs.AlertRule{Name: "door", Kind: defs.RuleThreshold, Field: "door_open", Op: "==", Value: 1,
 			Severity: defs.SeverityInfo, Message: msgs()}, nil},
 		{"threshold clear equal to value", defs.AlertRule{Name: "t", Kind: defs.RuleThreshold, Field: "f", Op: ">=", Value: 5, Clear: ptr(5),
@@ -103,6 +114,11 @@ func TestValidateRuleRefuses(t *testing.T) {
 		mod(&r)
 		return r
 	}
+	levels := func(op string, ls ...defs.AlertLevel) defs.AlertRule {
+		r := waterRule()
+		r.Op, r.Value, r.Clear, r.Severity, r.Levels = op, 0, nil, "", ls
+		return r
+	}
 	other := func(k defs.RuleKind, mod func(r *defs.AlertRule)) defs.AlertRule {
 		r := defs.AlertRule{Name: "x", Kind: k, Severity: defs.SeverityMinor, Message: msgs(), For: defs.Duration(time.Minute)}
 		mod(&r)
@@ -154,34 +170,34 @@ func TestValidateRuleRefuses(t *testing.T) {
 		{"threshold clear below for <", th(func(r *defs.AlertRule) { r.Op = "<"; r.Clear = ptr(150) }), "clear"},
 		{"threshold clear for ==", th(func(r *defs.AlertRule) { r.Op = "==" }), "clear"},
 		{"threshold levels for !=", th(func(r *defs.AlertRule) {
-			r.Op, r.Clear, r.Levels = "!=", nil, []defs.AlertLevel{{Value: 3, Severity: defs.SeverityCritical}}
+			r.Op, r.Clear, r.Value, r.Levels = "!=", nil, 0, []defs.AlertLevel{{Value: 3, Severity: defs.SeverityCritical}}
 		}), "levels"},
-		{"levels not ordered by value", th(func(r *defs.AlertRule) {
-			r.Severity = defs.SeverityWarning
-			r.Levels = []defs.AlertLevel{{Value: 250, Severity: defs.SeverityMajor}, {Value: 240, Severity: defs.SeverityCritical}}
-		}), "levels[1].value"},
-		{"level below the rule value", th(func(r *defs.AlertRule) {
-			r.Severity = defs.SeverityWarning
-			r.Levels = []defs.AlertLevel{{Value: 150, Severity: defs.SeverityMajor}}
-		}), "levels[0].value"},
-		{"levels not ordered by severity", th(func(r *defs.AlertRule) {
-			r.Severity = defs.SeverityWarning
-			r.Levels = []defs.AlertLevel{{Value: 250, Severity: defs.SeverityCritical}, {Value: 300, Severity: defs.SeverityMajor}}
-		}), "levels[1].severity"},
-		{"level bad severity", th(func(r *defs.AlertRule) {
-			r.Severity = defs.SeverityWarning
-			r.Levels = []defs.AlertLevel{{Value: 250, Severity: "x"}}
-		}), "levels[0].severity"},
-		{"level clear wrong side", th(func(r *defs.AlertRule) {
-			r.Severity = defs.SeverityWarning
-			r.Levels = []defs.AlertLevel{{Value: 250, Severity: defs.SeverityMajor, Clear: ptr(260)}}
-		}), "levels[0].clear"},
-		{"too many levels", th(func(r *defs.AlertRule) {
-			r.Severity = defs.SeverityInfo
-			for i := 0; i < 6; i++ {
-				r.Levels = append(r.Levels, defs.AlertLevel{Value: float64(300 + i), Severity: defs.SeverityCritical})
+		{"levels with value", th(func(r *defs.AlertRule) {
+			r.Clear, r.Levels = nil, []defs.AlertLevel{{Value: 250, Severity: defs.SeverityCritical}}
+		}), "value"},
+		{"levels with clear", th(func(r *defs.AlertRule) {
+			r.Value, r.Levels = 0, []defs.AlertLevel{{Value: 250, Severity: defs.SeverityCritical}}
+		}), "clear"},
+		{"levels not ordered by value", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 240, Severity: defs.SeverityCritical}), "levels[1].value"},
+		{"levels equal values", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 250, Severity: defs.SeverityCritical}), "levels[1].value"},
+		{"levels for < not descending", levels("<", defs.AlertLevel{Value: 10, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 12, Severity: defs.SeverityCritical}), "levels[1].value"},
+		{"levels not ordered by severity", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityCritical}, defs.AlertLevel{Value: 300, Severity: defs.SeverityMajor}), "levels[1].severity"},
+		{"level bad severity", levels(">", defs.AlertLevel{Value: 250, Severity: "x"}), "levels[0].severity"},
+		{"level no severity", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 300}), "levels[1].severity"},
+		{"level clear wrong side", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor, Clear: ptr(260)}), "levels[0].clear"},
+		{"level clear wrong side for <", levels("<", defs.AlertLevel{Value: 10, Severity: defs.SeverityMajor, Clear: ptr(9)}), "levels[0].clear"},
+		{"rule severity not the first level's", func() defs.AlertRule {
+			r := levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor})
+			r.Severity = defs.SeverityCritical
+			return r
+		}(), "severity"},
+		{"too many levels", func() defs.AlertRule {
+			var ls []defs.AlertLevel
+			for i, sev := range []defs.Severity{"info", "warning", "minor", "major", "critical", "critical"} {
+				ls = append(ls, defs.AlertLevel{Value: float64(300 + i), Severity: sev})
 			}
-		}), "levels"},
+			return levels(">", ls...)
+		}(), "levels"},
 		{"threshold with event", th(func(r *defs.AlertRule) { r.Event = "violation" }), "event"},
 		{"threshold with condition", th(func(r *defs.AlertRule) { r.Condition = "disk_low" }), "condition"},
 

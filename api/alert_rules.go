@@ -160,6 +160,11 @@ func (s *Server) testAlertRule(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.opts.Alerts.DryRun(r.Context(), rule, from, to)
 	if err != nil {
+		// The engine's complaints about the rule (a kind it cannot replay)
+		// name members of the rule.
+		if f := defs.ErrorField(err); defs.ErrorCode(err) == defs.EINVALID && f != "from" && f != "to" {
+			return underField("rule", err)
+		}
 		return err
 	}
 	if res.Subjects == nil {

@@ -234,7 +234,9 @@ func TestAlertRuleRefusedNamingTheField(t *testing.T) {
 		{"unknown placeholder", with(waterRuleJSON(), "message", msg("Mực nước {{muc}}")), "message.vi"},
 		{"no english", with(waterRuleJSON(), "message", map[string]string{"vi": "a"}), "message.en"},
 		{"selector kind", with(waterRuleJSON(), "selector", map[string]any{"kind": "lamp"}), "selector.kind"},
-		{"levels unordered", with(waterRuleJSON(), "severity", "warning", "levels", []map[string]any{{"value": 150, "severity": "major"}}), "levels[0].value"},
+		{"levels unordered", with(waterRuleJSON(), "value", nil, "clear", nil, "severity", nil,
+			"levels", []map[string]any{{"value": 200, "severity": "major"}, {"value": 190, "severity": "critical"}}), "levels[1].value"},
+		{"levels and value", with(waterRuleJSON(), "clear", nil, "levels", []map[string]any{{"value": 250, "severity": "critical"}}), "value"},
 		{"duration as a number", with(waterRuleJSON(), "for", 30), "for"},
 		{"duration garbage", with(waterRuleJSON(), "keep_firing_for", "soon"), "keep_firing_for"},
 		{"value as text", with(waterRuleJSON(), "value", "high"), "value"},
@@ -555,6 +557,11 @@ func TestAlertRuleDryRun(t *testing.T) {
 	if !res.From.Equal(gotFrom) || !res.To.Equal(gotTo) {
 		t.Errorf("answered range %s..%s, engine got %s..%s", res.From, res.To, gotFrom, gotTo)
 	}
+	// The engine's refusal of the rule names it under rule.
+	svc.dryRun = func(defs.AlertRule, time.Time, time.Time) (alerts.DryRunResult, error) {
+		return alerts.DryRunResult{}, defs.Invalid("kind", "dry run supports threshold and absence rules of a field")
+	}
+	wantInvalid(t, r.do("POST", "/api/v1/alert-rules/test", r.tokens[defs.RoleOperator], body), "rule.kind")
 	// Nothing was stored.
 	if rules, _ := r.store.ListAlertRules(context.Background()); len(rules) != 0 {
 		t.Errorf("a dry run stored %v", rules)
