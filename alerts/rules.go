@@ -171,7 +171,7 @@ func checkKindMembers(r *defs.AlertRule) error {
 		return checkThreshold(r)
 	case defs.RuleAbsence:
 		if r.Field != "" && !validFieldName(r.Field) {
-			return defs.Invalid("field", "%q is not a reading field name (1-64 of A-Z a-z 0-9 _ . -)", r.Field)
+			return defs.Invalid("field", "%q is not a reading field name (1-256 bytes, no control characters or backslash, not time)", r.Field)
 		}
 		if r.For <= 0 {
 			return defs.Invalid("for", "an absence rule needs a for greater than 0 (how long without a reading)")
@@ -199,7 +199,7 @@ func checkThreshold(r *defs.AlertRule) error {
 		return defs.Invalid("field", "is required for a threshold rule")
 	}
 	if !validFieldName(r.Field) {
-		return defs.Invalid("field", "%q is not a reading field name (1-64 of A-Z a-z 0-9 _ . -)", r.Field)
+		return defs.Invalid("field", "%q is not a reading field name (1-256 bytes, no control characters or backslash, not time)", r.Field)
 	}
 	dir := opDirection(r.Op)
 	if r.Op == "" || dir == 0 && r.Op != "==" && r.Op != "!=" {
@@ -289,8 +289,8 @@ func checkRate(r *defs.AlertRule) error {
 		if r.Reason != "" {
 			return defs.Invalid("reason", "applies only to event rejected")
 		}
-		if r.ViolationType != "" && !validFieldName(r.ViolationType) {
-			return defs.Invalid("violation_type", "%q is not a violation type (1-64 of A-Z a-z 0-9 _ . -)", r.ViolationType)
+		if err := checkText("violation_type", r.ViolationType, 64, false); err != nil {
+			return err
 		}
 		if r.Per == "" {
 			r.Per = PerCamera
@@ -493,8 +493,12 @@ func validName(s string) bool {
 	return true
 }
 
-// validFieldName is the rule for reading field names and violation types.
-func validFieldName(s string) bool { return validName(s) }
+// validFieldName is ingest's rule for the keys it stores as fields: 1-256
+// bytes of UTF-8 without control characters or backslashes, and not
+// "time".
+func validFieldName(s string) bool {
+	return s != "" && len(s) <= 256 && s != "time" && utf8.ValidString(s) && !hasControl(s) && !strings.Contains(s, `\`)
+}
 
 // opDirection is 1 for > and >=, -1 for < and <=, 0 otherwise.
 func opDirection(op string) int {
