@@ -272,7 +272,7 @@ func (s *SQLite) ListAlerts(ctx context.Context, f defs.AlertFilter) ([]defs.Ale
 	if f.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
 		ts, id, ok := strings.Cut(string(raw), "|")
-		if err != nil || !ok || parseTime(ts).IsZero() {
+		if _, perr := time.Parse(time.RFC3339Nano, ts); err != nil || !ok || perr != nil {
 			return nil, "", defs.Invalid("cursor", "not a cursor from a previous page")
 		}
 		where = append(where, "(started_at < ? OR (started_at = ? AND id < ?))")
@@ -412,4 +412,17 @@ func stringsOf[T ~string](vs []T) []string {
 		out[i] = string(v)
 	}
 	return out
+}
+
+// PruneAlerts deletes the alerts resolved before cutoff, with their
+// history, and returns how many went. Open alerts are never pruned. (Not
+// part of alerts.Store: whoever owns alert retention calls it.)
+func (s *SQLite) PruneAlerts(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM alerts WHERE state = ? AND resolved_at != '' AND resolved_at < ?`,
+		string(defs.AlertResolved), timeText(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("pruning alerts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }

@@ -314,3 +314,36 @@ func TestSilencesRoundTrip(t *testing.T) {
 		t.Errorf("silence without id: %v, want invalid", err)
 	}
 }
+
+func TestPruneAlerts(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	old := testAlert("old", "r", "a", defs.AlertResolved, t0.Add(-48*time.Hour))
+	old.ResolvedAt = t0.Add(-47 * time.Hour)
+	recent := testAlert("recent", "r", "b", defs.AlertResolved, t0.Add(-time.Hour))
+	recent.ResolvedAt = t0.Add(-time.Minute)
+	firing := testAlert("firing", "r", "c", defs.AlertFiring, t0.Add(-72*time.Hour))
+	for _, a := range []defs.Alert{old, recent, firing} {
+		tr := defs.AlertTransition{Alert: a.ID, Seq: 1, Change: defs.ChangeFired, To: defs.AlertFiring, At: a.RaisedAt}
+		if err := s.SaveAlert(ctx, a, []defs.AlertTransition{tr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PruneAlerts(ctx, t0.Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want 1", n, err)
+	}
+	if _, _, err := s.GetAlert(ctx, "old"); defs.ErrorCode(err) != defs.ENOTFOUND {
+		t.Errorf("old alert still there: %v", err)
+	}
+	var orphans int
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM alert_transitions WHERE alert = 'old'`).Scan(&orphans); err != nil || orphans != 0 {
+		t.Errorf("%d transitions of the pruned alert left (%v)", orphans, err)
+	}
+	for _, id := range []string{"recent", "firing"} {
+		if _, hist, err := s.GetAlert(ctx, id); err != nil || len(hist) != 1 {
+			t.Errorf("%s: %v, %d transitions", id, err, len(hist))
+		}
+	}
+}
