@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -34,11 +35,14 @@ const (
 	DefaultReopenWithin = 5 * time.Minute
 )
 
-// Rate rule events and their per values.
+// Rate rule events (the engine's EventViolation and EventRejected).
 const (
-	EventViolation = "violation"
-	EventRejected  = "rejected"
+	eventViolation = "violation"
+	eventRejected  = "rejected"
+)
 
+// Rate rule per values.
+const (
 	PerCamera = "camera"
 	PerSite   = "site"
 	PerDevice = "device"
@@ -91,10 +95,14 @@ func ValidateRule(r defs.AlertRule) (defs.AlertRule, error) {
 		return r, defs.Invalid("kind", "%q is not one of %s", r.Kind, join(ruleKinds))
 	}
 	levels := r.Kind == defs.RuleThreshold && len(r.Levels) > 0
-	if r.Severity == "" && levels && oneOf(r.Levels[0].Severity, severities) {
+	if r.Severity == "" && levels {
 		// A rule with levels takes its severity from its least severe
 		// level (checked with the levels).
-		r.Severity = r.Levels[0].Severity
+		for _, l := range r.Levels {
+			if l.Severity.Rank() > 0 && (r.Severity == "" || l.Severity.Rank() < r.Severity.Rank()) {
+				r.Severity = l.Severity
+			}
+		}
 	}
 	if !(r.Severity == "" && levels) && !oneOf(r.Severity, severities) {
 		return r, defs.Invalid("severity", "%q is not one of %s", r.Severity, join(severities))
@@ -163,7 +171,7 @@ func checkKindMembers(r *defs.AlertRule) error {
 	}
 	for _, m := range []string{"field", "op", "value", "clear", "levels", "event", "violation_type", "reason", "count", "window", "per", "condition"} {
 		if set[m] && !uses[m] {
-			return defs.Invalid(m, "does not apply to a %s rule", k)
+			return defs.Invalid(m, "does not apply to %s rules", k)
 		}
 	}
 	switch k {
@@ -225,9 +233,10 @@ func checkThreshold(r *defs.AlertRule) error {
 // checkLevels checks the levels of a threshold rule with several
 // severities. The levels replace the rule's value and clear: each level
 // has its own, and the alert's severity is that of the most severe level
-// that holds. Each level is further along the op's direction than the one
-// before and more severe, so the most severe level that holds is also the
-// furthest; the rule's severity is the first level's.
+// that holds. Levels may be given in any order and are kept from the least
+// to the most severe; each must then be further along the op's direction
+// than the one before, so the most severe level that holds is also the
+// furthest. The rule's severity is the least severe level's.
 func checkLevels(r *defs.AlertRule, dir int) error {
 	switch {
 	case dir == 0:
@@ -239,7 +248,11 @@ func checkLevels(r *defs.AlertRule, dir int) error {
 	case r.Clear != nil:
 		return defs.Invalid("clear", "give each level its clear instead: levels replace value and clear")
 	}
-	for i, l := range r.Levels {
+	// Errors name the levels as the author wrote them.
+	order := make([]int, len(r.Levels))
+	for i := range order {
+		order[i] = i
+		l := r.Levels[i]
 		field := fmt.Sprintf("levels[%d]", i)
 		if !finite(l.Value) {
 			return defs.Invalid(field+".value", "must be a finite number")
@@ -252,20 +265,27 @@ func checkLevels(r *defs.AlertRule, dir int) error {
 				return err
 			}
 		}
-		if i == 0 {
+	}
+	sort.SliceStable(order, func(a, b int) bool { return r.Levels[order[a]].Severity.Rank() < r.Levels[order[b]].Severity.Rank() })
+	sorted := make([]defs.AlertLevel, len(order))
+	for k, i := range order {
+		sorted[k] = r.Levels[i]
+		if k == 0 {
 			continue
 		}
-		prev := r.Levels[i-1]
-		if float64(dir)*(l.Value-prev.Value) <= 0 {
-			return defs.Invalid(field+".value", "%g must be %s levels[%d]'s %g, so levels are ordered", l.Value,
-				map[int]string{1: "above", -1: "below"}[dir], i-1, prev.Value)
+		l, j, prev := r.Levels[i], order[k-1], sorted[k-1]
+		field := fmt.Sprintf("levels[%d]", i)
+		if l.Severity == prev.Severity {
+			return defs.Invalid(field+".severity", "levels[%d] is %s too: one level per severity", j, l.Severity)
 		}
-		if l.Severity.Rank() <= prev.Severity.Rank() {
-			return defs.Invalid(field+".severity", "%s must be more severe than levels[%d]'s %s", l.Severity, i-1, prev.Severity)
+		if float64(dir)*(l.Value-prev.Value) <= 0 {
+			return defs.Invalid(field+".value", "%g must be %s %g, the value of the less severe levels[%d], so levels are ordered",
+				l.Value, map[int]string{1: "above", -1: "below"}[dir], prev.Value, j)
 		}
 	}
-	if r.Severity != r.Levels[0].Severity {
-		return defs.Invalid("severity", "%s must be the first level's %s, or left out", r.Severity, r.Levels[0].Severity)
+	r.Levels = sorted
+	if r.Severity != sorted[0].Severity {
+		return defs.Invalid("severity", "%s must be the least severe level's %s, or left out", r.Severity, sorted[0].Severity)
 	}
 	return nil
 }
@@ -285,7 +305,7 @@ func checkClear(field, op string, dir int, value, clear float64) error {
 
 func checkRate(r *defs.AlertRule) error {
 	switch r.Event {
-	case EventViolation:
+	case eventViolation:
 		if r.Reason != "" {
 			return defs.Invalid("reason", "applies only to event rejected")
 		}
@@ -295,7 +315,7 @@ func checkRate(r *defs.AlertRule) error {
 		if r.Per == "" {
 			r.Per = PerCamera
 		}
-	case EventRejected:
+	case eventRejected:
 		if r.ViolationType != "" {
 			return defs.Invalid("violation_type", "applies only to event violation")
 		}

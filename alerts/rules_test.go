@@ -10,19 +10,19 @@ import (
 	"github.com/iocd/iocd/defs"
 )
 
-func ptr(f float64) *float64 { return &f }
+func fp(f float64) *float64 { return &f }
 
 // waterRule is the issue's example rule.
-func waterRule() defs.AlertRule {
+func exampleRule() defs.AlertRule {
 	return defs.AlertRule{
-		Name: "Mực nước cao", Kind: defs.RuleThreshold, Field: "water_cm", Op: ">", Value: 200, Clear: ptr(190),
+		Name: "Mực nước cao", Kind: defs.RuleThreshold, Field: "water_cm", Op: ">", Value: 200, Clear: fp(190),
 		For: defs.Duration(30 * time.Second), KeepFiringFor: defs.Duration(time.Minute), Severity: defs.SeverityCritical,
 		Selector: defs.Selector{Site: "tanan", Kind: defs.KindSensor, Tags: map[string]string{"river": "vam-co"}},
 		Message:  defs.Messages{VI: "Mực nước {{value}} cm tại {{device}}", EN: "Water at {{value}} cm at {{device}}"},
 	}
 }
 
-func msgs() defs.Messages {
+func ruleMsgs() defs.Messages {
 	return defs.Messages{VI: "Thiết bị {{device}}", EN: "Device {{device}}"}
 }
 
@@ -32,7 +32,7 @@ func TestValidateRuleAccepts(t *testing.T) {
 		rule  defs.AlertRule
 		check func(t *testing.T, r defs.AlertRule)
 	}{
-		{"issue example", waterRule(), func(t *testing.T, r defs.AlertRule) {
+		{"issue example", exampleRule(), func(t *testing.T, r defs.AlertRule) {
 			if r.ID != "muc-nuoc-cao" {
 				t.Errorf("id = %q, want muc-nuoc-cao derived from the name", r.ID)
 			}
@@ -41,59 +41,67 @@ func TestValidateRuleAccepts(t *testing.T) {
 			}
 		}},
 		{"threshold < with clear above", defs.AlertRule{ID: "pin-yeu", Name: "Pin yếu", Kind: defs.RuleThreshold,
-			Field: "battery_v", Op: "<", Value: 11.5, Clear: ptr(11.8), Severity: defs.SeverityWarning, Message: msgs()}, nil},
+			Field: "battery_v", Op: "<", Value: 11.5, Clear: fp(11.8), Severity: defs.SeverityWarning, Message: ruleMsgs()}, nil},
 		{"threshold < with levels below, severity from the first", defs.AlertRule{Name: "Pin yếu", Kind: defs.RuleThreshold,
-			Field: "battery_v", Op: "<", Message: msgs(), Levels: []defs.AlertLevel{
-				{Value: 11.5, Severity: defs.SeverityWarning, Clear: ptr(11.8)}, {Value: 11, Severity: defs.SeverityMajor, Clear: ptr(11.2)},
+			Field: "battery_v", Op: "<", Message: ruleMsgs(), Levels: []defs.AlertLevel{
+				{Value: 11.5, Severity: defs.SeverityWarning, Clear: fp(11.8)}, {Value: 11, Severity: defs.SeverityMajor, Clear: fp(11.2)},
 				{Value: 10.5, Severity: defs.SeverityCritical}}},
 			func(t *testing.T, r defs.AlertRule) {
 				if r.Severity != defs.SeverityWarning {
 					t.Errorf("severity = %q, want the first level's warning", r.Severity)
 				}
 			}},
+		{"levels in any order, kept least severe first", defs.AlertRule{Name: "Mực nước", Kind: defs.RuleThreshold, Field: "water_cm", Op: ">",
+			Message: ruleMsgs(), Levels: []defs.AlertLevel{{Value: 250, Clear: fp(240), Severity: defs.SeverityCritical},
+				{Value: 200, Clear: fp(190), Severity: defs.SeverityWarning}, {Value: 220, Severity: defs.SeverityMajor}}},
+			func(t *testing.T, r defs.AlertRule) {
+				if r.Severity != defs.SeverityWarning || r.Levels[0].Value != 200 || r.Levels[1].Value != 220 || r.Levels[2].Value != 250 {
+					t.Errorf("rule = %+v, want levels 200 warning, 220 major, 250 critical and severity warning", r)
+				}
+			}},
 		{"threshold > with levels and the matching severity", defs.AlertRule{Name: "Mực nước", Kind: defs.RuleThreshold,
-			Field: "water_cm", Op: ">=", Severity: defs.SeverityMinor, Message: msgs(), Levels: []defs.AlertLevel{
-				{Value: 180, Severity: defs.SeverityMinor}, {Value: 200, Severity: defs.SeverityCritical, Clear: ptr(190)}}}, nil},
+			Field: "water_cm", Op: ">=", Severity: defs.SeverityMinor, Message: ruleMsgs(), Levels: []defs.AlertLevel{
+				{Value: 180, Severity: defs.SeverityMinor}, {Value: 200, Severity: defs.SeverityCritical, Clear: fp(190)}}}, nil},
 		{"threshold == without clear", defs.AlertRule{Name: "door", Kind: defs.RuleThreshold, Field: "door_open", Op: "==", Value: 1,
-			Severity: defs.SeverityInfo, Message: msgs()}, nil},
-		{"threshold clear equal to value", defs.AlertRule{Name: "t", Kind: defs.RuleThreshold, Field: "f", Op: ">=", Value: 5, Clear: ptr(5),
-			Severity: defs.SeverityInfo, Message: msgs()}, nil},
+			Severity: defs.SeverityInfo, Message: ruleMsgs()}, nil},
+		{"threshold clear equal to value", defs.AlertRule{Name: "t", Kind: defs.RuleThreshold, Field: "f", Op: ">=", Value: 5, Clear: fp(5),
+			Severity: defs.SeverityInfo, Message: ruleMsgs()}, nil},
 		{"absence without field", defs.AlertRule{Name: "silent", Kind: defs.RuleAbsence, For: defs.Duration(time.Minute),
-			Severity: defs.SeverityMinor, Message: msgs()}, nil},
+			Severity: defs.SeverityMinor, Message: ruleMsgs()}, nil},
 		{"threshold on a Vietnamese field name", defs.AlertRule{Name: "t", Kind: defs.RuleThreshold, Field: "nhiệt độ", Op: ">", Value: 40,
-			Severity: defs.SeverityInfo, Message: msgs()}, nil},
+			Severity: defs.SeverityInfo, Message: ruleMsgs()}, nil},
 		{"absence of one field", defs.AlertRule{Name: "no water", Kind: defs.RuleAbsence, Field: "water_cm", For: defs.Duration(time.Minute),
-			Severity: defs.SeverityMinor, Message: msgs()}, nil},
-		{"offline for 0", defs.AlertRule{Name: "off", Kind: defs.RuleOffline, Severity: defs.SeverityMajor, Message: msgs()}, nil},
-		{"offline stale", defs.AlertRule{Name: "off", Kind: defs.RuleOffline, Condition: "stale", Severity: defs.SeverityMajor, Message: msgs()}, nil},
+			Severity: defs.SeverityMinor, Message: ruleMsgs()}, nil},
+		{"offline for 0", defs.AlertRule{Name: "off", Kind: defs.RuleOffline, Severity: defs.SeverityMajor, Message: ruleMsgs()}, nil},
+		{"offline stale", defs.AlertRule{Name: "off", Kind: defs.RuleOffline, Condition: "stale", Severity: defs.SeverityMajor, Message: ruleMsgs()}, nil},
 		{"camera_down", defs.AlertRule{Name: "cam", Kind: defs.RuleCameraDown, For: defs.Duration(30 * time.Second),
-			Selector: defs.Selector{Kind: defs.KindCamera}, Severity: defs.SeverityCritical, Message: msgs()}, nil},
+			Selector: defs.Selector{Kind: defs.KindCamera}, Severity: defs.SeverityCritical, Message: ruleMsgs()}, nil},
 		{"rate violation defaults per camera", defs.AlertRule{Name: "red light burst", Kind: defs.RuleRate, Event: "violation",
-			ViolationType: "red_light", Count: 20, Window: defs.Duration(10 * time.Minute), Severity: defs.SeverityMinor, Message: msgs()},
+			ViolationType: "red_light", Count: 20, Window: defs.Duration(10 * time.Minute), Severity: defs.SeverityMinor, Message: ruleMsgs()},
 			func(t *testing.T, r defs.AlertRule) {
 				if r.Per != PerCamera {
 					t.Errorf("per = %q, want camera by default for violations", r.Per)
 				}
 			}},
 		{"rate rejected defaults per device", defs.AlertRule{Name: "rejects", Kind: defs.RuleRate, Event: "rejected", Reason: "bad_json",
-			Count: 5, Window: defs.Duration(time.Minute), Severity: defs.SeverityMinor, Message: msgs()},
+			Count: 5, Window: defs.Duration(time.Minute), Severity: defs.SeverityMinor, Message: ruleMsgs()},
 			func(t *testing.T, r defs.AlertRule) {
 				if r.Per != PerDevice {
 					t.Errorf("per = %q, want device by default for rejected messages", r.Per)
 				}
 			}},
 		{"rate per site", defs.AlertRule{Name: "r", Kind: defs.RuleRate, Event: "violation", Per: "site", Count: 1,
-			Window: defs.Duration(time.Minute), Severity: defs.SeverityMinor, Message: msgs()}, nil},
-		{"system any condition", defs.AlertRule{Name: "sys", Kind: defs.RuleSystem, Severity: defs.SeverityMajor, Message: msgs()}, nil},
+			Window: defs.Duration(time.Minute), Severity: defs.SeverityMinor, Message: ruleMsgs()}, nil},
+		{"system any condition", defs.AlertRule{Name: "sys", Kind: defs.RuleSystem, Severity: defs.SeverityMajor, Message: ruleMsgs()}, nil},
 		{"system disk low", defs.AlertRule{Name: "sys", Kind: defs.RuleSystem, Condition: defs.ConditionDiskLow,
 			Severity: defs.SeverityMajor, Message: defs.Messages{VI: "Còn {{ value }} byte", EN: "{{value}} bytes {{for}} {{field}} {{site}}"}}, nil},
-		{"id given, name taken from it", defs.AlertRule{ID: "my_rule-2", Kind: defs.RuleOffline, Severity: defs.SeverityMajor, Message: msgs()},
+		{"id given, name taken from it", defs.AlertRule{ID: "my_rule-2", Kind: defs.RuleOffline, Severity: defs.SeverityMajor, Message: ruleMsgs()},
 			func(t *testing.T, r defs.AlertRule) {
 				if r.Name != "my_rule-2" {
 					t.Errorf("name = %q, want the id", r.Name)
 				}
 			}},
-		{"webhooks", defs.AlertRule{Name: "w", Kind: defs.RuleOffline, Severity: defs.SeverityMajor, Message: msgs(), Webhooks: []string{"oncall", "chat"}}, nil},
+		{"webhooks", defs.AlertRule{Name: "w", Kind: defs.RuleOffline, Severity: defs.SeverityMajor, Message: ruleMsgs(), Webhooks: []string{"oncall", "chat"}}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,20 +117,20 @@ func TestValidateRuleAccepts(t *testing.T) {
 }
 
 func TestValidateRuleRefuses(t *testing.T) {
-	th := func(mod func(r *defs.AlertRule)) defs.AlertRule { r := waterRule(); mod(&r); return r }
+	th := func(mod func(r *defs.AlertRule)) defs.AlertRule { r := exampleRule(); mod(&r); return r }
 	rate := func(mod func(r *defs.AlertRule)) defs.AlertRule {
 		r := defs.AlertRule{Name: "r", Kind: defs.RuleRate, Event: "violation", Count: 3, Window: defs.Duration(time.Minute),
-			Severity: defs.SeverityMinor, Message: msgs()}
+			Severity: defs.SeverityMinor, Message: ruleMsgs()}
 		mod(&r)
 		return r
 	}
 	levels := func(op string, ls ...defs.AlertLevel) defs.AlertRule {
-		r := waterRule()
+		r := exampleRule()
 		r.Op, r.Value, r.Clear, r.Severity, r.Levels = op, 0, nil, "", ls
 		return r
 	}
 	other := func(k defs.RuleKind, mod func(r *defs.AlertRule)) defs.AlertRule {
-		r := defs.AlertRule{Name: "x", Kind: k, Severity: defs.SeverityMinor, Message: msgs(), For: defs.Duration(time.Minute)}
+		r := defs.AlertRule{Name: "x", Kind: k, Severity: defs.SeverityMinor, Message: ruleMsgs(), For: defs.Duration(time.Minute)}
 		mod(&r)
 		return r
 	}
@@ -171,8 +179,8 @@ func TestValidateRuleRefuses(t *testing.T) {
 		{"threshold field too long", th(func(r *defs.AlertRule) { r.Field = strings.Repeat("f", 257) }), "field"},
 		{"threshold no op", th(func(r *defs.AlertRule) { r.Op = "" }), "op"},
 		{"threshold bad op", th(func(r *defs.AlertRule) { r.Op = "=>" }), "op"},
-		{"threshold clear above for >", th(func(r *defs.AlertRule) { r.Clear = ptr(210) }), "clear"},
-		{"threshold clear below for <", th(func(r *defs.AlertRule) { r.Op = "<"; r.Clear = ptr(150) }), "clear"},
+		{"threshold clear above for >", th(func(r *defs.AlertRule) { r.Clear = fp(210) }), "clear"},
+		{"threshold clear below for <", th(func(r *defs.AlertRule) { r.Op = "<"; r.Clear = fp(150) }), "clear"},
 		{"threshold clear for ==", th(func(r *defs.AlertRule) { r.Op = "==" }), "clear"},
 		{"threshold levels for !=", th(func(r *defs.AlertRule) {
 			r.Op, r.Clear, r.Value, r.Levels = "!=", nil, 0, []defs.AlertLevel{{Value: 3, Severity: defs.SeverityCritical}}
@@ -186,11 +194,12 @@ func TestValidateRuleRefuses(t *testing.T) {
 		{"levels not ordered by value", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 240, Severity: defs.SeverityCritical}), "levels[1].value"},
 		{"levels equal values", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 250, Severity: defs.SeverityCritical}), "levels[1].value"},
 		{"levels for < not descending", levels("<", defs.AlertLevel{Value: 10, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 12, Severity: defs.SeverityCritical}), "levels[1].value"},
-		{"levels not ordered by severity", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityCritical}, defs.AlertLevel{Value: 300, Severity: defs.SeverityMajor}), "levels[1].severity"},
+		{"levels with values against their severities", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityCritical}, defs.AlertLevel{Value: 300, Severity: defs.SeverityMajor}), "levels[0].value"},
+		{"two levels of one severity", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 300, Severity: defs.SeverityMajor}), "levels[1].severity"},
 		{"level bad severity", levels(">", defs.AlertLevel{Value: 250, Severity: "x"}), "levels[0].severity"},
 		{"level no severity", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor}, defs.AlertLevel{Value: 300}), "levels[1].severity"},
-		{"level clear wrong side", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor, Clear: ptr(260)}), "levels[0].clear"},
-		{"level clear wrong side for <", levels("<", defs.AlertLevel{Value: 10, Severity: defs.SeverityMajor, Clear: ptr(9)}), "levels[0].clear"},
+		{"level clear wrong side", levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor, Clear: fp(260)}), "levels[0].clear"},
+		{"level clear wrong side for <", levels("<", defs.AlertLevel{Value: 10, Severity: defs.SeverityMajor, Clear: fp(9)}), "levels[0].clear"},
 		{"rule severity not the first level's", func() defs.AlertRule {
 			r := levels(">", defs.AlertLevel{Value: 250, Severity: defs.SeverityMajor})
 			r.Severity = defs.SeverityCritical
@@ -213,7 +222,7 @@ func TestValidateRuleRefuses(t *testing.T) {
 		{"offline with field", other(defs.RuleOffline, func(r *defs.AlertRule) { r.Field = "x" }), "field"},
 		{"offline bad condition", other(defs.RuleOffline, func(r *defs.AlertRule) { r.Condition = "gone" }), "condition"},
 		{"offline negative for", other(defs.RuleOffline, func(r *defs.AlertRule) { r.For = -defs.Duration(time.Second) }), "for"},
-		{"camera_down with clear", other(defs.RuleCameraDown, func(r *defs.AlertRule) { r.Clear = ptr(1) }), "clear"},
+		{"camera_down with clear", other(defs.RuleCameraDown, func(r *defs.AlertRule) { r.Clear = fp(1) }), "clear"},
 		{"camera_down with count", other(defs.RuleCameraDown, func(r *defs.AlertRule) { r.Count = 2 }), "count"},
 
 		{"rate bad event", rate(func(r *defs.AlertRule) { r.Event = "reading" }), "event"},
@@ -350,7 +359,7 @@ func TestLoadRulesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := waterRule()
+	want := exampleRule()
 	want.ID, want.ReopenWithin = "muc-nuoc-cao", defs.Duration(DefaultReopenWithin)
 	if len(rules) != 2 || rules[0].ID != want.ID || *rules[0].Clear != 190 || rules[0].For != want.For ||
 		rules[0].KeepFiringFor != want.KeepFiringFor || rules[0].Selector.Tags["river"] != "vam-co" || rules[0].Message != want.Message {
