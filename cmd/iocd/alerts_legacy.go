@@ -13,6 +13,7 @@ import (
 	"github.com/iocd/iocd/alerts"
 	"github.com/iocd/iocd/api"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/store"
 )
 
 type legacyAlerts struct{ e *alerts.Engine }
@@ -77,3 +78,7 @@ func (l legacyAlerts) DeleteSilence(context.Context, string, string) error { ret
 func (l legacyAlerts) DryRun(context.Context, defs.AlertRule, time.Time, time.Time) (alerts.DryRunResult, error) {
 	return alerts.DryRunResult{}, errNoRules()
 }
+
+// The store is the alerts engine's Store (kept after the merge, in serve.go's
+// wiring of the engine).
+var _ alerts.Store = (*store.SQLite)(nil)
