@@ -24,13 +24,19 @@ func DefaultRules() []defs.AlertRule {
 	d := func(v time.Duration) defs.Duration { return defs.Duration(v) }
 	rules := []defs.AlertRule{
 		{
-			ID: RuleIDDeviceOffline, Name: "Thiết bị mất kết nối", Kind: defs.RuleOffline, Condition: OfflineOnly,
+			// Offline or stale: a device is gone whichever way iocd learnt
+			// it (its last will, or its silence), and one rule over both
+			// keeps a site's storm in one group.
+			ID: RuleIDDeviceOffline, Name: "Thiết bị mất kết nối", Kind: defs.RuleOffline, Condition: OfflineEither,
 			Severity: defs.SeverityMajor, For: d(time.Minute),
 			Message: defs.Messages{VI: "Thiết bị {{device}} tại {{site}} mất kết nối", EN: "Device {{device}} at {{site}} is offline"},
 		},
 		{
+			// Shipped disabled: device_offline covers stale devices too.
+			// An admin who wants them told apart enables this one and sets
+			// device_offline's condition to offline.
 			ID: RuleIDDeviceStale, Name: "Thiết bị không gửi dữ liệu", Kind: defs.RuleOffline, Condition: OfflineStale,
-			Severity: defs.SeverityWarning, For: d(time.Minute),
+			Severity: defs.SeverityWarning, For: d(time.Minute), Disabled: true,
 			Message: defs.Messages{VI: "Thiết bị {{device}} tại {{site}} không gửi dữ liệu", EN: "Device {{device}} at {{site}} has gone silent"},
 		},
 		{

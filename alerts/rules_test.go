@@ -316,6 +316,18 @@ func TestDefaultRules(t *testing.T) {
 	if byID[RuleIDCameraDown].Severity != defs.SeverityCritical {
 		t.Errorf("camera_down severity = %s, want critical", byID[RuleIDCameraDown].Severity)
 	}
+	// One enabled rule watches device health, over both offline and
+	// stale, so no device is told twice and a storm groups as one.
+	var health []string
+	for _, r := range rules {
+		if r.Kind == defs.RuleOffline && !r.Disabled {
+			health = append(health, r.ID)
+		}
+	}
+	if len(health) != 1 || byID[RuleIDDeviceOffline].Condition != OfflineEither || !byID[RuleIDDeviceStale].Disabled {
+		t.Errorf("enabled health rules %v, device_offline condition %q, device_stale disabled %v; want only device_offline, over either state",
+			health, byID[RuleIDDeviceOffline].Condition, byID[RuleIDDeviceStale].Disabled)
+	}
 	if byID[defs.ConditionDiskLow].Condition != defs.ConditionDiskLow {
 		t.Errorf("disk_low rule watches %q", byID[defs.ConditionDiskLow].Condition)
 	}
