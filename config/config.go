@@ -39,6 +39,7 @@ type Config struct {
 	Violations Violations `yaml:"violations"`
 	Retention  Retention  `yaml:"retention"`
 	HTTP       HTTP       `yaml:"http"`
+	Alerts     Alerts     `yaml:"alerts"`
 }
 
 // Log configures the process logger.
@@ -83,6 +84,7 @@ func Default() Config {
 		Violations:     defaultViolations(),
 		Retention:      defaultRetention(),
 		HTTP:           defaultHTTP(),
+		Alerts:         defaultAlerts(),
 	}
 }
 
@@ -126,6 +128,7 @@ func (c *Config) Validate() error {
 	c.Retention.validate(bad)
 	c.HTTP.validate(bad)
 	checkRanges(c, bad)
+	c.Alerts.validate(bad)
 	return errors.Join(errs...)
 }
 

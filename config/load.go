@@ -82,7 +82,7 @@ func leaves(c *Config) []leaf {
 				out = append(out, l)
 			case fv.Kind() == reflect.Struct:
 				walk(key, fv)
-			case fv.Kind() == reflect.Map:
+			case fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice:
 				// YAML only.
 			default:
 				out = append(out, l)

@@ -229,7 +229,7 @@ func (s *service) startHTTP() error {
 		},
 		Devices:    s.registry,
 		Tokens:     s.auth,
-		Alerts:     s.alerts,
+		Alerts:     legacyAlerts{s.alerts}, // TEMPORARY, see alerts_legacy.go
 		WebSocket:  s.hub.Handler(principal),
 		Fleet:      s.fleet,
 		Violations: s.viol,
