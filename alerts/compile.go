@@ -124,4 +124,3 @@ func (c *rule) machineTiming() timing {
 func (c *rule) readingRule() bool {
 	return c.Kind == defs.RuleThreshold || (c.Kind == defs.RuleAbsence && c.Field != "")
 }
-

@@ -192,14 +192,14 @@ func New(cfg Config, d Deps) *Engine {
 	}
 	e := &Engine{
 		cfg: cfg, d: d, store: d.Store,
-		log:    d.Logger,
-		obs:    make(chan *track, cfg.QueueSize),
-		events: make(chan rateEvent, cfg.QueueSize),
-		tracks: make(map[tkey]*track),
-		health: make(map[defs.DeviceID]defs.Health),
+		log:     d.Logger,
+		obs:     make(chan *track, cfg.QueueSize),
+		events:  make(chan rateEvent, cfg.QueueSize),
+		tracks:  make(map[tkey]*track),
+		health:  make(map[defs.DeviceID]defs.Health),
 		devices: make(map[defs.DeviceID]defs.Device),
-		groups: make(map[tkey]*track),
-		m:      newMetrics(d.Registerer),
+		groups:  make(map[tkey]*track),
+		m:       newMetrics(d.Registerer),
 	}
 	e.cache.init()
 	if d.Bus != nil {

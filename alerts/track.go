@@ -28,18 +28,18 @@ type track struct {
 	queued   atomic.Bool
 	latest   atomic.Uint64
 
-	ms    mstate
-	dev   defs.Device // the subject device (ID only for unregistered ones)
-	site  string
-	alert *defs.Alert // the open alert, or the last resolved one (for re-opening)
-	seq   int         // the alert's last transition seq; -1 unknown (read from the store)
-	value float64
-	lbl   map[string]string // labels from the state's owner (health, reason)
-	fired []time.Time // recent fired transitions, for the flap limit
-	rate  []time.Time // rate rules: recent events, oldest first
-	group   bool     // a grouped site alert
-	members []string // a grouped alert's devices
-	epoch uint64      // the tick that last saw the subject
+	ms      mstate
+	dev     defs.Device // the subject device (ID only for unregistered ones)
+	site    string
+	alert   *defs.Alert // the open alert, or the last resolved one (for re-opening)
+	seq     int         // the alert's last transition seq; -1 unknown (read from the store)
+	value   float64
+	lbl     map[string]string // labels from the state's owner (health, reason)
+	fired   []time.Time       // recent fired transitions, for the flap limit
+	rate    []time.Time       // rate rules: recent events, oldest first
+	group   bool              // a grouped site alert
+	members []string          // a grouped alert's devices
+	epoch   uint64            // the tick that last saw the subject
 }
 
 func newTrack(k tkey) *track {
