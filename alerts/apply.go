@@ -12,11 +12,13 @@ import (
 
 // applyReading re-evaluates a track a decoder handed over, with the
 // newest value it saw.
-func (e *Engine) applyReading(ctx context.Context, t *track) {
+func (e *Engine) applyReading(ctx context.Context, o obsItem) {
+	t := o.t
 	t.queued.Store(false)
 	v := math.Float64frombits(t.latest.Load())
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	t.dev, t.site = o.d.dev, o.d.dev.Site
 	r := e.rules.Load().byID[t.key.rule]
 	if r == nil || r.Disabled || r.Kind != defs.RuleThreshold {
 		return

@@ -145,7 +145,7 @@ type Engine struct {
 
 	// obs carries the readings that change a threshold rule's state from
 	// the decoders to Run; events carries violations and rejections.
-	obs    chan *track
+	obs    chan obsItem
 	events chan rateEvent
 
 	// tmu guards tracks (the map only; see track for its fields).
@@ -193,7 +193,7 @@ func New(cfg Config, d Deps) *Engine {
 	e := &Engine{
 		cfg: cfg, d: d, store: d.Store,
 		log:     d.Logger,
-		obs:     make(chan *track, cfg.QueueSize),
+		obs:     make(chan obsItem, cfg.QueueSize),
 		events:  make(chan rateEvent, cfg.QueueSize),
 		tracks:  make(map[tkey]*track),
 		health:  make(map[defs.DeviceID]defs.Health),
@@ -247,9 +247,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			if wake == nil {
 				wake = time.After(50 * time.Millisecond)
 			}
-		case t := <-e.obs:
+		case o := <-e.obs:
 			if ctx.Err() == nil {
-				e.applyReading(ctx, t)
+				e.applyReading(ctx, o)
 			}
 		case ev := <-e.events:
 			if ctx.Err() == nil {

@@ -46,6 +46,7 @@ type devCache struct {
 }
 
 type devRules struct {
+	dev    defs.Device // as it was when built, for the alert's subject
 	gen    uint64
 	site   string
 	kind   defs.Kind
@@ -56,6 +57,12 @@ type devRules struct {
 type fieldRules struct {
 	key   string
 	slots []slot
+}
+
+// obsItem is a track a decoder hands to Run, with the device's entry.
+type obsItem struct {
+	t *track
+	d *devRules
 }
 
 type slot struct {
@@ -88,7 +95,7 @@ func (e *Engine) rulesFor(dev defs.Device, rs *ruleSet) *devRules {
 	if d != nil && d.gen == rs.gen && d.site == dev.Site && d.kind == dev.Kind && d.ntags == len(dev.Tags) {
 		return d
 	}
-	d = &devRules{gen: rs.gen, site: dev.Site, kind: dev.Kind, ntags: len(dev.Tags)}
+	d = &devRules{dev: dev, gen: rs.gen, site: dev.Site, kind: dev.Kind, ntags: len(dev.Tags)}
 	e.tmu.Lock()
 	for _, r := range rs.reading {
 		if !r.Selector.Matches(dev) {
@@ -147,16 +154,16 @@ func (e *Engine) ObserveReading(dev defs.Device, ts time.Time, fields []defs.Fie
 			if !num {
 				continue
 			}
+			t.latest.Store(math.Float64bits(v))
 			cur := t.level.Load()
 			if s.r.levelFor(v, cur) == cur {
 				if dl := t.deadline.Load(); dl == 0 || now < dl {
 					continue
 				}
 			}
-			t.latest.Store(math.Float64bits(v))
 			if t.queued.CompareAndSwap(false, true) {
 				select {
-				case e.obs <- t:
+				case e.obs <- obsItem{t, d}:
 				default:
 					t.queued.Store(false)
 					e.m.dropped.Inc()

@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -88,6 +89,7 @@ func (e *Engine) restore(t *track, a *defs.Alert, r *rule) {
 		t.fired = append(t.fired, a.RaisedAt)
 	}
 	t.value = a.Value
+	t.latest.Store(math.Float64bits(a.Value))
 	if r == nil {
 		return
 	}

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/iocd/iocd/defs"
@@ -218,7 +219,7 @@ func (e *Engine) tickTracks(ctx context.Context, rs *ruleSet, now time.Time, epo
 		switch r.Kind {
 		case defs.RuleThreshold:
 			if dl := t.deadline.Load(); dl != 0 && now.UnixNano() >= dl {
-				e.stepLocked(ctx, t, r, r.verdictAt(t.level.Load(), t.value), now)
+				e.stepLocked(ctx, t, r, r.verdictAt(t.level.Load(), math.Float64frombits(t.latest.Load())), now)
 			}
 		case defs.RuleRate:
 			if t.ms.phase != phaseIdle {
