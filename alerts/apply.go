@@ -158,6 +158,7 @@ func (e *Engine) fireLocked(ctx context.Context, t *track, r *rule, now time.Tim
 // and the failure logged and counted.
 func (e *Engine) commitLocked(ctx context.Context, t *track, r *rule, ch defs.AlertChange, from defs.AlertState, actor, note string, now time.Time) {
 	a := t.alert
+	t.restored = false
 	a.Value, a.UpdatedAt, a.Labels = t.value, now, labels(t, r)
 	a.Message, a.MessageEN = fill(r, t, a)
 	if t.group {

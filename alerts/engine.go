@@ -90,6 +90,9 @@ type Config struct {
 	FlapWindow time.Duration
 	// QueueSize bounds the observations waiting for the engine (default 8192).
 	QueueSize int
+	// BusQueue bounds the engine's bus subscription (default 256); the
+	// bus only wakes the engine, so a drop delays by at most one tick.
+	BusQueue int
 	// RulesFile, if set, is a YAML list of rules put into the store at start.
 	RulesFile string
 }
@@ -112,6 +115,9 @@ func (c *Config) defaults() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 8192
+	}
+	if c.BusQueue <= 0 {
+		c.BusQueue = 256
 	}
 }
 
@@ -206,7 +212,7 @@ func New(cfg Config, d Deps) *Engine {
 		// Subscribed now so that no registry change between New and Run
 		// is missed; the bus only wakes the engine, so a drop costs at
 		// most one tick of delay.
-		e.sub = d.Bus.Subscribe("alerts", defs.Mask(defs.EventDevice, defs.EventHealth, defs.EventCamera), 256)
+		e.sub = d.Bus.Subscribe("alerts", defs.Mask(defs.EventDevice, defs.EventHealth, defs.EventCamera), cfg.BusQueue)
 	}
 	return e
 }

@@ -73,7 +73,7 @@ func (e *Engine) load(ctx context.Context) error {
 
 // restore puts a loaded alert back in its track.
 func (e *Engine) restore(t *track, a *defs.Alert, r *rule) {
-	t.alert, t.seq = a, -1
+	t.alert, t.seq, t.restored = a, -1, a.State.Open()
 	t.site = a.Site
 	t.dev = defs.Device{ID: a.Device, Site: a.Site}
 	if strings.HasPrefix(a.Subject, "site:") && a.Device == "" && r != nil && r.Kind == defs.RuleOffline {

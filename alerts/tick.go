@@ -71,10 +71,11 @@ func (e *Engine) fleetSnapshot() []devState {
 	return devs
 }
 
-// settling reports whether the engine started less than a tick-settle
+// settling reports whether the engine started less than the settle time
 // ago: state owners (conditions, camera sessions) re-establish their
 // state after a restart, so an alert loaded open is not resolved for
-// their silence until then.
+// their silence until then (that would notify a resolution, then the
+// same alert again).
 func (e *Engine) settling(now time.Time) bool {
 	return now.Sub(e.started) < settle(e.cfg.Tick)
 }
@@ -101,7 +102,7 @@ func (e *Engine) observe(ctx context.Context, r *rule, subject string, dev defs.
 	if v.holds {
 		t.lbl = lbl
 	}
-	if !v.holds && t.open() && e.settling(now) && r.Kind != defs.RuleThreshold {
+	if !v.holds && t.restored && e.settling(now) {
 		return t
 	}
 	e.stepLocked(ctx, t, r, v, now)
@@ -226,7 +227,7 @@ func (e *Engine) tickTracks(ctx context.Context, rs *ruleSet, now time.Time, epo
 				e.stepLocked(ctx, t, r, e.rateVerdict(t, r, now), now)
 			}
 		case defs.RuleSystem, defs.RuleCameraDown:
-			if t.epoch != epoch && t.ms.phase != phaseIdle && !e.settling(now) {
+			if t.epoch != epoch && t.ms.phase != phaseIdle && !(t.restored && e.settling(now)) {
 				e.stepLocked(ctx, t, r, verdict{}, now)
 			}
 		}

@@ -40,6 +40,8 @@ type track struct {
 	group   bool              // a grouped site alert
 	members []string          // a grouped alert's devices
 	epoch   uint64            // the tick that last saw the subject
+	// restored: loaded open at start, with no transition since.
+	restored bool
 }
 
 func newTrack(k tkey) *track {
