@@ -67,7 +67,7 @@ type obsItem struct {
 
 type slot struct {
 	r *rule
-	t *track
+	t *hot
 }
 
 func (c *devCache) init() { c.m = make(map[defs.DeviceID]*devRules) }
@@ -96,18 +96,22 @@ func (e *Engine) rulesFor(dev defs.Device, rs *ruleSet) *devRules {
 		return d
 	}
 	d = &devRules{dev: dev, gen: rs.gen, site: dev.Site, kind: dev.Kind, ntags: len(dev.Tags)}
-	e.tmu.Lock()
+	var picked []*rule
 	for _, r := range rs.reading {
-		if !r.Selector.Matches(dev) {
-			continue
+		if r.Selector.Matches(dev) {
+			picked = append(picked, r)
 		}
+	}
+	slab := make([]hot, len(picked))
+	e.tmu.Lock()
+	for _, r := range picked {
 		fr := d.find(r.Field)
 		if fr == nil {
 			d.fields = append(d.fields, fieldRules{key: r.Field})
 			fr = &d.fields[len(d.fields)-1]
 		}
-		t := e.trackLocked(tkey{r.ID, string(dev.ID)})
-		fr.slots = append(fr.slots, slot{r: r, t: t})
+		t := e.trackLockedIn(tkey{r.ID, string(dev.ID)}, &slab)
+		fr.slots = append(fr.slots, slot{r: r, t: t.hot})
 	}
 	e.tmu.Unlock()
 	e.cache.mu.Lock()
@@ -133,7 +137,12 @@ func (e *Engine) ObserveReading(dev defs.Device, ts time.Time, fields []defs.Fie
 	now := e.d.Now().UnixNano()
 	for i := range fields {
 		f := &fields[i]
-		fr := d.find(f.Key)
+		var fr *fieldRules
+		if i < len(d.fields) && d.fields[i].key == f.Key {
+			fr = &d.fields[i] // devices send their fields in the same order
+		} else {
+			fr = d.find(f.Key)
+		}
 		if fr == nil {
 			continue
 		}
@@ -154,16 +163,21 @@ func (e *Engine) ObserveReading(dev defs.Device, ts time.Time, fields []defs.Fie
 			if !num {
 				continue
 			}
-			t.latest.Store(math.Float64bits(v))
 			cur := t.level.Load()
+			if cur >= 0 {
+				t.latest.Store(math.Float64bits(v))
+			}
 			if s.r.levelFor(v, cur) == cur {
 				if dl := t.deadline.Load(); dl == 0 || now < dl {
 					continue
 				}
 			}
+			if cur < 0 {
+				t.latest.Store(math.Float64bits(v))
+			}
 			if t.queued.CompareAndSwap(false, true) {
 				select {
-				case e.obs <- obsItem{t, d}:
+				case e.obs <- obsItem{t.t, d}:
 				default:
 					t.queued.Store(false)
 					e.m.dropped.Inc()

@@ -17,16 +17,7 @@ type tkey struct{ rule, subject string }
 type track struct {
 	key tkey
 
-	// level is a threshold rule's current level after hysteresis (-1:
-	// the condition is off); deadline is when the machine changes with
-	// no new reading (unix ns, 0: never); lastSeen is when an absence
-	// rule's field was last read (unix ns); queued says the track is
-	// waiting in Engine.obs, with latest the newest value (float bits).
-	level    atomic.Int32
-	deadline atomic.Int64
-	lastSeen atomic.Int64
-	queued   atomic.Bool
-	latest   atomic.Uint64
+	*hot
 
 	ms      mstate
 	dev     defs.Device // the subject device (ID only for unregistered ones)
@@ -44,17 +35,50 @@ type track struct {
 	restored bool
 }
 
-func newTrack(k tkey) *track {
-	t := &track{key: k, seq: 0}
+// hot is the part of a track the ingest decoders read for every
+// reading, without a lock: kept apart, and allocated side by side for
+// one device's tracks, so a reading touches a few cache lines rather
+// than one per rule. level is a threshold rule's current level after
+// hysteresis (-1: the condition is off); deadline is when the machine
+// changes with no new reading (unix ns, 0: never); lastSeen is when an
+// absence rule's field was last read (unix ns); queued says the track is
+// waiting in Engine.obs, with latest the newest value (float bits) of a
+// track whose condition is on.
+type hot struct {
+	level    atomic.Int32
+	queued   atomic.Bool
+	deadline atomic.Int64
+	lastSeen atomic.Int64
+	latest   atomic.Uint64
+	t        *track // the track this is part of
+}
+
+func newTrack(k tkey, h *hot) *track {
+	if h == nil {
+		h = new(hot)
+	}
+	t := &track{key: k, hot: h}
+	h.t = t
 	t.level.Store(-1)
 	return t
 }
 
 // trackLocked returns the track of k, creating it. Callers hold tmu.
 func (e *Engine) trackLocked(k tkey) *track {
+	return e.trackLockedIn(k, nil)
+}
+
+// trackLockedIn is trackLocked, a new track taking its hot part from
+// slab (nil: its own).
+func (e *Engine) trackLockedIn(k tkey, slab *[]hot) *track {
 	t, ok := e.tracks[k]
 	if !ok {
-		t = newTrack(k)
+		var h *hot
+		if slab != nil && len(*slab) > 0 {
+			h = &(*slab)[0]
+			*slab = (*slab)[1:]
+		}
+		t = newTrack(k, h)
 		e.tracks[k] = t
 	}
 	return t
