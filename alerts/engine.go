@@ -223,8 +223,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.sub != nil {
 		defer e.sub.Close()
 	}
-	if err := e.load(ctx); err != nil {
-		return fmt.Errorf("alerts: %w", err)
+	if err := e.Load(ctx); err != nil {
+		return err
 	}
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
@@ -263,6 +263,22 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Load reads the rules, silences and open alerts, once; Run calls it if
+// the caller has not, and a caller that wants a bad rules file to fail
+// the start calls it first.
+func (e *Engine) Load(ctx context.Context) error {
+	e.mu.Lock()
+	done := e.loaded
+	e.mu.Unlock()
+	if done {
+		return nil
+	}
+	if err := e.load(ctx); err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	return nil
 }
 
 // evaluate is one tick: the state rules, the time-driven transitions of

@@ -12,112 +12,6 @@ import (
 	"github.com/iocd/iocd/defs"
 )
 
-// memStore is an in-memory Store for the engine's unit tests; the
-// restart test against the real store is in store_restart_test.go.
-type memStore struct {
-	mu       sync.Mutex
-	rules    map[string]defs.AlertRule
-	alerts   map[string]defs.Alert
-	history  map[string][]defs.AlertTransition
-	silences map[string]defs.Silence
-}
-
-func newMemStore() *memStore {
-	return &memStore{rules: map[string]defs.AlertRule{}, alerts: map[string]defs.Alert{},
-		history: map[string][]defs.AlertTransition{}, silences: map[string]defs.Silence{}}
-}
-
-func (s *memStore) ListAlertRules(context.Context) ([]defs.AlertRule, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []defs.AlertRule
-	for _, r := range s.rules {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
-}
-func (s *memStore) PutAlertRule(_ context.Context, r defs.AlertRule) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rules[r.ID] = r
-	return nil
-}
-func (s *memStore) DeleteAlertRule(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.rules[id]; !ok {
-		return defs.NotFound("no rule %q", id)
-	}
-	delete(s.rules, id)
-	return nil
-}
-func (s *memStore) SaveAlert(_ context.Context, a defs.Alert, ts []defs.AlertTransition) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a.Members = slices.Clone(a.Members)
-	s.alerts[a.ID] = a
-	s.history[a.ID] = append(s.history[a.ID], ts...)
-	return nil
-}
-func (s *memStore) LoadAlerts(_ context.Context, since time.Time) ([]defs.Alert, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []defs.Alert
-	for _, a := range s.alerts {
-		if a.State.Open() || !a.ResolvedAt.Before(since) {
-			out = append(out, a)
-		}
-	}
-	return out, nil
-}
-func (s *memStore) ListAlerts(_ context.Context, f defs.AlertFilter) ([]defs.Alert, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []defs.Alert
-	for _, a := range s.alerts {
-		if f.Rule != "" && a.Rule != f.Rule {
-			continue
-		}
-		if len(f.States) > 0 && !slices.Contains(f.States, a.State) {
-			continue
-		}
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.After(out[j].UpdatedAt) })
-	return out, "", nil
-}
-func (s *memStore) GetAlert(_ context.Context, id string) (defs.Alert, []defs.AlertTransition, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.alerts[id]
-	if !ok {
-		return defs.Alert{}, nil, defs.NotFound("no alert %q", id)
-	}
-	return a, slices.Clone(s.history[id]), nil
-}
-func (s *memStore) ListSilences(context.Context) ([]defs.Silence, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []defs.Silence
-	for _, x := range s.silences {
-		out = append(out, x)
-	}
-	return out, nil
-}
-func (s *memStore) PutSilence(_ context.Context, x defs.Silence) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.silences[x.ID] = x
-	return nil
-}
-func (s *memStore) DeleteSilence(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.silences, id)
-	return nil
-}
-
 // recorder is a Notifier that keeps every notification.
 type recorder struct {
 	mu sync.Mutex
@@ -234,7 +128,7 @@ func (c *clock) add(d time.Duration) {
 type rig struct {
 	t     *testing.T
 	e     *Engine
-	store *memStore
+	store *MemStore
 	rec   *recorder
 	fleet *fakeFleet
 	cams  *fakeCameras
@@ -247,7 +141,7 @@ var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T, cfg Config, rules ...defs.AlertRule) *rig {
 	t.Helper()
-	r := &rig{t: t, store: newMemStore(), rec: &recorder{}, fleet: newFakeFleet(), cams: &fakeCameras{},
+	r := &rig{t: t, store: NewMemStore(), rec: &recorder{}, fleet: newFakeFleet(), cams: &fakeCameras{},
 		conds: conditions.New(), clk: &clock{t: t0}, ctx: context.Background()}
 	for _, x := range rules {
 		v, err := ValidateRule(x)

@@ -11,7 +11,7 @@ import (
 // pending, a firing and an acknowledged alert (as a kill -9 would: no
 // shutdown step) and starts a new one on the same store.
 func TestRestartKeepsStateAndNotifiesNothingTwice(t *testing.T) {
-	restartSuite(t, newMemStore())
+	restartSuite(t, NewMemStore())
 }
 
 // restartSuite is shared with the real store's test (store_restart_test.go).

@@ -231,7 +231,7 @@ func TestStormGivesOneSiteAlert(t *testing.T) {
 // one-event bus queue and floods it so events are dropped; the tick
 // still sees the device back online and resolves the alert.
 func TestDroppedBusEventsCannotStickAnAlert(t *testing.T) {
-	st := newMemStore()
+	st := NewMemStore()
 	v, _ := ValidateRule(defs.AlertRule{Name: "offline", Kind: defs.RuleOffline, Severity: defs.SeverityWarning})
 	st.PutAlertRule(context.Background(), v)
 	b := bus.New(nil)

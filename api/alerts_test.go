@@ -18,13 +18,15 @@ func TestAlertsAPI(t *testing.T) {
 	r := newRig(t, func(s *rigSetup) {
 		s.opts.Alerts = lazyAlerts{&eng}
 	})
-	eng = alerts.New(r.bus, slog.New(slog.DiscardHandler), nil)
+	st := alerts.NewMemStore()
+	rule, _ := alerts.ValidateRule(defs.AlertRule{ID: "device_offline", Name: "offline", Kind: defs.RuleOffline, Severity: defs.SeverityWarning})
+	st.PutAlertRule(context.Background(), rule)
+	eng = alerts.New(alerts.Config{Tick: 10 * time.Millisecond}, alerts.Deps{Store: st, Fleet: offlineFleet{}, Bus: r.bus, Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); eng.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	r.bus.Publish(defs.Event{Kind: defs.EventHealth, Health: &defs.HealthChange{Device: "wl-01", Site: "ben-luc", From: defs.HealthOnline, To: defs.HealthOffline}})
 	var list struct{ Alerts []defs.Alert }
 	deadline := time.Now().Add(5 * time.Second)
 	for len(list.Alerts) == 0 && time.Now().Before(deadline) {
@@ -33,7 +35,7 @@ func TestAlertsAPI(t *testing.T) {
 		got.json(t, &list)
 		time.Sleep(10 * time.Millisecond)
 	}
-	if len(list.Alerts) != 1 || list.Alerts[0].Rule != alerts.RuleDeviceOffline || list.Alerts[0].Subject != "wl-01" {
+	if len(list.Alerts) != 1 || list.Alerts[0].Rule != "device_offline" || list.Alerts[0].Subject != "wl-01" {
 		t.Fatalf("alerts = %+v, want one device_offline for wl-01", list.Alerts)
 	}
 	id := list.Alerts[0].ID
@@ -63,7 +65,18 @@ func TestAlertsAPI(t *testing.T) {
 // lazyAlerts lets the rig be built before the engine that needs its bus.
 type lazyAlerts struct{ e **alerts.Engine }
 
-func (l lazyAlerts) List(all bool) []defs.Alert            { return (*l.e).List(all) }
-func (l lazyAlerts) Ack(id, by string) (defs.Alert, error) { return (*l.e).Ack(id, by) }
+func (l lazyAlerts) List(ctx context.Context, f defs.AlertFilter) ([]defs.Alert, string, error) {
+	return (*l.e).List(ctx, f)
+}
+func (l lazyAlerts) Ack(ctx context.Context, id, by, note, assignee string, exp time.Time) (defs.Alert, error) {
+	return (*l.e).Ack(ctx, id, by, note, assignee, exp)
+}
+
+// offlineFleet is one device, offline.
+type offlineFleet struct{}
+
+func (offlineFleet) EachDevice(fn func(defs.Device, defs.Health, time.Time)) {
+	fn(defs.Device{ID: "wl-01", Site: "ben-luc", Kind: defs.KindSensor, Status: defs.StatusActive}, defs.HealthOffline, time.Now())
+}
 
 var _ api.AlertService = lazyAlerts{}

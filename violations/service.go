@@ -82,6 +82,7 @@ type Service struct {
 	started    time.Time
 	kick       chan struct{} // asks Run for a retention pass now
 	hashes     *fileHashes
+	observer   Observer // nil: none (observer.go)
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -211,6 +212,7 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	s.metrics.created.WithLabelValues(v.Type).Inc()
 	s.log.Debug("violation recorded", "violation", v.ID, "camera", dev.ID, "type", v.Type)
 	s.publish(v)
+	s.observe(v)
 	if s.points != nil {
 		s.points.WritePoint("violations",
 			map[string]string{"camera": string(v.Camera), "site": v.Site, "type": v.Type},
