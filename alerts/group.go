@@ -25,7 +25,14 @@ func (e *Engine) groupSites(ctx context.Context, r *rule, devs []devState, now t
 		if d.dev.Status != defs.StatusActive || !r.Selector.Matches(d.dev) {
 			continue
 		}
-		if d.health != defs.HealthOffline && d.health != defs.HealthStale {
+		down := d.health == defs.HealthOffline || d.health == defs.HealthStale
+		if d.health == defs.HealthUnknown {
+			// No news since a restart: a device whose alert was loaded
+			// open is still down, as its own alert is.
+			t := e.existing(r.ID, string(d.dev.ID))
+			down = t != nil && t.open()
+		}
+		if !down {
 			continue
 		}
 		c := sites[d.dev.Site]
@@ -65,6 +72,9 @@ func (e *Engine) groupSites(ctx context.Context, r *rule, devs []devState, now t
 			e.groups[k] = g
 		}
 		g.epoch = epoch
+		if !holds && g.restored && e.settling(now) {
+			continue
+		}
 		slices.Sort(c.down)
 		changed := !slices.Equal(g.members, c.down)
 		if holds {

@@ -11,6 +11,9 @@ import (
 // replacing {{device}}, {{site}}, {{value}}, {{field}}, {{for}} and
 // {{reason}}. A rule without a message gets its name and the subject.
 func fill(r *rule, t *track, a *defs.Alert) (vi, en string) {
+	if r.Name == "" && r.Message.VI == "" && a.Message != "" {
+		return a.Message, a.MessageEN // its rule is gone: keep what it said
+	}
 	device := t.dev.Name
 	if device == "" {
 		device = t.key.subject

@@ -212,6 +212,12 @@ func (e *Engine) tickTracks(ctx context.Context, rs *ruleSet, now time.Time, epo
 			if t.open() {
 				e.closeLocked(ctx, t, r, now, "rule removed or disabled")
 			}
+			if r == nil {
+				e.tmu.Lock()
+				delete(e.tracks, t.key)
+				e.tmu.Unlock()
+				delete(e.groups, tkey{t.key.rule, t.site})
+			}
 			continue
 		}
 		if t.group {
