@@ -4,18 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"math"
 	"time"
 
 	"github.com/iocd/iocd/defs"
 )
 
-// applyReading re-evaluates a track a decoder handed over, with the
-// newest value it saw.
+// applyReading applies a level change (or a deadline reached) that a
+// decoder saw in a reading.
 func (e *Engine) applyReading(ctx context.Context, o obsItem) {
 	t := o.t
 	t.queued.Store(false)
-	v := math.Float64frombits(t.latest.Load())
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t.dev, t.site = o.d.dev, o.d.dev.Site
@@ -23,9 +21,7 @@ func (e *Engine) applyReading(ctx context.Context, o obsItem) {
 	if r == nil || r.Disabled || r.Kind != defs.RuleThreshold {
 		return
 	}
-	lvl := r.levelFor(v, t.level.Load())
-	t.level.Store(lvl)
-	e.stepLocked(ctx, t, r, r.verdictAt(lvl, v), e.d.Now())
+	e.stepLocked(ctx, t, r, r.verdictAt(min(o.level, int32(len(r.levels)-1)), o.value), e.d.Now())
 }
 
 // verdictAt is a threshold rule's verdict for level lvl.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iocd/iocd/defs"
@@ -41,13 +42,22 @@ func newRuleSet(gen uint64, rules []defs.AlertRule) *ruleSet {
 // after any registry change on the bus; the tick clears it now and then
 // so that a registry change whose event was dropped is caught too.
 type devCache struct {
-	mu sync.RWMutex
-	m  map[defs.DeviceID]*devRules
+	mu    sync.RWMutex
+	m     map[defs.DeviceID]*devRules
+	epoch atomic.Uint64 // bumped by reset: older entries are rebuilt
 }
 
 type devRules struct {
+	// mu serialises one device's readings and newest is the time of the
+	// newest one evaluated (unix ns): ingest decodes on several workers,
+	// so a device's readings can arrive out of order or at once, and an
+	// older one must not undo a newer one. The lock is one device's
+	// alone, uncontended but for two readings of it at the same moment.
+	mu     sync.Mutex
+	newest int64
 	dev    defs.Device // as it was when built, for the alert's subject
 	gen    uint64
+	epoch  uint64
 	site   string
 	kind   defs.Kind
 	ntags  int
@@ -61,8 +71,10 @@ type fieldRules struct {
 
 // obsItem is a track a decoder hands to Run, with the device's entry.
 type obsItem struct {
-	t *track
-	d *devRules
+	t     *track
+	d     *devRules
+	value float64
+	level int32 // the level the reading moved the track to
 }
 
 type slot struct {
@@ -72,11 +84,9 @@ type slot struct {
 
 func (c *devCache) init() { c.m = make(map[defs.DeviceID]*devRules) }
 
-func (c *devCache) reset() {
-	c.mu.Lock()
-	clear(c.m)
-	c.mu.Unlock()
-}
+// reset has every entry rebuilt at its device's next reading (kept
+// until then, so the rebuilt one keeps the newest reading's time).
+func (c *devCache) reset() { c.epoch.Add(1) }
 
 func (d *devRules) find(key string) *fieldRules {
 	for i := range d.fields {
@@ -89,13 +99,27 @@ func (d *devRules) find(key string) *fieldRules {
 
 // rulesFor returns dev's entry, building it on a miss.
 func (e *Engine) rulesFor(dev defs.Device, rs *ruleSet) *devRules {
+	epoch := e.cache.epoch.Load()
 	e.cache.mu.RLock()
 	d := e.cache.m[dev.ID]
 	e.cache.mu.RUnlock()
-	if d != nil && d.gen == rs.gen && d.site == dev.Site && d.kind == dev.Kind && d.ntags == len(dev.Tags) {
+	if d.valid(dev, rs, epoch) {
 		return d
 	}
-	d = &devRules{dev: dev, gen: rs.gen, site: dev.Site, kind: dev.Kind, ntags: len(dev.Tags)}
+	// Built under the write lock, checked again: two workers missing at
+	// once must share one entry (and its ordering of readings).
+	e.cache.mu.Lock()
+	defer e.cache.mu.Unlock()
+	old := e.cache.m[dev.ID]
+	if old.valid(dev, rs, epoch) {
+		return old
+	}
+	d = &devRules{dev: dev, gen: rs.gen, epoch: epoch, site: dev.Site, kind: dev.Kind, ntags: len(dev.Tags)}
+	if old != nil {
+		old.mu.Lock()
+		d.newest = old.newest
+		old.mu.Unlock()
+	}
 	var picked []*rule
 	for _, r := range rs.reading {
 		if r.Selector.Matches(dev) {
@@ -114,10 +138,13 @@ func (e *Engine) rulesFor(dev defs.Device, rs *ruleSet) *devRules {
 		fr.slots = append(fr.slots, slot{r: r, t: t.hot})
 	}
 	e.tmu.Unlock()
-	e.cache.mu.Lock()
 	e.cache.m[dev.ID] = d
-	e.cache.mu.Unlock()
 	return d
+}
+
+// valid reports whether d was built for dev as it is, under rs.
+func (d *devRules) valid(dev defs.Device, rs *ruleSet, epoch uint64) bool {
+	return d != nil && d.gen == rs.gen && d.epoch == epoch && d.site == dev.Site && d.kind == dev.Kind && d.ntags == len(dev.Tags)
 }
 
 // ObserveReading evaluates the reading rules of dev on fields; it
@@ -135,6 +162,15 @@ func (e *Engine) ObserveReading(dev defs.Device, ts time.Time, fields []defs.Fie
 		return
 	}
 	now := e.d.Now().UnixNano()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	stale := false
+	if tsn := ts.UnixNano(); tsn < d.newest {
+		stale = true // absence still counts it: the field was read
+		e.m.stale.Inc()
+	} else {
+		d.newest = tsn
+	}
 	for i := range fields {
 		f := &fields[i]
 		var fr *fieldRules
@@ -160,28 +196,37 @@ func (e *Engine) ObserveReading(dev defs.Device, ts time.Time, fields []defs.Fie
 				t.lastSeen.Store(now)
 				continue
 			}
-			if !num {
+			if !num || stale {
 				continue
 			}
 			cur := t.level.Load()
 			if cur >= 0 {
 				t.latest.Store(math.Float64bits(v))
 			}
-			if s.r.levelFor(v, cur) == cur {
+			nl := s.r.levelFor(v, cur)
+			if nl == cur {
 				if dl := t.deadline.Load(); dl == 0 || now < dl {
-					continue
+					continue // the path of almost every reading
 				}
+				if !t.queued.CompareAndSwap(false, true) {
+					continue // `for` or keep_firing_for ran out: hand it over once
+				}
+			} else if !t.level.CompareAndSwap(cur, nl) {
+				continue
 			}
-			if cur < 0 {
-				t.latest.Store(math.Float64bits(v))
-			}
-			if t.queued.CompareAndSwap(false, true) {
-				select {
-				case e.obs <- obsItem{t.t, d}:
-				default:
+			// The level moves here, so the next reading compares with
+			// it, and each change reaches Run in order, none coalesced.
+			t.latest.Store(math.Float64bits(v))
+			select {
+			case e.obs <- obsItem{t: t.t, d: d, value: v, level: nl}:
+			default:
+				// Undone, so the next reading tries again.
+				if nl != cur {
+					t.level.CompareAndSwap(nl, cur)
+				} else {
 					t.queued.Store(false)
-					e.m.dropped.Inc()
 				}
+				e.m.dropped.Inc()
 			}
 		}
 	}

@@ -9,6 +9,7 @@ type metrics struct {
 	dropped     prometheus.Counter
 	storeErrors prometheus.Counter
 	ticks       prometheus.Counter
+	stale       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -26,9 +27,13 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		ticks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "iocd_alerts_evaluations_total", Help: "State-rule evaluations (ticks and bus wake-ups).",
 		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_alerts_readings_out_of_order_total",
+			Help: "Readings older than one already evaluated for their device, not evaluated by threshold rules.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.transitions, m.dropped, m.storeErrors, m.ticks)
+		reg.MustRegister(m.transitions, m.dropped, m.storeErrors, m.ticks, m.stale)
 	}
 	return m
 }

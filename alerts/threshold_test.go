@@ -163,3 +163,17 @@ func TestAckNoteAssigneeAndExpiry(t *testing.T) {
 		t.Fatal("ack of a resolved alert succeeded")
 	}
 }
+
+// TestOutOfOrderReadingIsNotEvaluated: ingest decodes on several workers,
+// so an older reading may arrive after a newer one; it must not undo it.
+func TestOutOfOrderReadingIsNotEvaluated(t *testing.T) {
+	rule := waterRule
+	rule.For = 0
+	r := newRig(t, Config{})
+	r.e.PutRule(r.ctx, rule, "test")
+	newer := r.clk.now()
+	r.e.ObserveReading(wl01, newer, []defs.Field{{Key: "water_cm", Type: defs.FieldFloat, Num: 230}})
+	r.e.ObserveReading(wl01, newer.Add(-time.Second), []defs.Field{{Key: "water_cm", Type: defs.FieldFloat, Num: 100}})
+	r.drain()
+	r.wantChanges("fired:wl-01")
+}

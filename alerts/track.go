@@ -41,9 +41,11 @@ type track struct {
 // than one per rule. level is a threshold rule's current level after
 // hysteresis (-1: the condition is off); deadline is when the machine
 // changes with no new reading (unix ns, 0: never); lastSeen is when an
-// absence rule's field was last read (unix ns); queued says the track is
-// waiting in Engine.obs, with latest the newest value (float bits) of a
-// track whose condition is on.
+// absence rule's field was last read (unix ns); queued says a deadline
+// the track reached is waiting in Engine.obs; latest is the newest value
+// (float bits) of a track whose condition is on, for the tick. The
+// decoders move level themselves (see ObserveReading); the engine sets it
+// only on load, rule changes and closing.
 type hot struct {
 	level    atomic.Int32
 	queued   atomic.Bool
