@@ -48,6 +48,7 @@ func (e *Engine) stepLocked(ctx context.Context, t *track, r *rule, v verdict, n
 		v.sev = r.Severity
 	}
 	ev := step(&t.ms, v, now, tm)
+	defer e.markActive(t)
 	if dl := t.ms.deadline(tm); dl.IsZero() {
 		t.deadline.Store(0)
 	} else {
@@ -87,6 +88,13 @@ func (e *Engine) stepLocked(ctx context.Context, t *track, r *rule, v verdict, n
 		from := t.alert.State
 		t.alert.State, t.alert.ResolvedAt = defs.AlertResolved, now
 		e.commitLocked(ctx, t, r, ch, from, "", "", now)
+	}
+}
+
+// markActive puts t in the tick's set if it has anything to do in time.
+func (e *Engine) markActive(t *track) {
+	if t.ms.phase != phaseIdle || t.open() || len(t.rate) > 0 {
+		e.active[t] = struct{}{}
 	}
 }
 

@@ -14,10 +14,15 @@ import (
 // each reading carrying the 10 fields, every value inside its rule's
 // normal band: the path where no rule changes state.
 func benchRig(tb testing.TB) (*rig, []defs.Device, [][]defs.Field) {
+	return benchRigFor(tb, 30*time.Second)
+}
+
+// benchRigFor is benchRig with the threshold rules' `for`.
+func benchRigFor(tb testing.TB, forD time.Duration) (*rig, []defs.Device, [][]defs.Field) {
 	var rules []defs.AlertRule
 	for i := 0; i < 150; i++ {
 		r := defs.AlertRule{Name: fmt.Sprintf("t%03d", i), Kind: defs.RuleThreshold, Field: fmt.Sprintf("f%d", i%10),
-			Op: ">", Value: 1000 + float64(i), Clear: f64(900), For: defs.Duration(30 * time.Second)}
+			Op: ">", Value: 1000 + float64(i), Clear: f64(900), For: defs.Duration(forD)}
 		if i%2 == 0 {
 			r.Selector.Site = fmt.Sprintf("site-%d", i%10)
 		}

@@ -165,7 +165,8 @@ type Engine struct {
 	silences []defs.Silence
 	health   map[defs.DeviceID]defs.Health
 	devices  map[defs.DeviceID]defs.Device
-	groups   map[tkey]*track // grouped site alerts, by (rule, site)
+	groups   map[tkey]*track     // grouped site alerts, by (rule, site)
+	active   map[*track]struct{} // tracks the tick must visit
 	scratch  []*track
 	loaded   bool
 	started  time.Time
@@ -205,6 +206,7 @@ func New(cfg Config, d Deps) *Engine {
 		health:  make(map[defs.DeviceID]defs.Health),
 		devices: make(map[defs.DeviceID]defs.Device),
 		groups:  make(map[tkey]*track),
+		active:  make(map[*track]struct{}),
 		m:       newMetrics(d.Registerer),
 	}
 	e.cache.init()

@@ -66,6 +66,7 @@ func (e *Engine) load(ctx context.Context) error {
 			continue // the open one wins over an older resolved one
 		}
 		e.restore(t, &a, rs.byID[a.Rule])
+		e.markActive(t)
 	}
 	e.loaded = true
 	return nil
@@ -126,8 +127,13 @@ func (e *Engine) reloadRules(ctx context.Context) error {
 	e.rules.Store(rs)
 	// A changed rule may have fewer levels: keep each track's level in range.
 	e.tmu.Lock()
-	for _, t := range e.tracks {
-		if r := rs.byID[t.key.rule]; r != nil && int(t.level.Load()) >= len(r.levels) {
+	for k, t := range e.tracks {
+		r := rs.byID[k.rule]
+		switch {
+		case r == nil && !t.open():
+			delete(e.tracks, k) // its rule is gone; an open alert is closed by the tick
+			delete(e.active, t)
+		case r != nil && int(t.level.Load()) >= len(r.levels):
 			t.level.Store(int32(len(r.levels) - 1))
 		}
 	}

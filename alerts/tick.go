@@ -199,13 +199,22 @@ func (e *Engine) tickSystem(ctx context.Context, r *rule, conds []defs.Condition
 	}
 }
 
-// tickTracks applies what no state owner reports: a subject of a state
+// tickTracks visits the active tracks (anything but idle with nothing
+// open: a few, whatever the number of rules and devices) and applies
+// what no state owner reports: a subject of a state
 // rule gone from its owner's list (a device deleted, a condition
 // cleared) goes off; threshold and rate rules advance in time (`for`
 // reached, keep_firing_for or a rate window run out); and every open
 // alert's acknowledgement expiry, silence and suppression are checked.
 func (e *Engine) tickTracks(ctx context.Context, rs *ruleSet, now time.Time, epoch uint64) {
-	e.scratch = e.snapshotTracks(e.scratch)
+	e.scratch = e.scratch[:0]
+	for t := range e.active {
+		if t.ms.phase == phaseIdle && !t.open() && len(t.rate) == 0 {
+			delete(e.active, t) // nothing left to do in time
+			continue
+		}
+		e.scratch = append(e.scratch, t)
+	}
 	for _, t := range e.scratch {
 		r := rs.byID[t.key.rule]
 		if r == nil || r.Disabled {

@@ -100,16 +100,5 @@ func (e *Engine) existing(rule, subject string) *track {
 	return e.tracks[tkey{rule, subject}]
 }
 
-// snapshotTracks returns every track, for the tick.
-func (e *Engine) snapshotTracks(buf []*track) []*track {
-	e.tmu.Lock()
-	defer e.tmu.Unlock()
-	buf = buf[:0]
-	for _, t := range e.tracks {
-		buf = append(buf, t)
-	}
-	return buf
-}
-
 // open reports whether the track has an open alert.
 func (t *track) open() bool { return t.alert != nil && t.alert.State.Open() }
