@@ -278,6 +278,22 @@ func TestAlertsOverMQTT(t *testing.T) {
 	})
 }
 
+func TestRateOfViolationsOverMQTT(t *testing.T) {
+	r := startAlertsRig(t)
+	r.rule(defs.AlertRule{ID: "redlights", Name: "red lights", Kind: defs.RuleRate, Event: "violation", ViolationType: "red_light",
+		Count: 2, Window: defs.Duration(time.Minute), Per: "site"})
+	for i := 0; i < 3; i++ {
+		r.publish("cam-v1", "event", fmt.Sprintf(`{"event_id": "e%d", "type": "speeding", "ts": %q}`, i, time.Now().UTC().Format(time.RFC3339)))
+	}
+	for i := 0; i < 3; i++ {
+		r.publish("cam-v1", "event", fmt.Sprintf(`{"event_id": "r%d", "type": "red_light", "ts": %q}`, i, time.Now().UTC().Format(time.RFC3339)))
+	}
+	a, _ := r.waitState("redlights", "tanan", defs.AlertFiring)
+	if a.Value != 3 || a.Site != "tanan" {
+		t.Errorf("rate alert %+v, want 3 red lights at site tanan (speeding not counted)", a)
+	}
+}
+
 func ptr[T any](v T) *T { return &v }
 
 func testLogger() *slog.Logger {
