@@ -257,3 +257,16 @@ func TestDroppedBusEventsCannotStickAnAlert(t *testing.T) {
 		return len(ns) == 2 && ns[1].Transition.Change == defs.ChangeResolved
 	})
 }
+
+func TestDeletedDeviceResolvesItsAlert(t *testing.T) {
+	rule := offlineRule
+	rule.For = 0
+	r := newRig(t, Config{}, rule)
+	r.fleet.set(wl01, defs.HealthOffline, t0)
+	r.tick()
+	r.fleet.mu.Lock()
+	delete(r.fleet.devs, wl01.ID)
+	r.fleet.mu.Unlock()
+	r.tick()
+	r.wantChanges("fired:wl-01", "resolved:wl-01")
+}

@@ -112,13 +112,23 @@ func (e *Engine) observe(ctx context.Context, r *rule, subject string, dev defs.
 func (e *Engine) tickOffline(ctx context.Context, r *rule, devs []devState, now time.Time, epoch uint64) {
 	e.groupSites(ctx, r, devs, now, epoch)
 	for _, d := range devs {
-		if d.dev.Status != defs.StatusActive || !r.Selector.Matches(d.dev) || d.health == defs.HealthUnknown {
+		if d.dev.Status != defs.StatusActive || !r.Selector.Matches(d.dev) {
+			continue
+		}
+		if d.health == defs.HealthUnknown {
 			// Unknown is no news (a restart forgets health): an alert
 			// loaded open stays as it was until the device is heard of.
+			if t := e.existing(r.ID, string(d.dev.ID)); t != nil {
+				t.epoch = epoch
+			}
 			continue
 		}
 		holds := d.health == defs.HealthOffline || d.health == defs.HealthStale
-		e.observe(ctx, r, string(d.dev.ID), d.dev, d.dev.Site, map[string]string{"health": string(d.health)}, verdict{holds: holds, sev: r.Severity}, now, epoch)
+		var lbl map[string]string
+		if holds {
+			lbl = map[string]string{"health": string(d.health)}
+		}
+		e.observe(ctx, r, string(d.dev.ID), d.dev, d.dev.Site, lbl, verdict{holds: holds, sev: r.Severity}, now, epoch)
 	}
 }
 
@@ -241,7 +251,9 @@ func (e *Engine) tickTracks(ctx context.Context, rs *ruleSet, now time.Time, epo
 			if t.ms.phase != phaseIdle {
 				e.stepLocked(ctx, t, r, e.rateVerdict(t, r, now), now)
 			}
-		case defs.RuleSystem, defs.RuleCameraDown:
+		case defs.RuleSystem, defs.RuleCameraDown, defs.RuleOffline, defs.RuleAbsence:
+			// Gone from its owner's list: a device deleted or disabled, a
+			// condition cleared, a camera removed.
 			if t.epoch != epoch && t.ms.phase != phaseIdle && !(t.restored && e.settling(now)) {
 				e.stepLocked(ctx, t, r, verdict{}, now)
 			}
