@@ -263,6 +263,21 @@ func TestAlertsOverMQTT(t *testing.T) {
 		r.waitState("off", "wl-o2", defs.AlertResolved)
 	})
 
+	t.Run("system condition escalates and clears", func(t *testing.T) {
+		r.t = t
+		// The shipped "system" rule takes any condition; the registry is
+		// the one serve built for the components that own conditions.
+		r.s.conditions.Set(defs.Condition{Code: defs.ConditionDiskLow, Source: "retention", Severity: defs.SeverityWarning, Value: 5e9})
+		r.waitState("system", defs.ConditionDiskLow, defs.AlertFiring)
+		r.s.conditions.Set(defs.Condition{Code: defs.ConditionDiskLow, Source: "retention", Severity: defs.SeverityCritical, Value: 1e8})
+		r.waitSeverity("system", defs.ConditionDiskLow, defs.SeverityCritical)
+		r.s.conditions.Clear(defs.ConditionDiskLow, "")
+		_, hist := r.waitState("system", defs.ConditionDiskLow, defs.AlertResolved)
+		if got := changes(hist); fmt.Sprint(got) != "[fired escalated resolved]" {
+			t.Errorf("history %v", got)
+		}
+	})
+
 	t.Run("rate of rejected messages", func(t *testing.T) {
 		r.t = t
 		r.rule(defs.AlertRule{ID: "junk", Name: "junk", Kind: defs.RuleRate, Event: "rejected", Count: 3,
