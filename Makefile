@@ -15,7 +15,7 @@ export IOCD_REQUIRE_SERVERS := 1
 # reporter ends with the runner's summary lines (tests, pass, fail, ...).
 E2E = cd e2e && node --test --test-reporter=spec --test-reporter-destination=stdout
 
-.PHONY: test e2e setup build demo bench-ingest bench-ingest-latency bench-streams bench-streams-h265 soak fmt vet fuzz fuzz-ci
+.PHONY: test e2e setup build demo bench-ingest bench-ingest-latency bench-streams bench-streams-h265 bench-alerts soak fmt vet fuzz fuzz-ci
 
 test: setup vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -64,6 +64,11 @@ bench-streams-h265: setup
 SOAK_MINUTES ?= 30
 soak: setup
 	SOAK_MINUTES=$(SOAK_MINUTES) $(GO) test -run '^$$' -bench Soak -benchtime 1x -timeout $$(( $(SOAK_MINUTES) + 15 ))m ./bench/soak/
+
+# The alerts engine's per-reading cost: 200 threshold and rate rules over
+# 1,000 devices, on the path where no rule changes state (ns/op and allocs/op).
+bench-alerts:
+	$(GO) test -run '^$$' -bench . -benchmem ./alerts/
 
 fmt:
 	gofmt -s -w .

@@ -1,13 +1,4 @@
-//go:build alertsengine
-
-// This test drives the real rules engine of the alertsengine branch over
-// HTTP, on the real store. It needs that engine (alerts.New, Config, Deps),
-// so it is behind a build tag until the branches are merged; the
-// integrator runs it with
-//
-//	go test -tags alertsengine -run RealEngine ./api/
-//
-// and then removes the tag.
+// This test drives the real rules engine over HTTP, on the real store.
 package api_test
 
 import (

@@ -15,9 +15,6 @@ type Alerts struct {
 	// Tick is how often state rules (absence, offline, camera_down,
 	// system) are re-evaluated against the authoritative state.
 	Tick Duration `yaml:"tick" range:"100ms,1m"`
-	// ReopenWithin is the default window in which a subject that fires
-	// again re-opens its resolved alert instead of making a new one.
-	ReopenWithin Duration `yaml:"reopen_within" range:"0s,24h"`
 	// GroupThreshold is how many devices of one site going offline or
 	// stale within GroupWindow make one grouped site alert.
 	GroupThreshold int      `yaml:"group_threshold" range:"2,100_000"`
@@ -48,7 +45,6 @@ type Webhook struct {
 func defaultAlerts() Alerts {
 	return Alerts{
 		Tick:           Duration(time.Second),
-		ReopenWithin:   Duration(5 * time.Minute),
 		GroupThreshold: 10,
 		GroupWindow:    Duration(2 * time.Minute),
 		WebhookQueue:   1000,

@@ -6,12 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func TestAlertsDefaults(t *testing.T) {
 	a := Default().Alerts
-	if a.Tick.D() != time.Second || a.ReopenWithin.D() != 5*time.Minute || a.GroupThreshold != 10 ||
+	if a.Tick.D() != time.Second || a.GroupThreshold != 10 ||
 		a.GroupWindow.D() != 2*time.Minute || a.WebhookQueue != 1000 || a.RulesFile != "" {
 		t.Errorf("alerts defaults = %+v", a)
 	}
@@ -67,7 +66,6 @@ func TestAlertsValidate(t *testing.T) {
 	}{
 		{"tick too short", map[string]string{"IOCD_ALERTS_TICK": "10ms"}, nil, "alerts.tick (IOCD_ALERTS_TICK)"},
 		{"tick too long", map[string]string{"IOCD_ALERTS_TICK": "2m"}, nil, "alerts.tick"},
-		{"negative reopen", map[string]string{"IOCD_ALERTS_REOPEN_WITHIN": "-1s"}, nil, "alerts.reopen_within"},
 		{"group threshold 1", map[string]string{"IOCD_ALERTS_GROUP_THRESHOLD": "1"}, nil, "alerts.group_threshold"},
 		{"group window 0", map[string]string{"IOCD_ALERTS_GROUP_WINDOW": "0s"}, nil, "alerts.group_window"},
 		{"queue 0", map[string]string{"IOCD_ALERTS_WEBHOOK_QUEUE": "0"}, nil, "alerts.webhook_queue"},
@@ -101,4 +99,3 @@ func TestAlertsValidate(t *testing.T) {
 		t.Errorf("duplicate webhook name: error = %v", err)
 	}
 }
-

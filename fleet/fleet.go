@@ -327,3 +327,23 @@ func (t *Tracker) Counts() []defs.FleetCount {
 	})
 	return out
 }
+
+// EachDevice calls fn for every known device with its health and when it
+// was last heard from (zero if never); the alerts engine re-reads health
+// this way on every tick. fn is called outside the tracker's lock.
+func (t *Tracker) EachDevice(fn func(d defs.Device, h defs.Health, lastSeen time.Time)) {
+	type row struct {
+		dev  defs.Device
+		h    defs.Health
+		seen time.Time
+	}
+	t.mu.Lock()
+	rows := make([]row, 0, len(t.devs))
+	for _, e := range t.devs {
+		rows = append(rows, row{e.dev, e.health, e.lastSeen})
+	}
+	t.mu.Unlock()
+	for _, r := range rows {
+		fn(r.dev, r.h, r.seen)
+	}
+}

@@ -93,6 +93,7 @@ type Service struct {
 	// database answers a retryable error within it, and ingest backs off,
 	// rather than holding an ingest worker for the whole busy_timeout.
 	storeTimeout time.Duration
+	observer   Observer // nil: none (observer.go)
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -250,6 +251,7 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	s.metrics.created.WithLabelValues(label).Inc()
 	s.log.Debug("violation recorded", "violation", v.ID, "camera", dev.ID, "type", v.Type)
 	s.publish(v)
+	s.observe(v)
 	if s.points != nil {
 		s.points.WritePoint("violations",
 			map[string]string{"camera": string(v.Camera), "site": v.Site, "type": label},

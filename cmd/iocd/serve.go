@@ -19,6 +19,7 @@ import (
 	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/broker"
 	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/conditions"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/dashboard"
 	"github.com/iocd/iocd/defs"
@@ -57,13 +58,17 @@ type service struct {
 	auth     *auth.Authenticator
 	broker   *broker.Broker // nil with an external broker
 	alerts   *alerts.Engine
-	writer   *influx.Writer  // nil without InfluxDB
-	history  *influx.History // nil without InfluxDB
-	fleet    *fleet.Tracker
-	streams  *streams.Manager
-	viol     *violations.Service
-	ingest   *ingest.Ingester
-	hub      *dashboard.Hub
+	// conditions is the registry of the service's own conditions
+	// (disk low, InfluxDB unreachable, ...): components set and clear
+	// them, the alerts engine reads them on every tick.
+	conditions *conditions.Registry
+	writer     *influx.Writer  // nil without InfluxDB
+	history    *influx.History // nil without InfluxDB
+	fleet      *fleet.Tracker
+	streams    *streams.Manager
+	viol       *violations.Service
+	ingest     *ingest.Ingester
+	hub        *dashboard.Hub
 
 	httpSrv  *http.Server
 	httpAddr string // the bound address, for the demo's URL
@@ -142,8 +147,7 @@ func (s *service) start(ctx context.Context) error {
 	}
 	s.auth = auth.New(st, cfg.AdminToken, log.With("component", "auth"))
 
-	s.alerts = alerts.New(s.bus, log.With("component", "alerts"), s.prom)
-	s.runLoop("alerts", s.alerts.Run)
+	s.conditions = conditions.New()
 
 	if cfg.MQTT.Embedded() {
 		b, err := broker.New(cfg.MQTT.EmbeddedAddr, log)
@@ -200,7 +204,25 @@ func (s *service) start(ctx context.Context) error {
 	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log)
 	s.runLoop("violations", s.viol.Run)
 
-	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Bus: s.bus, Logger: log, Metrics: s.prom}
+	// The alerts engine reads the fleet, the camera sessions and the
+	// conditions on its tick, and sees every reading and violation as it
+	// is decoded; Load fails the start on a bad rules file.
+	alertDeps := alerts.Deps{
+		Store: st, Fleet: s.fleet, Cameras: s.streams, Conditions: s.conditions,
+		Bus: s.bus, Logger: log.With("component", "alerts"), Registerer: s.prom,
+	}
+	s.alerts = alerts.New(alerts.Config{
+		Tick:           cfg.Alerts.Tick.D(),
+		GroupThreshold: cfg.Alerts.GroupThreshold,
+		GroupWindow:    cfg.Alerts.GroupWindow.D(),
+		RulesFile:      cfg.Alerts.RulesFile,
+	}, alertDeps)
+	if err := s.alerts.Load(ctx); err != nil {
+		return err
+	}
+	s.viol.SetObserver(s.alerts)
+
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: s.alerts, Bus: s.bus, Logger: log, Metrics: s.prom}
 	if s.writer != nil {
 		deps.Sink = s.writer
 	}
@@ -209,6 +231,9 @@ func (s *service) start(ctx context.Context) error {
 		return err
 	}
 	s.runLoop("ingest", s.ingest.Run)
+	// Started after ingest so that it stops first: a stopping iocd
+	// evaluates nothing, so stopping raises no alert.
+	s.runLoop("alerts", s.alerts.Run)
 
 	s.hub = dashboard.New(dashboard.Options{Bus: s.bus, Fleet: s.fleet, Logger: log.With("component", "dashboard"), Registerer: s.prom})
 	s.runLoop("dashboard", s.hub.Run)
@@ -229,7 +254,7 @@ func (s *service) startHTTP() error {
 		},
 		Devices:    s.registry,
 		Tokens:     s.auth,
-		Alerts:     legacyAlerts{s.alerts}, // TEMPORARY, see alerts_legacy.go
+		Alerts:     s.alerts,
 		WebSocket:  s.hub.Handler(principal),
 		Fleet:      s.fleet,
 		Violations: s.viol,
@@ -308,7 +333,9 @@ func principal(r *http.Request) (string, defs.Role) {
 //  7. the influx writer flushes, or spools to disk what InfluxDB cannot
 //     take, so no accepted reading is lost;
 //  8. the embedded broker closes after the clients that use it;
-//  9. the alerts engine stops reading the bus;
+//  9. (the alerts engine stopped first of all, right after HTTP and the
+//     hub: started after ingest, it evaluates nothing while the rest
+//     stops, so a stopping iocd raises no alert);
 //  10. the store closes last, after everything that writes to it.
 func (s *service) shutdown(ctx context.Context) error {
 	var errs []error
