@@ -93,7 +93,7 @@ type Service struct {
 	// database answers a retryable error within it, and ingest backs off,
 	// rather than holding an ingest worker for the whole busy_timeout.
 	storeTimeout time.Duration
-	observer   Observer // nil: none (observer.go)
+	observer     Observer // nil: none (observer.go)
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
