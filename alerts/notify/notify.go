@@ -308,7 +308,9 @@ func (n *Notifier) webhooksFor(rule defs.AlertRule) []string {
 	for _, name := range rule.Webhooks {
 		if !n.byName[name] {
 			n.m.unknownWebhook.Inc()
-			n.warn.Do(func() { n.log.Warn("alert rule names a webhook that is not configured", "rule", rule.ID, "webhook", name) })
+			n.warn.Do(func() {
+				n.log.Warn("alert rule names a webhook that is not configured", "rule", rule.ID, "webhook", name)
+			})
 		}
 	}
 	return out
