@@ -38,6 +38,7 @@ type Config struct {
 	Streams    Streams    `yaml:"streams"`
 	Violations Violations `yaml:"violations"`
 	Retention  Retention  `yaml:"retention"`
+	Alerts     Alerts     `yaml:"alerts"`
 }
 
 // Log configures the process logger.
@@ -81,6 +82,7 @@ func Default() Config {
 		Streams:        defaultStreams(),
 		Violations:     defaultViolations(),
 		Retention:      defaultRetention(),
+		Alerts:         defaultAlerts(),
 	}
 }
 
@@ -122,6 +124,7 @@ func (c *Config) Validate() error {
 	c.Streams.validate(bad)
 	c.Violations.validate(bad)
 	c.Retention.validate(bad)
+	c.Alerts.validate(bad)
 	return errors.Join(errs...)
 }
 

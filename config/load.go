@@ -78,7 +78,7 @@ func leaves(c *Config) []leaf {
 				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", v: fv})
 			case fv.Kind() == reflect.Struct:
 				walk(key, fv)
-			case fv.Kind() == reflect.Map:
+			case fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice:
 				// YAML only.
 			default:
 				out = append(out, leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", v: fv})
