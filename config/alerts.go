@@ -27,6 +27,10 @@ type Alerts struct {
 	// WebhookQueue bounds the notifications waiting for the webhooks;
 	// beyond it the oldest are dropped and counted.
 	WebhookQueue int `yaml:"webhook_queue"`
+	// WebhookMaxAttempts bounds the attempts of one webhook delivery
+	// (exponential backoff from 1s to 1m between them); then it is given
+	// up on and counted.
+	WebhookMaxAttempts int `yaml:"webhook_max_attempts"`
 }
 
 // Webhook is one HTTP receiver of alert notifications, signed with an
@@ -52,6 +56,8 @@ func defaultAlerts() Alerts {
 		GroupThreshold: 10,
 		GroupWindow:    Duration(2 * time.Minute),
 		WebhookQueue:   1000,
+
+		WebhookMaxAttempts: 8,
 	}
 }
 
@@ -70,6 +76,9 @@ func (a Alerts) validate(bad badFunc) {
 	}
 	if a.WebhookQueue < 1 || a.WebhookQueue > 1000000 {
 		bad("alerts.webhook_queue", "must be between 1 and 1000000, got %d", a.WebhookQueue)
+	}
+	if a.WebhookMaxAttempts < 1 || a.WebhookMaxAttempts > 100 {
+		bad("alerts.webhook_max_attempts", "must be between 1 and 100, got %d", a.WebhookMaxAttempts)
 	}
 	names := map[string]bool{}
 	for i, w := range a.Webhooks {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/iocd/iocd/alerts"
+	"github.com/iocd/iocd/alerts/notify"
 	"github.com/iocd/iocd/api"
 	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/broker"
@@ -58,6 +59,7 @@ type service struct {
 	broker   *broker.Broker // nil with an external broker
 	alerts   *alerts.Engine
 	writer   *influx.Writer  // nil without InfluxDB
+	notifier *notify.Notifier
 	history  *influx.History // nil without InfluxDB
 	fleet    *fleet.Tracker
 	streams  *streams.Manager
@@ -177,6 +179,17 @@ func (s *service) start(ctx context.Context) error {
 	} else {
 		log.Warn("influx.url (IOCD_INFLUX_URL) is not set: metrics history is off; readings update fleet health and the feed only")
 	}
+
+	// Alert notifications (MQTT, the `alerts` history, webhooks): after
+	// the broker, the writer and the store it uses, before the alerts
+	// engine that calls it, so it stops after the engine and before the
+	// writer, which then flushes its last points.
+	s.notifier, err = newNotifier(cfg, st, s.writer, log, s.prom)
+	if err != nil {
+		return fmt.Errorf("alert notifier: %w", err)
+	}
+	s.notifier.Start()
+	s.onStop("alert notifier", func(context.Context) error { return s.notifier.Close() })
 
 	known, err := s.registry.List(ctx, devices.Filter{})
 	if err != nil {
