@@ -59,13 +59,13 @@ type service struct {
 	broker   *broker.Broker // nil with an external broker
 	alerts   *alerts.Engine
 	writer   *influx.Writer  // nil without InfluxDB
-	notifier *notify.Notifier
 	history  *influx.History // nil without InfluxDB
 	fleet    *fleet.Tracker
 	streams  *streams.Manager
 	viol     *violations.Service
 	ingest   *ingest.Ingester
 	hub      *dashboard.Hub
+	notifier *notify.Notifier
 
 	httpSrv  *http.Server
 	httpAddr string // the bound address, for the demo's URL
