@@ -121,8 +121,13 @@ type Notifier struct {
 	hist   *historySender
 	byName map[string]bool
 
-	mu     sync.Mutex // serialises enqueueing, and guards lastMs
+	mu     sync.Mutex // serialises enqueueing, and guards lastMs, started, early
 	lastMs map[string]int64
+	// started is set once Start has queued what an earlier run left
+	// pending; early holds the outbox ids Notify queued before that, so
+	// Start does not queue them twice.
+	started bool
+	early   map[int64]bool
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -172,6 +177,7 @@ func New(cfg Config, deps Deps) *Notifier {
 		dests:  map[string]*destination{},
 		byName: map[string]bool{},
 		lastMs: map[string]int64{},
+		early:  map[int64]bool{},
 		ctx:    ctx,
 		cancel: cancel,
 	}
@@ -292,6 +298,9 @@ func (n *Notifier) Notify(note defs.AlertNotification, rule defs.AlertRule) {
 		added = ds
 	}
 	for _, d := range added {
+		if !n.started && d.ID != 0 {
+			n.early[d.ID] = true
+		}
 		n.enqueue(d)
 	}
 }
@@ -403,9 +412,13 @@ func (n *Notifier) reload() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, d := range pending {
+		if n.early[d.ID] {
+			continue // notified since New, already queued
+		}
 		n.m.resent.Inc()
 		n.enqueue(d)
 	}
+	n.started, n.early = true, nil
 }
 
 // pruneLoop deletes finished outbox rows past cfg.Retain, at start and

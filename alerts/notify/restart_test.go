@@ -98,3 +98,33 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r.Header.Set(h.k, h.v)
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+// TestNotifyBeforeStartAndBrokerDown: what is notified between New and
+// Start is sent once, not again by Start's reload; with the broker down,
+// MQTT deliveries wait and Close still returns, leaving them pending for
+// the next start.
+func TestNotifyBeforeStartAndBrokerDown(t *testing.T) {
+	rv := newReceiver(t, nil)
+	st := openStore(t, t.TempDir())
+	down := "tcp://" + newBlackhole(t).ln.Addr().String() // accepts, never answers CONNECT
+	n := New(Config{
+		MQTT:     MQTT{URL: down, ClientID: "iocd-test", TopicPrefix: "ioc", ConnectTimeout: time.Second},
+		Webhooks: []Webhook{{Name: "ops", URL: rv.srv.URL, Default: true}},
+	}, Deps{Outbox: st})
+	now := time.Now()
+	n.Notify(transition("early", 1, defs.ChangeFired, defs.SeverityCritical, now), defs.AlertRule{})
+	n.Start()
+	n.Notify(transition("late", 1, defs.ChangeFired, defs.SeverityCritical, now), defs.AlertRule{})
+	testrig.WaitFor(t, "the late delivery", wait, func() bool { return rv.count("late-1") == 1 })
+	n.Close()
+	if got := rv.count("early-1"); got != 1 {
+		t.Errorf("early-1 sent %d times, want 1", got)
+	}
+	pending, err := st.PendingAlertDeliveries(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 2 || pending[0].Destination != DestMQTT || pending[1].Destination != DestMQTT {
+		t.Errorf("pending after Close = %+v, want the two MQTT deliveries", pending)
+	}
+}
