@@ -23,12 +23,16 @@ var _ Outbox = (*store.SQLite)(nil)
 
 func openStore(t *testing.T, dir string) *store.SQLite {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "iocd.db"), slog.New(slog.DiscardHandler))
+	st, err := openStoreAt(dir)
 	if err != nil {
 		t.Fatalf("opening store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+func openStoreAt(dir string) (*store.SQLite, error) {
+	return store.Open(context.Background(), filepath.Join(dir, "iocd.db"), slog.New(slog.DiscardHandler))
 }
 
 // syncBuffer is a log sink safe for the notifier's goroutines.
