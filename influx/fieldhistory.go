@@ -21,6 +21,9 @@ const (
 	MaxFieldDevices = 10_000
 )
 
+// fieldPointsLimit is MaxFieldPoints, lowered by a test.
+var fieldPointsLimit = MaxFieldPoints
+
 // FieldHistory returns every stored value of a telemetry field for devices
 // in [from, to), ordered by device then time, for a rule's dry run.
 // Numbers are returned as they are, booleans as 1 or 0; strings are left
@@ -43,7 +46,7 @@ func (h *History) FieldHistory(ctx context.Context, field string, devices []defs
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	res, err := h.query.Query(ctx, fluxFieldHistory(h.bucket, field, devices, from, to, MaxFieldPoints+1))
+	res, err := h.query.Query(ctx, fluxFieldHistory(h.bucket, field, devices, from, to, fieldPointsLimit+1))
 	if err != nil {
 		return nil, queryError(err)
 	}
@@ -74,8 +77,8 @@ func (h *History) FieldHistory(ctx context.Context, field string, devices []defs
 		default:
 			continue
 		}
-		if len(out) == MaxFieldPoints {
-			return nil, defs.Invalid("from", "the range holds more than %d stored values of %s; narrow it or select fewer devices", MaxFieldPoints, field)
+		if len(out) == fieldPointsLimit {
+			return nil, defs.Invalid("from", "the range holds more than %d stored values of %s; narrow it or select fewer devices", fieldPointsLimit, field)
 		}
 		out = append(out, p)
 	}
