@@ -98,6 +98,7 @@ func startIocd(b *testing.B, bin, mqttURL, influxURL, seed, clientID string) *io
 		"IOCD_DEVICES_SEED_FILE="+seed,
 		"IOCD_LOG_LEVEL=warn",
 	)
+	cmd.Env = append(cmd.Env, benchAlertsEnv(b)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting iocd: %v", err)

@@ -24,6 +24,10 @@ type Alerts struct {
 	// WebhookQueue bounds the notifications waiting for the webhooks;
 	// beyond it the oldest are dropped and counted.
 	WebhookQueue int `yaml:"webhook_queue" range:"1,1_000_000"`
+	// WebhookMaxAttempts bounds the attempts of one webhook delivery
+	// (exponential backoff from 1s to 1m between them); then it is given
+	// up on and counted.
+	WebhookMaxAttempts int `yaml:"webhook_max_attempts" range:"1,100"`
 }
 
 // Webhook is one HTTP receiver of alert notifications, signed with an
@@ -48,6 +52,8 @@ func defaultAlerts() Alerts {
 		GroupThreshold: 10,
 		GroupWindow:    Duration(2 * time.Minute),
 		WebhookQueue:   1000,
+
+		WebhookMaxAttempts: 8,
 	}
 }
 

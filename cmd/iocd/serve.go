@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/iocd/iocd/alerts"
+	"github.com/iocd/iocd/alerts/notify"
 	"github.com/iocd/iocd/api"
 	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/broker"
@@ -69,6 +70,7 @@ type service struct {
 	viol       *violations.Service
 	ingest     *ingest.Ingester
 	hub        *dashboard.Hub
+	notifier   *notify.Notifier
 
 	httpSrv  *http.Server
 	httpAddr string // the bound address, for the demo's URL
@@ -182,6 +184,17 @@ func (s *service) start(ctx context.Context) error {
 		log.Warn("influx.url (IOCD_INFLUX_URL) is not set: metrics history is off; readings update fleet health and the feed only")
 	}
 
+	// Alert notifications (MQTT, the `alerts` history, webhooks): after
+	// the broker, the writer and the store it uses, before the alerts
+	// engine that calls it, so it stops after the engine and before the
+	// writer, which then flushes its last points.
+	s.notifier, err = newNotifier(cfg, st, s.writer, log, s.prom)
+	if err != nil {
+		return fmt.Errorf("alert notifier: %w", err)
+	}
+	s.notifier.Start()
+	s.onStop("alert notifier", func(context.Context) error { return s.notifier.Close() })
+
 	known, err := s.registry.List(ctx, devices.Filter{})
 	if err != nil {
 		return fmt.Errorf("listing devices: %w", err)
@@ -201,7 +214,8 @@ func (s *service) start(ctx context.Context) error {
 	}
 	s.streams = streams.New(cfg.Streams, cfg.Violations, s.registry, s.bus, points, s.prom, log)
 	s.runLoop("streams", s.streams.Run)
-	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log)
+	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log,
+		violations.WithConditions(s.conditions))
 	s.runLoop("violations", s.viol.Run)
 
 	// The alerts engine reads the fleet, the camera sessions and the
@@ -209,7 +223,10 @@ func (s *service) start(ctx context.Context) error {
 	// is decoded; Load fails the start on a bad rules file.
 	alertDeps := alerts.Deps{
 		Store: st, Fleet: s.fleet, Cameras: s.streams, Conditions: s.conditions,
-		Bus: s.bus, Logger: log.With("component", "alerts"), Registerer: s.prom,
+		Notifier: s.notifier, Bus: s.bus, Logger: log.With("component", "alerts"), Registerer: s.prom,
+	}
+	if s.history != nil { // a nil *History must not become a non-nil interface
+		alertDeps.History = s.history
 	}
 	s.alerts = alerts.New(alerts.Config{
 		Tick:           cfg.Alerts.Tick.D(),
