@@ -15,6 +15,7 @@ import (
 
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/testrig"
 	"github.com/iocd/iocd/sim"
 	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/streams"
@@ -77,20 +78,13 @@ func TestViolationsAPI(t *testing.T) {
 	viewer, reviewer := r.tokens[defs.RoleViewer], r.tokens[defs.RoleReviewer]
 
 	// Wait for 2 s of video, then record an event.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var cams struct{ Cameras []streams.CameraStats }
+	var cams struct{ Cameras []streams.CameraStats }
+	testrig.WaitFor(t, "the camera to buffer 2 s", 20*time.Second, func() bool {
 		r.do("GET", "/api/v1/cameras", viewer, nil).json(t, &cams)
-		if len(cams.Cameras) == 1 && cams.Cameras[0].BufferSeconds >= 2 {
-			if cams.Cameras[0].RTSPURL != "rtsp://u:xxxxx@"+vr.cam.RTSPURL[len("rtsp://u:secret-pw@"):] {
-				t.Errorf("cameras: want the password redacted, got %q", cams.Cameras[0].RTSPURL)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("camera never buffered 2 s: %+v", cams)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return len(cams.Cameras) == 1 && cams.Cameras[0].BufferSeconds >= 2
+	})
+	if cams.Cameras[0].RTSPURL != "rtsp://u:xxxxx@"+vr.cam.RTSPURL[len("rtsp://u:secret-pw@"):] {
+		t.Errorf("cameras: want the password redacted, got %q", cams.Cameras[0].RTSPURL)
 	}
 	ts := time.Now().Add(-200 * time.Millisecond)
 	payload := fmt.Sprintf(`{"event_id":"api-1","type":"red_light","ts":%d,"plate":"51F12345","snapshot_jpeg":"/9j/4AAQSkZJRgABAQ=="}`, ts.UnixMilli())
@@ -100,17 +94,12 @@ func TestViolationsAPI(t *testing.T) {
 	var list struct {
 		Violations []defs.Violation
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testrig.WaitFor(t, "the event's clip to be complete", 20*time.Second, func() bool {
 		res := r.do("GET", "/api/v1/violations?plate=51f-123.45&status=pending", viewer, nil)
 		wantStatus(t, res, http.StatusOK)
 		res.json(t, &list)
-		if len(list.Violations) == 1 && list.Violations[0].ClipStatus == defs.ClipComplete {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no complete clip: %+v", list)
-		}
-	}
+		return len(list.Violations) == 1 && list.Violations[0].ClipStatus == defs.ClipComplete
+	})
 	id := list.Violations[0].ID
 	base := "/api/v1/violations/" + id
 

@@ -131,13 +131,10 @@ func TestBurstIsNotDropped(t *testing.T) {
 	// paho's Disconnect returns before the broker has processed it; a
 	// publish in between would reach (and be acknowledged by) the old
 	// connection, so wait until the broker has let it go.
-	deadline := time.Now().Add(10 * time.Second)
-	for st, _ := b.Stats(); st.ClientsConnected != 0; st, _ = b.Stats() {
-		if time.Now().After(deadline) {
-			t.Fatalf("broker still counts %d connected clients 10s after the subscriber left", st.ClientsConnected)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testrig.WaitFor(t, "the broker to let the subscriber go", 10*time.Second, func() bool {
+		st, _ := b.Stats()
+		return st.ClientsConnected == 0
+	})
 
 	pub := connect(t, b.Addr(), "burster", true, nil)
 	toks := make([]paho.Token, n)
@@ -152,13 +149,9 @@ func TestBurstIsNotDropped(t *testing.T) {
 	// the publisher's acks do not mean the offline session holds every
 	// message yet. Reconnecting before it does would race the session
 	// takeover (see the package doc); wait until all n are stored.
-	deadline = time.Now().Add(30 * time.Second)
-	for stored := storedFor(b, clientID); stored != n; stored = storedFor(b, clientID) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the offline session holds %d of %d messages 30s after the last ack", stored, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testrig.WaitFor(t, "the offline session to hold all "+strconv.Itoa(n)+" messages", 30*time.Second, func() bool {
+		return storedFor(b, clientID) == n
+	})
 
 	msgs := make(chan paho.Message, n)
 	connect(t, b.Addr(), clientID, false, msgs)

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/iocd/iocd/bus"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/testrig"
 )
 
 type fixedFleet []defs.FleetCount
@@ -65,13 +67,9 @@ func read(t *testing.T, c *websocket.Conn) Message {
 // waitClients waits until the hub has registered n clients.
 func waitClients(t *testing.T, h *Hub, n float64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for testutil.ToFloat64(h.connected) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("hub has %v clients, want %v", testutil.ToFloat64(h.connected), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testrig.WaitFor(t, fmt.Sprintf("the hub to register %v clients", n), 10*time.Second, func() bool {
+		return testutil.ToFloat64(h.connected) == n
+	})
 }
 
 func TestFeedSendsSummaryThenEvents(t *testing.T) {
@@ -129,25 +127,25 @@ func TestSlowClientIsCutOffAndOthersKeepUp(t *testing.T) {
 
 	const n = 400
 	big := strings.Repeat("x", 64<<10) // fills the slow client's socket buffers quickly
-	got := make(chan int)
+	recv := make(chan struct{})
 	go func() {
-		count := 0
-		for count < n {
+		defer close(recv)
+		for range n {
 			fast.SetReadDeadline(time.Now().Add(10 * time.Second))
 			if _, _, err := fast.ReadMessage(); err != nil {
-				break
+				return
 			}
-			count++
+			recv <- struct{}{}
 		}
-		got <- count
 	}()
 	for i := 0; i < n; i++ {
 		b.Publish(defs.Event{Kind: defs.EventNotice, Notice: &defs.Notice{Code: "test", Message: big}})
-		// Pace the publisher so the fast reader, unlike the slow one, keeps up.
-		time.Sleep(time.Millisecond)
-	}
-	if c := <-got; c != n {
-		t.Errorf("fast client received %d of %d frames", c, n)
+		// Lockstep: the next frame goes out once the fast client has read
+		// this one, so it keeps up however slow the machine, and only the
+		// slow client falls behind.
+		if _, ok := <-recv; !ok {
+			t.Fatalf("fast client received %d of %d frames", i, n)
+		}
 	}
 	if v := testutil.ToFloat64(h.cutOff); v != 1 {
 		t.Errorf("clients cut off = %v, want 1 (the slow one)", v)

@@ -160,21 +160,20 @@ func TestCountsFollowRegistry(t *testing.T) {
 
 func waitCounts(t *testing.T, tr *Tracker, want []defs.FleetCount) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := tr.Counts()
+	var got []defs.FleetCount
+	defer func() {
+		if t.Failed() {
+			t.Logf("counts: want %v, last got %v", want, got)
+		}
+	}()
+	testrig.WaitFor(t, fmt.Sprintf("counts %v", want), 10*time.Second, func() bool {
+		got = tr.Counts()
 		same := len(got) == len(want)
 		for i := 0; same && i < len(got); i++ {
 			same = got[i] == want[i]
 		}
-		if same {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("counts: want %v, got %v", want, got)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return same
+	})
 }
 
 // TestLatestValuesBounded feeds a device whose key names change with every

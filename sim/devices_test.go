@@ -69,7 +69,24 @@ func TestDevicesReport(t *testing.T) {
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	done := make(chan error)
 	go func() { done <- sim.Run(ctx) }()
-	time.Sleep(5 * time.Second)
+	// Run until every device has reported and one has dropped out (its
+	// will published), however slowly a loaded machine runs the simulator.
+	testrig.WaitFor(t, "every device to report and one to drop out", 60*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		wills := 0
+		for _, d := range devs {
+			if telemetry[string(d.ID)] == 0 || len(status[string(d.ID)]) == 0 {
+				return false
+			}
+			for _, s := range status[string(d.ID)] {
+				if strings.Contains(s, "offline") {
+					wills++
+				}
+			}
+		}
+		return wills > 0
+	})
 	cancel()
 	<-done
 

@@ -246,6 +246,9 @@ type Sample struct {
 	DTS  int64 // 90 kHz
 	PTS  int64 // 90 kHz
 	Key  bool
+	// Dur is how long the AU lasts, in 90 kHz ticks: until the next AU of
+	// the same connection by decoding time; 0 when the ring holds none yet.
+	Dur int64
 	// AVCC is the AU as length-prefixed NAL units, as MP4 stores it.
 	AVCC []byte
 }
@@ -276,28 +279,33 @@ func (r *Ring) Cut(from, to time.Time) (samples []Sample, complete bool) {
 	}
 	epoch := r.aus[start].epoch
 	end := start
-	reachesEnd := false
 	for i := start; i < len(r.aus); i++ {
 		e := r.aus[i]
-		if e.epoch != epoch {
-			break
-		}
-		if e.wall > t {
-			reachesEnd = true
+		if e.epoch != epoch || e.wall > t {
 			break
 		}
 		end = i
-	}
-	if r.aus[end].wall >= t {
-		reachesEnd = true
 	}
 	samples = make([]Sample, 0, end-start+1)
 	for i := start; i <= end; i++ {
 		e := r.aus[i]
 		b := make([]byte, e.n)
 		r.read(b, e.off)
-		samples = append(samples, Sample{Wall: time.Unix(0, e.wall), DTS: e.dts, PTS: e.pts, Key: e.key, AVCC: b})
+		s := Sample{Wall: time.Unix(0, e.wall), DTS: e.dts, PTS: e.pts, Key: e.key, AVCC: b}
+		if n := i + 1; n < len(r.aus) && r.aus[n].epoch == epoch && r.aus[n].dts > e.dts {
+			s.Dur = r.aus[n].dts - e.dts
+		}
+		samples = append(samples, s)
 	}
+	// The end is reached when the last AU copied is shown until t: it is
+	// itself at or after t, or it lasts (by the stream's own timestamps)
+	// until the next AU of its connection at or after t. An AU after t
+	// alone is not enough: when the wall clock jumps between two AUs (the
+	// receipt clock re-anchored after a stall), the clip's frames would
+	// end before t while the ring's clock had passed it.
+	last := samples[len(samples)-1]
+	reachesEnd := last.Wall.UnixNano() >= t ||
+		last.Dur > 0 && last.Wall.Add(time.Duration(last.Dur)*time.Second/90000).UnixNano() >= t
 	return samples, reachesBack && reachesEnd
 }
 

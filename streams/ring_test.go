@@ -72,6 +72,47 @@ func TestRingCut(t *testing.T) {
 	}
 }
 
+// TestRingCutEnd: the end of a window is reached only when the last AU
+// copied is shown until the window's end, by the stream's own timestamps.
+func TestRingCutEnd(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(frame int) time.Time { return t0.Add(time.Duration(frame) * 40 * time.Millisecond) }
+	ms := time.Millisecond
+	tests := []struct {
+		name         string
+		next         time.Time // wall of frame 60, after frames 0-59 at 25 fps
+		nextDTS      int64
+		to           time.Time
+		wantComplete bool
+		wantDur      int64 // of the last sample, frame 59
+	}{
+		{"steady frame rate", at(60), 60 * 3600, at(59).Add(20 * ms), true, 3600},
+		// A camera that slows down: frame 59 lasts 80 ms, past to.
+		{"a longer last frame", at(59).Add(80 * ms), 59*3600 + 7200, at(59).Add(60 * ms), true, 7200},
+		// The receipt clock re-anchored after a stall: the ring's clock
+		// passed to, but frame 59 ends 40 ms after its start, before to.
+		{"the wall clock jumps", at(59).Add(time.Second), 60 * 3600, at(59).Add(60 * ms), false, 3600},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRing(time.Minute, 1<<30)
+			fill(r, t0, 0, 60, 25, 1, 100)
+			r.Append([][]byte{{1}}, false, tc.next, tc.nextDTS, tc.nextDTS, 1)
+			s, complete := r.Cut(at(30), tc.to)
+			if complete != tc.wantComplete {
+				t.Errorf("complete: want %v, got %v", tc.wantComplete, complete)
+			}
+			last := s[len(s)-1]
+			if last.DTS != 59*3600 || last.Dur != tc.wantDur {
+				t.Errorf("last sample: want frame 59 lasting %d, got dts %d lasting %d", tc.wantDur, last.DTS, last.Dur)
+			}
+			if end := last.Wall.Add(time.Duration(last.Dur) * time.Second / 90000); complete && end.Before(tc.to) {
+				t.Errorf("complete, but the last sample ends at %s, before %s", end, tc.to)
+			}
+		})
+	}
+}
+
 func TestRingByteBound(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	r := NewRing(time.Hour, 200_000)

@@ -41,11 +41,16 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 		return start, end, errors.New("no parameter sets")
 	}
 	ss := seg.Samples
-	// The last sample lasts as long as the average frame; a single-frame
-	// clip lasts 40 ms (25 fps).
-	lastDur := int64(3600)
-	if len(ss) > 1 {
-		lastDur = max((ss[len(ss)-1].DTS-ss[0].DTS)/int64(len(ss)-1), 1)
+	// The last sample lasts until the AU after it, when the ring had one
+	// (so a clip the ring calls complete ends at or after its window);
+	// failing that, as long as the average frame; a single-frame clip
+	// lasts 40 ms (25 fps).
+	lastDur := ss[len(ss)-1].Dur
+	if lastDur <= 0 {
+		lastDur = 3600
+		if len(ss) > 1 {
+			lastDur = max((ss[len(ss)-1].DTS-ss[0].DTS)/int64(len(ss)-1), 1)
+		}
 	}
 	samples := make([]*pmp4.Sample, len(ss))
 	for i, s := range ss {

@@ -50,11 +50,29 @@ func TestEventsThroughIngest(t *testing.T) {
 	go func() { defer wg.Done(); in.Run(ctx) }()
 	defer func() { cancel(); wg.Wait() }()
 
-	pctx, pcancel := context.WithTimeout(ctx, 3*time.Second)
+	testrig.WaitFor(t, "ingest to have its subscriptions confirmed", 15*time.Second, func() bool { return in.Ready(ctx) == nil })
+	// Publish until ten events are recorded, however slowly a loaded
+	// machine lets the publisher tick; the bound only catches a hang.
+	pctx, pcancel := context.WithCancel(ctx)
 	defer pcancel()
-	time.Sleep(500 * time.Millisecond) // ingest subscribes on connect
+	pubErr := make(chan error, 1)
 	cams := []defs.Device{r.devs["cam264"], r.devs["dead"]}
-	if err := sim.NewEvents(sim.EventsConfig{URL: mq.URL(), Every: 300 * time.Millisecond, Seed: 3}, cams, nil).Run(pctx); err != nil {
+	go func() {
+		pubErr <- sim.NewEvents(sim.EventsConfig{URL: mq.URL(), Every: 300 * time.Millisecond, Seed: 3}, cams, nil).Run(pctx)
+	}()
+	testrig.WaitFor(t, "ten events recorded, of both cameras", 60*time.Second, func() bool {
+		vs, _, err := r.store.ListViolations(ctx, defs.ViolationFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		by := map[defs.DeviceID]int{}
+		for _, v := range vs {
+			by[v.Camera]++
+		}
+		return len(vs) >= 10 && by["cam264"] > 0 && by["dead"] > 0
+	})
+	pcancel()
+	if err := <-pubErr; err != nil {
 		t.Fatal(err)
 	}
 	var vs []defs.Violation

@@ -305,7 +305,17 @@ func TestDeadCameraAndReconnect(t *testing.T) {
 		r.waitBuffered("cam264", pre+time.Second)
 		ts := time.Now()
 		r.fire("cam264", "drop", "red_light", ts, "")
-		time.Sleep(post / 2)
+		// Drop once the camera has streamed into the window, well before
+		// ts+post: waiting on a frame, not a fixed time, keeps the drop
+		// inside the window however slow the machine.
+		testrig.WaitFor(t, "cam264 to stream past ts", 10*time.Second, func() bool {
+			for _, s := range r.streams.Cameras() {
+				if s.Camera == "cam264" {
+					return s.LastFrameAt.After(ts)
+				}
+			}
+			return false
+		})
 		if err := r.cams["cam264"].SetDown(true); err != nil {
 			t.Fatal(err)
 		}
@@ -333,15 +343,24 @@ func TestDeadCameraAndReconnect(t *testing.T) {
 			t.Fatal(err)
 		}
 		testrig.WaitFor(t, "the session to reconnect", 10*time.Second, func() bool { return r.streams.Connected("cam264") })
-		// The buffer still holds video from before the drop; wait until
-		// the new connection alone covers the pre window.
-		time.Sleep(pre + 1500*time.Millisecond)
-		var reconnects uint64
-		for _, s := range r.streams.Cameras() {
-			if s.Camera == "cam264" {
-				reconnects = s.Reconnects
+		// The buffer still holds video from before the drop, so its span
+		// says nothing; the camera plays in real time, so wait until the new
+		// connection alone has delivered pre + 1 s of frames (at 25 fps).
+		stats := func() streams.CameraStats {
+			for _, s := range r.streams.Cameras() {
+				if s.Camera == "cam264" {
+					return s
+				}
 			}
+			return streams.CameraStats{}
 		}
+		f0 := stats().Frames
+		need := uint64((pre + time.Second).Seconds() * 25)
+		testrig.WaitFor(t, "the new connection to cover the pre window", 20*time.Second, func() bool {
+			s := stats()
+			return s.Connected && s.Frames-f0 >= need
+		})
+		reconnects := stats().Reconnects
 		if reconnects == 0 {
 			t.Errorf("want the reconnect counted, got 0")
 		}

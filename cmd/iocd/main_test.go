@@ -31,27 +31,6 @@ func startServeTo(t *testing.T, stderr io.Writer, args ...string) (string, func(
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, args, io.Discard, stderr) }()
 	base := "http://" + httpAddr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case c := <-code:
-			cancel()
-			t.Fatalf("iocd serve exited with %d before it was ready", c)
-		default:
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("iocd serve not ready within 20s (last error %v)", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	stopped := false
 	stop := func() int {
 		if stopped {
@@ -67,7 +46,23 @@ func startServeTo(t *testing.T, stderr io.Writer, args ...string) (string, func(
 			return -1
 		}
 	}
+	// Registered first, so a serve that never gets ready is stopped too.
 	t.Cleanup(func() { stop() })
+	testrig.WaitFor(t, "iocd serve to answer /readyz 200", 20*time.Second, func() bool {
+		select {
+		case c := <-code:
+			stopped = true
+			cancel()
+			t.Fatalf("iocd serve exited with %d before it was ready", c)
+		default:
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	return base, stop
 }
 
@@ -129,13 +124,9 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	var dev struct {
 		Device struct{ ID, Site, Status string }
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for get(t, base+"/api/v1/devices/wl-01", admin, &dev) != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("wl-01 not registered within 10s of the publish")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testrig.WaitFor(t, "wl-01 to be registered by its publish", 10*time.Second, func() bool {
+		return get(t, base+"/api/v1/devices/wl-01", admin, &dev) == http.StatusOK
+	})
 	if dev.Device.Site != "tan-an" || dev.Device.Status != "active" {
 		t.Errorf("registered device = %+v, want site tan-an, active", dev.Device)
 	}
@@ -162,32 +153,28 @@ func TestReadyzNamesTheBroker(t *testing.T) {
 		Status string
 		Failed map[string]string
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testrig.WaitFor(t, "/readyz to answer 503 naming mqtt with the broker down", 10*time.Second, func() bool {
 		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err == nil {
-			json.NewDecoder(resp.Body).Decode(&body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable && body.Failed["mqtt"] != "" {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never answered 503 naming mqtt with the broker down (last: %+v, %v)", body, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		defer resp.Body.Close()
+		body.Failed = nil
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode == http.StatusServiceUnavailable && body.Failed["mqtt"] != ""
+	})
 	if _, ok := body.Failed["store"]; ok {
 		t.Errorf("/readyz blames the store, which is open: %+v", body)
 	}
 	mosq.Start()
-	deadline = time.Now().Add(20 * time.Second)
-	for get(t, "http://"+httpAddr+"/readyz", "", nil) != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz not 200 within 20s of the broker starting")
+	testrig.WaitFor(t, "/readyz to answer 200 once the broker is up", 20*time.Second, func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 func TestServeRejectsBadConfig(t *testing.T) {

@@ -14,17 +14,18 @@ type Throttle struct {
 	mu     sync.Mutex
 	period time.Duration
 	last   time.Time
+	now    func() time.Time // time.Now; tests set their own clock
 }
 
 // New returns a Throttle that allows one call per period.
-func New(period time.Duration) *Throttle { return &Throttle{period: period} }
+func New(period time.Duration) *Throttle { return &Throttle{period: period, now: time.Now} }
 
 // Allow reports whether a period has passed since the last allowed call,
 // and if so counts this one as allowed.
 func (t *Throttle) Allow() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
+	now := t.now()
 	if !t.last.IsZero() && now.Sub(t.last) < t.period {
 		return false
 	}
