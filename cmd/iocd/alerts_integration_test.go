@@ -70,8 +70,16 @@ func startAlertsRig(t *testing.T) *alertsRig {
 	return r
 }
 
+// rule puts x, with a severity and messages if it has none (rule
+// validation requires them; these tests are about evaluation).
 func (r *alertsRig) rule(x defs.AlertRule) defs.AlertRule {
 	r.t.Helper()
+	if x.Severity == "" && len(x.Levels) == 0 {
+		x.Severity = defs.SeverityWarning
+	}
+	if x.Message.VI == "" {
+		x.Message = defs.Messages{VI: "{{device}}: " + x.Name, EN: "{{device}}: " + x.Name}
+	}
 	v, err := r.s.alerts.PutRule(r.ctx, x, "test")
 	if err != nil {
 		r.t.Fatalf("rule %s: %v", x.Name, err)
@@ -265,14 +273,15 @@ func TestAlertsOverMQTT(t *testing.T) {
 
 	t.Run("system condition escalates and clears", func(t *testing.T) {
 		r.t = t
-		// The shipped "system" rule takes any condition; the registry is
-		// the one serve built for the components that own conditions.
+		// The shipped disk_low rule takes the condition of that code; the
+		// registry is the one serve built for the components that own
+		// conditions.
 		r.s.conditions.Set(defs.Condition{Code: defs.ConditionDiskLow, Source: "retention", Severity: defs.SeverityWarning, Value: 5e9})
-		r.waitState("system", defs.ConditionDiskLow, defs.AlertFiring)
+		r.waitState(defs.ConditionDiskLow, defs.ConditionDiskLow, defs.AlertFiring)
 		r.s.conditions.Set(defs.Condition{Code: defs.ConditionDiskLow, Source: "retention", Severity: defs.SeverityCritical, Value: 1e8})
-		r.waitSeverity("system", defs.ConditionDiskLow, defs.SeverityCritical)
+		r.waitSeverity(defs.ConditionDiskLow, defs.ConditionDiskLow, defs.SeverityCritical)
 		r.s.conditions.Clear(defs.ConditionDiskLow, "")
-		_, hist := r.waitState("system", defs.ConditionDiskLow, defs.AlertResolved)
+		_, hist := r.waitState(defs.ConditionDiskLow, defs.ConditionDiskLow, defs.AlertResolved)
 		if got := changes(hist); fmt.Sprint(got) != "[fired escalated resolved]" {
 			t.Errorf("history %v", got)
 		}
