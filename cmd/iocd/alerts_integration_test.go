@@ -70,16 +70,8 @@ func startAlertsRig(t *testing.T) *alertsRig {
 	return r
 }
 
-// rule puts x, with a severity and messages if it has none (rule
-// validation requires them; these tests are about evaluation).
 func (r *alertsRig) rule(x defs.AlertRule) defs.AlertRule {
 	r.t.Helper()
-	if x.Severity == "" && len(x.Levels) == 0 {
-		x.Severity = defs.SeverityWarning
-	}
-	if x.Message.VI == "" {
-		x.Message = defs.Messages{VI: "{{device}}: " + x.Name, EN: "{{device}}: " + x.Name}
-	}
 	v, err := r.s.alerts.PutRule(r.ctx, x, "test")
 	if err != nil {
 		r.t.Fatalf("rule %s: %v", x.Name, err)
@@ -206,7 +198,7 @@ func TestAlertsOverMQTT(t *testing.T) {
 	t.Run("levels escalate and de-escalate", func(t *testing.T) {
 		r.t = t
 		r.rule(defs.AlertRule{ID: "levels", Name: "levels", Kind: defs.RuleThreshold, Field: "water_cm", Op: ">",
-			Selector: defs.Selector{ID: "wl-t2"}, Levels: []defs.AlertLevel{
+			Selector: defs.Selector{ID: "wl-t2"}, Message: defs.Messages{VI: "Cảnh báo {{device}}", EN: "Alert at {{device}}"}, Levels: []defs.AlertLevel{
 				{Value: 200, Clear: ptr(190.0), Severity: defs.SeverityWarning},
 				{Value: 250, Clear: ptr(240.0), Severity: defs.SeverityCritical}}})
 		r.level("wl-t2", 210)
@@ -226,7 +218,7 @@ func TestAlertsOverMQTT(t *testing.T) {
 	t.Run("absence of one field", func(t *testing.T) {
 		r.t = t
 		r.rule(defs.AlertRule{ID: "nolevel", Name: "no level", Kind: defs.RuleAbsence, Field: "water_cm",
-			For: defs.Duration(2 * time.Second), Selector: defs.Selector{ID: "wl-a1"}})
+			For: defs.Duration(2 * time.Second), Selector: defs.Selector{ID: "wl-a1"}, Severity: defs.SeverityMajor, Message: defs.Messages{VI: "Cảnh báo {{device}}", EN: "Alert at {{device}}"}})
 		r.publish("wl-a1", "telemetry", `{"water_cm": 100, "battery": 3.7}`)
 		stop := make(chan struct{})
 		go func() { // keeps sending battery only
@@ -251,7 +243,7 @@ func TestAlertsOverMQTT(t *testing.T) {
 	t.Run("offline and a reconnect within for", func(t *testing.T) {
 		r.t = t
 		r.rule(defs.AlertRule{ID: "off", Name: "off", Kind: defs.RuleOffline, For: defs.Duration(3 * time.Second),
-			Selector: defs.Selector{Site: "tanan", Tags: map[string]string{}}})
+			Selector: defs.Selector{Site: "tanan"}, Severity: defs.SeverityMajor, Message: defs.Messages{VI: "Cảnh báo {{device}}", EN: "Alert at {{device}}"}})
 		r.publish("wl-o1", "telemetry", `{"x": 1}`)
 		r.publish("wl-o2", "telemetry", `{"x": 1}`)
 		r.publish("wl-o1", "status", `{"state": "offline"}`) // the last will
@@ -273,15 +265,14 @@ func TestAlertsOverMQTT(t *testing.T) {
 
 	t.Run("system condition escalates and clears", func(t *testing.T) {
 		r.t = t
-		// The shipped disk_low rule takes the condition of that code; the
-		// registry is the one serve built for the components that own
-		// conditions.
+		// The shipped disk_low rule watches that condition; the registry
+		// is the one serve built for the components that own conditions.
 		r.s.conditions.Set(defs.Condition{Code: defs.ConditionDiskLow, Source: "retention", Severity: defs.SeverityWarning, Value: 5e9})
-		r.waitState(defs.ConditionDiskLow, defs.ConditionDiskLow, defs.AlertFiring)
+		r.waitState("disk_low", defs.ConditionDiskLow, defs.AlertFiring)
 		r.s.conditions.Set(defs.Condition{Code: defs.ConditionDiskLow, Source: "retention", Severity: defs.SeverityCritical, Value: 1e8})
-		r.waitSeverity(defs.ConditionDiskLow, defs.ConditionDiskLow, defs.SeverityCritical)
+		r.waitSeverity("disk_low", defs.ConditionDiskLow, defs.SeverityCritical)
 		r.s.conditions.Clear(defs.ConditionDiskLow, "")
-		_, hist := r.waitState(defs.ConditionDiskLow, defs.ConditionDiskLow, defs.AlertResolved)
+		_, hist := r.waitState("disk_low", defs.ConditionDiskLow, defs.AlertResolved)
 		if got := changes(hist); fmt.Sprint(got) != "[fired escalated resolved]" {
 			t.Errorf("history %v", got)
 		}
@@ -290,7 +281,7 @@ func TestAlertsOverMQTT(t *testing.T) {
 	t.Run("rate of rejected messages", func(t *testing.T) {
 		r.t = t
 		r.rule(defs.AlertRule{ID: "junk", Name: "junk", Kind: defs.RuleRate, Event: "rejected", Count: 3,
-			Window: defs.Duration(time.Minute), Per: "device"})
+			Window: defs.Duration(time.Minute), Per: "device", Severity: defs.SeverityMinor, Message: defs.Messages{VI: "Cảnh báo {{device}}", EN: "Alert at {{device}}"}})
 		r.publish("wl-r1", "telemetry", `{"x": 1}`)
 		for i := 0; i < 4; i++ {
 			r.publish("wl-r1", "telemetry", `not json`)
@@ -305,7 +296,7 @@ func TestAlertsOverMQTT(t *testing.T) {
 func TestRateOfViolationsOverMQTT(t *testing.T) {
 	r := startAlertsRig(t)
 	r.rule(defs.AlertRule{ID: "redlights", Name: "red lights", Kind: defs.RuleRate, Event: "violation", ViolationType: "red_light",
-		Count: 2, Window: defs.Duration(time.Minute), Per: "site"})
+		Count: 2, Window: defs.Duration(time.Minute), Per: "site", Severity: defs.SeverityMinor, Message: defs.Messages{VI: "Cảnh báo {{device}}", EN: "Alert at {{device}}"}})
 	for i := 0; i < 3; i++ {
 		r.publish("cam-v1", "event", fmt.Sprintf(`{"event_id": "e%d", "type": "speeding", "ts": %q}`, i, time.Now().UTC().Format(time.RFC3339)))
 	}
