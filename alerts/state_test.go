@@ -270,3 +270,42 @@ func TestDeletedDeviceResolvesItsAlert(t *testing.T) {
 	r.tick()
 	r.wantChanges("fired:wl-01", "resolved:wl-01")
 }
+
+// A camera on its first attempt (every camera, on a restart) has no
+// verdict until it streams or fails: connecting then raises nothing, not
+// even pending. A failure starts the `for`; a first attempt that hangs
+// past the settle time counts as down.
+func TestCameraFirstAttemptIsNoVerdict(t *testing.T) {
+	rule := defs.AlertRule{Name: "cam down", Kind: defs.RuleCameraDown, For: defs.Duration(30 * time.Second), Severity: defs.SeverityCritical,
+		Message: defs.Messages{VI: "{{device}} cảnh báo", EN: "{{device}} alert"}}
+	r := newRig(t, Config{}, rule)
+	connecting := func(id defs.DeviceID) defs.CameraState {
+		return defs.CameraState{Camera: id, Site: "tanan", State: defs.CameraConnecting, Since: t0, Attempts: 1}
+	}
+	streaming := defs.CameraState{Camera: "cam-1", Site: "tanan", State: defs.CameraStreaming, Connected: true}
+	r.cams.set(connecting("cam-1"), connecting("cam-2"), connecting("cam-3"))
+	for range 5 {
+		r.tick()
+		r.clk.add(time.Second)
+	}
+	r.cams.set(streaming, connecting("cam-2"), connecting("cam-3"))
+	r.tick()
+	if len(r.rec.all()) != 0 || len(r.open()) != 0 {
+		t.Fatalf("first attempts notified %v, open %v; want nothing before a failure", r.rec.changes(), r.open())
+	}
+	// cam-2 fails at t0+6s: pending from then; its retry keeps the reason.
+	r.clk.set(t0.Add(6 * time.Second))
+	r.cams.set(streaming, defs.CameraState{Camera: "cam-2", Site: "tanan", State: defs.CameraBackingOff, Reason: defs.CameraReasonUnauthorized},
+		connecting("cam-3"))
+	r.tick()
+	r.cams.set(streaming, defs.CameraState{Camera: "cam-2", Site: "tanan", State: defs.CameraConnecting, Reason: defs.CameraReasonUnauthorized,
+		Since: t0.Add(6 * time.Second), Attempts: 2}, connecting("cam-3"))
+	// cam-3's first attempt hangs past the settle time: down from then.
+	r.clk.set(t0.Add(31 * time.Second))
+	r.tick()
+	r.clk.set(t0.Add(36 * time.Second))
+	r.tick()
+	r.clk.set(t0.Add(61 * time.Second))
+	r.tick()
+	r.wantChanges("pending:cam-2", "pending:cam-3", "fired:cam-2", "fired:cam-3")
+}

@@ -176,6 +176,18 @@ func (e *Engine) tickCameras(ctx context.Context, r *rule, cams []defs.CameraSta
 		if !r.Selector.Matches(dev) {
 			continue
 		}
+		if firstAttempt(c, now, settle(e.cfg.Tick)) {
+			// No verdict yet: the session's first attempt (iocd starting,
+			// the camera added or changed) has neither streamed nor
+			// failed. Every camera is connecting on a restart; alarming
+			// then put each one whose PLAY takes longer than a tick
+			// pending (told, then cancelled) on every restart. An alert
+			// loaded open stays as it was.
+			if t := e.existing(r.ID, string(c.Camera)); t != nil {
+				t.epoch = epoch
+			}
+			continue
+		}
 		holds := c.State != defs.CameraStreaming && c.State != ""
 		if c.State == "" {
 			holds = !c.Connected
@@ -186,6 +198,14 @@ func (e *Engine) tickCameras(ctx context.Context, r *rule, cams []defs.CameraSta
 		}
 		e.observe(ctx, r, string(c.Camera), dev, c.Site, lbl, verdict{holds: holds, sev: r.Severity}, now, epoch)
 	}
+}
+
+// firstAttempt reports whether c is a session's first attempt, begun less
+// than grace ago: connecting with no failure yet (a failure sets the
+// reason, which a retry keeps). One that hangs longer than grace counts as
+// down.
+func firstAttempt(c defs.CameraState, now time.Time, grace time.Duration) bool {
+	return c.State == defs.CameraConnecting && c.Reason == "" && !c.Since.IsZero() && now.Sub(c.Since) < grace
 }
 
 func (e *Engine) tickSystem(ctx context.Context, r *rule, conds []defs.Condition, now time.Time, epoch uint64) {

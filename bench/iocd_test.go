@@ -73,7 +73,8 @@ type iocdProc struct {
 	logPath string
 }
 
-func startIocd(b *testing.B, bin, mqttURL, influxURL, seed, clientID string) *iocdProc {
+// startIocd runs `iocd serve` with env config on top of extraEnv.
+func startIocd(b *testing.B, bin, mqttURL, influxURL, seed, clientID string, extraEnv ...string) *iocdProc {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,6 +100,7 @@ func startIocd(b *testing.B, bin, mqttURL, influxURL, seed, clientID string) *io
 		"IOCD_LOG_LEVEL=warn",
 	)
 	cmd.Env = append(cmd.Env, benchAlertsEnv(b)...)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting iocd: %v", err)
