@@ -63,8 +63,9 @@ const (
 
 // Broker is an embedded MQTT 3.1.1/5 broker listening on one TCP address.
 type Broker struct {
-	addr   string
-	logger *slog.Logger
+	addr      string
+	logger    *slog.Logger
+	maxPacket int
 
 	mu       sync.Mutex
 	server   *mqtt.Server
@@ -73,17 +74,35 @@ type Broker struct {
 	closeErr error
 }
 
+// Option adjusts a Broker built by New.
+type Option func(*Broker)
+
+// WithMaxPacketBytes makes the broker disconnect a client that sends a
+// packet larger than n bytes, before it reads the rest: a 30 MB publish
+// then costs the broker nothing, where iocd's own payload limits act only
+// after the whole packet was read. 0 (the default) is no limit.
+func WithMaxPacketBytes(n int) Option {
+	return func(b *Broker) { b.maxPacket = n }
+}
+
 // New returns a broker that will listen on addr (host:port; port 0 picks a
 // free port) once started. Mochi's own logs go to logger, one level quieter
 // (see Start).
-func New(addr string, logger *slog.Logger) (*Broker, error) {
+func New(addr string, logger *slog.Logger, opts ...Option) (*Broker, error) {
 	if addr == "" {
 		return nil, errors.New("broker address is empty")
 	}
 	if logger == nil {
 		return nil, errors.New("broker logger is nil")
 	}
-	return &Broker{addr: addr, logger: logger.With("component", "broker")}, nil
+	b := &Broker{addr: addr, logger: logger.With("component", "broker")}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.maxPacket < 0 || int64(b.maxPacket) > 1<<28 {
+		return nil, fmt.Errorf("broker max packet size %d is out of range 0-%d", b.maxPacket, 1<<28)
+	}
+	return b, nil
 }
 
 // Start binds the listening socket and starts serving. When it returns nil
@@ -107,6 +126,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	caps.MaximumClientWritesPending = maxWritesPending
 	caps.ReceiveMaximum = receiveMaximum
 	caps.MaximumSessionExpiryInterval = uint32(sessionExpiry / time.Second)
+	caps.MaximumPacketSize = uint32(b.maxPacket)
 	server := mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
 		ClientNetWriteBufferSize: netBufferSize,

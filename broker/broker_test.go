@@ -209,6 +209,45 @@ func TestPersistentSessionQueuesWhileOffline(t *testing.T) {
 
 // TestMosquittoPubCLI proves interoperability with a client iocd did not
 // write: the mosquitto_pub tool operators use to poke a broker.
+// TestOversizePacketIsRefused: a publish over the packet limit disconnects
+// its client and reaches no subscriber; the others carry on.
+func TestOversizePacketIsRefused(t *testing.T) {
+	b, err := New("127.0.0.1:0", slog.New(slog.DiscardHandler), WithMaxPacketBytes(1024))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+
+	msgs := make(chan paho.Message, 16)
+	sub := connect(t, b.Addr(), "sub", true, msgs)
+	wait(t, "subscribe", sub.Subscribe("big/#", 1, nil))
+
+	lost := make(chan error, 1)
+	opts := paho.NewClientOptions().AddBroker("tcp://" + b.Addr()).SetClientID("big-pub").
+		SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
+		SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
+	big := paho.NewClient(opts)
+	wait(t, "connect big-pub", big.Connect())
+	t.Cleanup(func() { big.Disconnect(100) })
+	big.Publish("big/x", 1, false, strings.Repeat("x", 2000))
+	select {
+	case <-lost:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a 2,000-byte publish over a 1,024-byte limit did not disconnect its client")
+	}
+
+	small := connect(t, b.Addr(), "small-pub", true, nil)
+	wait(t, "publish small", small.Publish("big/y", 1, false, "marker"))
+	// The oversize packet was refused before the client was cut, so had it
+	// been routed it would arrive before the marker.
+	if got := receive(t, msgs, 1, 30*time.Second); got[0] != "marker" {
+		t.Fatalf("subscriber received %.40q first, want only the marker", got[0])
+	}
+}
+
 func TestMosquittoPubCLI(t *testing.T) {
 	bin := testrig.Binary(t, "mosquitto_pub")
 	b := start(t)

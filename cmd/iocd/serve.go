@@ -152,7 +152,11 @@ func (s *service) start(ctx context.Context) error {
 	s.conditions = conditions.New()
 
 	if cfg.MQTT.Embedded() {
-		b, err := broker.New(cfg.MQTT.EmbeddedAddr, log)
+		// The broker cuts a client whose packet could never be accepted
+		// (the larger payload limit plus room for the topic), so a flood
+		// of huge publishes costs it nothing.
+		maxPacket := max(cfg.Ingest.MaxPayloadBytes, cfg.Ingest.MaxEventBytes) + 64<<10
+		b, err := broker.New(cfg.MQTT.EmbeddedAddr, log, broker.WithMaxPacketBytes(maxPacket))
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
