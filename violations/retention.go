@@ -38,25 +38,31 @@ func (s *Service) applyRetention(ctx context.Context) {
 				map[string]string{"status": string(r.status), "count": fmt.Sprint(n)})
 		}
 	}
+	s.makeSpace(ctx)
+}
+
+// makeSpace removes the oldest rejected, then pending clips while the clip
+// disk has less than retention.min_free_bytes free, and sets or clears the
+// disk conditions from what is free afterwards.
+func (s *Service) makeSpace(ctx context.Context) {
 	if s.retention.MinFreeBytes <= 0 {
 		return
 	}
-	free, err := s.disk.free(s.dataDir)
-	if err != nil {
-		s.log.Error("reading free disk space", "err", err)
+	free, short, ok := s.diskShort()
+	if !ok {
 		return
 	}
-	if free >= s.retention.MinFreeBytes {
+	if !short {
 		s.spaceReturned(free)
 		return
 	}
-	short := func() bool {
-		f, err := s.disk.free(s.dataDir)
-		return err == nil && f < s.retention.MinFreeBytes
+	stillShort := func() bool {
+		_, short, ok := s.diskShort()
+		return ok && short
 	}
 	removed := map[defs.ReviewStatus]int{}
 	for _, st := range []defs.ReviewStatus{defs.ReviewRejected, defs.ReviewPending} {
-		n, err := s.purgeWhile(ctx, st, time.Time{}, short, "low_disk")
+		n, err := s.purgeWhile(ctx, st, time.Time{}, stillShort, "low_disk")
 		if err != nil {
 			s.log.Error("retention for space", "status", st, "err", err)
 		}
@@ -68,18 +74,28 @@ func (s *Service) applyRetention(ctx context.Context) {
 				s.retention.MinFreeBytes, removed[defs.ReviewRejected], removed[defs.ReviewPending]),
 			float64(n), map[string]string{"rejected": fmt.Sprint(removed[defs.ReviewRejected]), "pending": fmt.Sprint(removed[defs.ReviewPending])})
 	}
-	f, err := s.disk.free(s.dataDir)
-	if err != nil {
-		s.log.Error("reading free disk space", "err", err)
+	if free, short, ok = s.diskShort(); !ok {
 		return
 	}
-	if f < s.retention.MinFreeBytes {
+	if short {
 		s.conds.raise(defs.ConditionDiskLow, defs.SeverityCritical,
-			fmt.Sprintf("only %d bytes free on the clip disk after removing every rejected and pending clip; confirmed evidence is kept and new clips may fail", f),
-			float64(f), map[string]string{"free_bytes": fmt.Sprint(f)})
+			fmt.Sprintf("only %d bytes free on the clip disk after removing every rejected and pending clip; confirmed evidence is kept and new clips may fail", free),
+			float64(free), map[string]string{"free_bytes": fmt.Sprint(free)})
 	} else {
-		s.spaceReturned(f)
+		s.spaceReturned(free)
 	}
+}
+
+// diskShort reads the clip disk's free space and whether it is below
+// retention.min_free_bytes; ok is false, and the error logged, when it
+// cannot be read.
+func (s *Service) diskShort() (free int64, short, ok bool) {
+	free, err := s.disk.free(s.dataDir)
+	if err != nil {
+		s.log.Error("reading free disk space", "err", err)
+		return 0, false, false
+	}
+	return free, free < s.retention.MinFreeBytes, true
 }
 
 // retentionCutoff is days before now. time.Duration(days)*24h overflows
@@ -92,22 +108,8 @@ func retentionCutoff(now time.Time, days int) time.Time {
 
 // checkSpace re-reads the free space between retention passes: the disk
 // conditions clear as soon as space returns, and a disk running short
-// gets a retention pass now rather than at the next interval.
-func (s *Service) checkSpace(ctx context.Context) {
-	if s.retention.MinFreeBytes <= 0 {
-		return
-	}
-	free, err := s.disk.free(s.dataDir)
-	if err != nil {
-		s.log.Error("reading free disk space", "err", err)
-		return
-	}
-	if free >= s.retention.MinFreeBytes {
-		s.spaceReturned(free)
-		return
-	}
-	s.applyRetention(ctx)
-}
+// gets space made now rather than at the next interval.
+func (s *Service) checkSpace(ctx context.Context) { s.makeSpace(ctx) }
 
 // spaceReturned clears the disk conditions: the disk has
 // retention.min_free_bytes free again. clips_removed_low_disk is cleared
