@@ -137,7 +137,7 @@ func TestRejectedBatchIsCountedAndOthersLand(t *testing.T) {
 // TestSpoolBound evicts the oldest spooled points when the spool is full.
 func TestSpoolBound(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openSpool(dir, 2000)
+	s, err := openSpool(dir, 2000, &receipts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestSpoolBound(t *testing.T) {
 	}
 	evicted := 0
 	for i := range 30 {
-		n, err := s.put(body(i), 50)
+		n, err := s.put(body(i), 50, time.Now())
 		if err != nil {
 			t.Fatalf("put %d: %v", i, err)
 		}
@@ -163,7 +163,7 @@ func TestSpoolBound(t *testing.T) {
 		t.Errorf("kept %d + evicted %d points: want %d in all, some evicted", kept, evicted, 30*50)
 	}
 	// Reopening finds the same files in the same order: the newest kept.
-	s2, err := openSpool(dir, 2000)
+	s2, err := openSpool(dir, 2000, &receipts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestUnreadableSpoolFileIsDropped(t *testing.T) {
 			const db = "iocd"
 			ix.CreateDB(db)
 			dir := t.TempDir()
-			s, err := openSpool(filepath.Join(dir, "spool"), 1<<20)
+			s, err := openSpool(filepath.Join(dir, "spool"), 1<<20, &receipts{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,7 +299,7 @@ func TestUnreadableSpoolFileIsDropped(t *testing.T) {
 				for j := range perFile {
 					body = fmt.Appendf(body, "telemetry,device=old v=%d %d\n", j, 1732233600000+int64(f*perFile+j))
 				}
-				if _, err := s.put(body, perFile); err != nil {
+				if _, err := s.put(body, perFile, time.Now()); err != nil {
 					t.Fatalf("spool put: %v", err)
 				}
 			}
