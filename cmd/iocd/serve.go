@@ -19,6 +19,7 @@ import (
 	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/broker"
 	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/conditions"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/dashboard"
 	"github.com/iocd/iocd/defs"
@@ -53,6 +54,7 @@ type service struct {
 
 	store    *store.SQLite
 	bus      *bus.Bus
+	conds    *conditions.Registry
 	registry *devices.Registry
 	auth     *auth.Authenticator
 	broker   *broker.Broker // nil with an external broker
@@ -135,6 +137,9 @@ func (s *service) start(ctx context.Context) error {
 	s.onStop("store", func(context.Context) error { return st.Close() })
 
 	s.bus = bus.New(s.prom)
+	// The service's own conditions (influx unreachable, spool growing,
+	// broker down, ...), set and cleared by the components that own them.
+	s.conds = conditions.New()
 
 	s.registry, err = devices.New(ctx, cfg, st, s.bus, s.prom, log.With("component", "devices"))
 	if err != nil {
@@ -167,6 +172,7 @@ func (s *service) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("influx writer: %w", err)
 		}
+		w.SetConditions(s.conds)
 		w.Start()
 		s.writer = w
 		// Close flushes what is buffered, or spools it if InfluxDB is
@@ -200,9 +206,11 @@ func (s *service) start(ctx context.Context) error {
 	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log)
 	s.runLoop("violations", s.viol.Run)
 
-	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Bus: s.bus, Logger: log, Metrics: s.prom}
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Bus: s.bus, Logger: log, Metrics: s.prom,
+		Conditions: s.conds}
 	if s.writer != nil {
 		deps.Sink = s.writer
+		deps.Receipts = s.writer
 	}
 	s.ingest, err = ingest.New(cfg.MQTT, cfg.Ingest, deps)
 	if err != nil {
