@@ -67,7 +67,7 @@ type Receipts interface {
 
 type noReceipts struct{}
 
-func (noReceipts) NoteReceipt(uint64, time.Time)      {}
+func (noReceipts) NoteReceipt(uint64, time.Time)    {}
 func (noReceipts) Receipt(uint64) (time.Time, bool) { return time.Time{}, false }
 func (noReceipts) Receipts() bool                   { return false }
 
@@ -122,8 +122,8 @@ type Deps struct {
 	// Conditions nil means the broker condition is not reported.
 	Conditions Conditions
 	Bus        *bus.Bus
-	Logger   *slog.Logger
-	Metrics  prometheus.Registerer
+	Logger     *slog.Logger
+	Metrics    prometheus.Registerer
 }
 
 // Ingester consumes device topics from the broker. Run it once.
