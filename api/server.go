@@ -112,6 +112,9 @@ type Options struct {
 
 	// Audit serves the audit log (audit.go).
 	Audit AuditService
+
+	// Ingest serves how far behind the telemetry path is (ingest.go).
+	Ingest IngestService
 }
 
 // Server is iocd's HTTP API.
@@ -168,6 +171,8 @@ func (s *Server) routes() {
 	s.alertsRoutes()
 
 	s.auditRoutes()
+
+	s.ingestRoutes()
 }
 
 // noAuth stands in for a missing Authenticator and refuses everything.

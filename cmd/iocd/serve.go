@@ -243,6 +243,7 @@ func (s *service) startHTTP() error {
 		Violations: s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
+		Ingest:     ingestBacklog{in: s.ingest, w: s.writer},
 	}
 	if s.history != nil { // a nil *History must not become a non-nil interface
 		opts.Telemetry = s.history
