@@ -150,3 +150,67 @@ func TestMaxUnackedHoldsBackDelivery(t *testing.T) {
 		t.Error("acquire on a full ring after stop returned a slot")
 	}
 }
+
+// fakeReceipts is a Receipts with one record from an "earlier run".
+type fakeReceipts struct {
+	key   uint64
+	at    time.Time
+	noted map[uint64]time.Time
+}
+
+func (f *fakeReceipts) NoteReceipt(key uint64, recv time.Time) { f.noted[key] = recv }
+func (f *fakeReceipts) Receipts() bool                         { return f.key != 0 }
+func (f *fakeReceipts) Receipt(key uint64) (time.Time, bool) {
+	if key != f.key {
+		return time.Time{}, false
+	}
+	f.key = 0
+	return f.at, true
+}
+
+// tsSink records the timestamps written.
+type tsSink struct{ ts []time.Time }
+
+func (s *tsSink) WriteTelemetry(_ defs.DeviceID, _ string, _ defs.Kind, ts time.Time, _ []defs.Field, done func()) error {
+	s.ts = append(s.ts, ts)
+	done()
+	return nil
+}
+
+// TestRedeliveryKeepsReceiptTime checks that a reading without its own ts
+// is noted with its receipt time, and that the same message redelivered
+// (a lookup after a reconnect) is written at the noted time, not at its
+// new receipt time.
+func TestRedeliveryKeepsReceiptTime(t *testing.T) {
+	const topic, payload = "ioc/tan-an/wl-01/telemetry", `{"level_m": 1.25}`
+	first := time.Date(2026, 12, 1, 10, 0, 0, 123e6, time.UTC)
+	rc := &fakeReceipts{noted: map[uint64]time.Time{}}
+	sink := &tsSink{}
+	mcfg := config.Default().MQTT
+	mcfg.URL = "tcp://127.0.0.1:1"
+	in, err := New(mcfg, config.Default().Ingest, Deps{
+		Registry: newRegistry(device("wl-01", "tan-an", defs.KindSensor)),
+		Sink:     sink, Receipts: rc, Bus: bus.New(nil), Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{in: in, dec: NewDecoder(1 << 16)}
+	msg := &benchMessage{topic: topic, payload: []byte(payload)}
+	w.handle(context.Background(), job{msg: msg, recv: first, s: in.tel.acquire(msg, nil)})
+	key := receiptKey(topic, []byte(payload))
+	if got, ok := rc.noted[key]; !ok || !got.Equal(first) {
+		t.Fatalf("noted receipt %v %v, want %v", got, ok, first)
+	}
+
+	// The crash: the next run finds the record, the broker redelivers.
+	rc.key, rc.at = key, first
+	again := &benchMessage{topic: topic, payload: []byte(payload)}
+	w.handle(context.Background(), job{msg: again, recv: first.Add(time.Minute), s: in.tel.acquire(again, nil), lookup: true})
+	if len(sink.ts) != 2 || !sink.ts[0].Equal(first) || !sink.ts[1].Equal(first) {
+		t.Errorf("written at %v, want both at %v", sink.ts, first)
+	}
+	if msg.acked != 1 || again.acked != 1 {
+		t.Errorf("acks %d and %d, want 1 each", msg.acked, again.acked)
+	}
+}
