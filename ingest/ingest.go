@@ -26,8 +26,9 @@ import (
 
 // The components cmd/iocd wires in.
 var (
-	_ Sink   = (*influx.Writer)(nil)
-	_ Health = (*fleet.Tracker)(nil)
+	_ Sink     = (*influx.Writer)(nil)
+	_ Receipts = (*influx.Writer)(nil)
+	_ Health   = (*fleet.Tracker)(nil)
 )
 
 // Registry answers whether a device may report. The devices registry
