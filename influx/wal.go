@@ -56,19 +56,37 @@ func (w *Writer) kickCommit() {
 
 // commitLoop is the one goroutine that writes WAL files. It takes sealed
 // batches (final commit, then hand-over to the senders) and, when kicked,
-// commits what has been added to the current batch. It closes ready once
-// sealed is closed and drained.
+// commits what has been added to the current batch. A committed batch
+// waits in out for a sender, so that a slow InfluxDB does not stop the
+// current batch's commits (and with them the acks); out is bounded by
+// committedBatches, past which sealed batches wait, which blocks
+// producers. It closes ready once sealed is closed and out is drained.
 func (w *Writer) commitLoop() {
 	defer w.commitWG.Done()
 	defer close(w.ready)
-	for {
+	var out []*batch
+	sealed := w.sealed
+	for sealed != nil || len(out) > 0 {
+		in := sealed
+		if len(out) >= committedBatches {
+			in = nil
+		}
+		var send chan *batch
+		var next *batch
+		if len(out) > 0 {
+			send, next = w.ready, out[0]
+		}
 		select {
-		case b, ok := <-w.sealed:
+		case b, ok := <-in:
 			if !ok {
-				return
+				sealed = nil
+				continue
 			}
 			w.commit(b)
-			w.ready <- b
+			out = append(out, b)
+		case send <- next:
+			out[0] = nil
+			out = out[1:]
 		case <-w.kick:
 			time.Sleep(commitDelay)
 			w.mu.Lock()
@@ -87,6 +105,9 @@ func (w *Writer) commitLoop() {
 		}
 	}
 }
+
+// committedBatches bounds the committed batches waiting for a sender.
+const committedBatches = 2
 
 // commit makes all of a sealed batch durable.
 func (w *Writer) commit(b *batch) {
