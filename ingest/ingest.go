@@ -199,7 +199,18 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 		func() float64 { return float64(in.Unacked()) })
 	// Down until the first connection is up.
 	in.brokerDown("not connected yet")
+	in.expectRedeliveries()
 	return in, nil
+}
+
+// expectRedeliveries arms the receipt lookups for the first messages of
+// the next connection: the broker resends what it had in flight first, and
+// those may be messages an earlier run (or connection) stored but did not
+// get to acknowledge. It is armed before the connection is up, since paho
+// runs the on-connect handler in a goroutine that session messages may
+// overtake.
+func (in *Ingester) expectRedeliveries() {
+	in.lookups.Store(int64(in.cfg.MaxUnacked + in.cfg.EventQueueSize))
 }
 
 // Unacked returns the messages received and not yet acknowledged.
@@ -335,9 +346,6 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 		SetOnConnectHandler(func(c mqtt.Client) {
 			in.m.connected.Set(1)
 			in.d.Conditions.Clear(defs.ConditionBrokerDown, "")
-			// The broker resends what it had in flight first; those may
-			// be messages an earlier run stored before crashing.
-			in.lookups.Store(int64(in.cfg.MaxUnacked + in.cfg.EventQueueSize))
 			in.setConn(connSubscribing, "connected; subscriptions not yet confirmed by the broker")
 			in.log.Info("connected to mqtt broker", "broker", defs.RedactURL(in.mqttCfg.URL), "subscriptions", filters)
 			subs := make(map[string]byte, len(filters))
@@ -366,6 +374,7 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 			in.setConn(connDown, "connection lost: "+err.Error())
 			in.m.connLost.Inc()
 			in.brokerDown("connection lost: " + err.Error())
+			in.expectRedeliveries()
 			in.log.Warn("lost the mqtt broker; reconnecting", "err", err)
 		})
 	if u, err := url.Parse(in.mqttCfg.URL); err == nil && u.Scheme != "ws" && u.Scheme != "wss" {

@@ -292,10 +292,11 @@ func principal(r *http.Request) (string, defs.Role) {
 // shutdown stops the components in the reverse of their start order:
 //  1. HTTP stops accepting, so no API call changes state mid-shutdown;
 //  2. the dashboard hub disconnects the screens;
-//  3. ingest stops taking messages, finishes those it holds and
-//     disconnects; with an external broker, what it had not acknowledged
-//     stays in its persistent session and is redelivered at the next
-//     start (the embedded broker keeps sessions in memory, so with it,
+//  3. ingest stops taking messages, finishes those it holds, waits briefly
+//     for their points to reach the write-ahead log (a message is acked
+//     only once durable) and disconnects; with an external broker, what
+//     it had not acknowledged stays in its persistent session and is
+//     redelivered at the next start (the embedded broker keeps sessions in memory, so with it,
 //     what devices publish from here on is lost with the process: the
 //     README says to run Mosquitto where that matters);
 //  4. violations writes the clips being cut with what is buffered
