@@ -127,6 +127,8 @@ type Options struct {
 
 	// Conflicts serves telemetry field type conflicts (conflicts.go).
 	Conflicts ConflictService
+	// Ingest serves how far behind the telemetry path is (ingest.go).
+	Ingest IngestService
 }
 
 // Server is iocd's HTTP API.
@@ -187,6 +189,7 @@ func (s *Server) routes() {
 	s.auditRoutes()
 
 	s.conflictsRoutes()
+	s.ingestRoutes()
 }
 
 // noAuth stands in for a missing Authenticator and refuses everything.

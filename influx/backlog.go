@@ -32,7 +32,7 @@ func (w *Writer) defer_(b *batch) {
 
 // spoolLocked writes b to the spool; blMu must be held.
 func (w *Writer) spoolLocked(b *batch) {
-	evicted, err := w.spool.put(b.buf, b.n)
+	evicted, err := w.spool.put(b.buf, b.n, b.first)
 	if evicted > 0 {
 		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(evicted))
 		w.warn.Do(func() { w.log.Warn("spool full; dropped the oldest points", "points", evicted) })
@@ -41,6 +41,13 @@ func (w *Writer) spoolLocked(b *batch) {
 	case errors.Is(err, errBatchTooBig):
 		w.m.pointsDropped.WithLabelValues(dropSpoolFull).Add(float64(b.n))
 		w.warn.Do(func() { w.log.Warn("batch larger than the whole spool; dropping it", "points", b.n, "err", err) })
+	case err != nil && b.walName != "":
+		// The batch's WAL file still holds it durably: keep that as
+		// the spool entry instead.
+		w.spool.adopt(b.walName, int64(len(b.buf)), b.n, b.first)
+		b.walName = ""
+		w.m.spooledPoints.Add(float64(b.n))
+		w.log.Error("spooling points failed; keeping their write-ahead log file instead", "points", b.n, "err", err)
 	case err != nil:
 		w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(b.n))
 		w.log.Error("spooling points failed; dropping them", "points", b.n, "err", err)
@@ -49,6 +56,7 @@ func (w *Writer) spoolLocked(b *batch) {
 	}
 	w.m.spoolBytes.Set(float64(w.spool.bytes))
 	w.m.spoolFiles.Set(float64(len(w.spool.files)))
+	w.checkSpoolLocked()
 }
 
 // retryLoop replays the backlog oldest-first, one batch at a time, backing
@@ -96,7 +104,10 @@ func (w *Writer) retryLoop() {
 				backoff = backoffMin
 				continue
 			}
-			err = w.post(body, true)
+			err = w.post(body, !f.plain)
+		}
+		if err == nil {
+			w.reachable()
 		}
 		if err != nil && !isRetryable(err) {
 			// Refused (4xx): write what InfluxDB did not refuse and
@@ -114,7 +125,7 @@ func (w *Writer) retryLoop() {
 			backoff = backoffMin
 			continue
 		}
-		w.m.writeFailures.WithLabelValues("retryable").Inc()
+		w.unreachable(err)
 		w.m.retries.Inc()
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(backoff*2, backoffMax)
@@ -169,6 +180,7 @@ func (w *Writer) dropSpoolFile(f spoolFile, err error) {
 	w.spool.remove(f)
 	w.m.spoolBytes.Set(float64(w.spool.bytes))
 	w.m.spoolFiles.Set(float64(len(w.spool.files)))
+	w.checkSpoolLocked()
 	w.blMu.Unlock()
 	w.m.pointsDropped.WithLabelValues(dropSpoolError).Add(float64(f.points))
 	w.warn.Do(func() {
@@ -185,6 +197,7 @@ func (w *Writer) popBacklog(b *batch, f spoolFile, written bool) {
 		w.spool.remove(f)
 		w.m.spoolBytes.Set(float64(w.spool.bytes))
 		w.m.spoolFiles.Set(float64(len(w.spool.files)))
+		w.checkSpoolLocked()
 	}
 	w.blMu.Unlock()
 	switch {

@@ -1,6 +1,10 @@
 package influx
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // metrics are the writer's Prometheus series. Every way a point can leave
 // the writer other than being written is counted in pointsDropped.
@@ -13,6 +17,8 @@ type metrics struct {
 	spoolBytes    prometheus.Gauge
 	spoolFiles    prometheus.Gauge
 	delay         prometheus.Histogram
+	walSyncs      prometheus.Counter
+	walErrors     prometheus.Counter
 }
 
 // Drop reasons, the "reason" label of iocd_influx_points_dropped_total.
@@ -22,7 +28,7 @@ const (
 	dropSpoolError = "spool_error" // a spool file could not be written (disk full, permissions) or read back (damaged)
 )
 
-func newMetrics(reg prometheus.Registerer, queued, backlog func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, queued, backlog func() float64, oldest func() time.Time) *metrics {
 	m := &metrics{
 		pointsWritten: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "iocd_influx_points_written_total",
@@ -57,6 +63,14 @@ func newMetrics(reg prometheus.Registerer, queued, backlog func() float64) *metr
 			Help:    "Delay from a telemetry reading's timestamp to InfluxDB's acknowledgement of its batch (replayed spool batches are not observed).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 1.25, 1.5, 2, 3, 5, 10, 30, 60, 120, 300},
 		}),
+		walSyncs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_influx_wal_syncs_total",
+			Help: "Write-ahead log commits (one fsync each, covering every point added since the last).",
+		}),
+		walErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_influx_wal_errors_total",
+			Help: "Write-ahead log failures; the batch's acknowledgements then wait for InfluxDB or the spool.",
+		}),
 	}
 	for _, r := range []string{dropRejected, dropSpoolFull, dropSpoolError} {
 		m.pointsDropped.WithLabelValues(r)
@@ -66,7 +80,17 @@ func newMetrics(reg prometheus.Registerer, queued, backlog func() float64) *metr
 	}
 	if reg != nil {
 		reg.MustRegister(m.pointsWritten, m.pointsDropped, m.writeFailures, m.retries,
-			m.spooledPoints, m.spoolBytes, m.spoolFiles, m.delay,
+			m.spooledPoints, m.spoolBytes, m.spoolFiles, m.delay, m.walSyncs, m.walErrors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "iocd_influx_oldest_unflushed_seconds",
+				Help: "Age of the oldest point not yet accepted by InfluxDB (in memory, in the write-ahead log or spooled); 0 when all are written.",
+			}, func() float64 {
+				t := oldest()
+				if t.IsZero() {
+					return 0
+				}
+				return time.Since(t).Seconds()
+			}),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "iocd_influx_batches_queued",
 				Help: "Full batches waiting for a write slot.",

@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // spool keeps batches on disk while InfluxDB is failing, as gzip-compressed
 // line protocol, one file per batch named <seq>-<points>.lp.gz so that
 // listing the directory recovers the order and the point counts after a
-// restart. Replay posts the file as it is with Content-Encoding: gzip, so
+// restart. WAL files a crashed run left (wal.go) join it at open, as plain
+// line protocol. Replay posts the file as it is with Content-Encoding: gzip, so
 // the points are never decompressed in iocd. It is not safe for concurrent
 // use; the writer's backlog lock guards it.
 type spool struct {
@@ -33,6 +35,12 @@ type spoolFile struct {
 	name   string
 	size   int64
 	points int
+	// plain marks a WAL file recovered from an earlier run: line
+	// protocol as it is, not gzip.
+	plain bool
+	// first is about when the oldest point in the file was taken: the
+	// file's modification time, which put sets to the batch's first point.
+	first time.Time
 }
 
 const spoolSuffix = ".lp.gz"
@@ -41,7 +49,7 @@ const spoolSuffix = ".lp.gz"
 // whole spool bound.
 var errBatchTooBig = errors.New("batch exceeds the spool bound")
 
-func openSpool(dir string, maxBytes int64) (*spool, error) {
+func openSpool(dir string, maxBytes int64, rc *receipts) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("creating spool dir: %w", err)
 	}
@@ -56,6 +64,25 @@ func openSpool(dir string, maxBytes int64) (*spool, error) {
 			os.Remove(filepath.Join(dir, name)) // a write cut short by a crash
 			continue
 		}
+		if seqText, ok := strings.CutSuffix(name, walSuffix); ok {
+			// A batch's write-ahead log from a run that ended before
+			// InfluxDB or the spool took it: replay it as it is.
+			seq, err := strconv.ParseUint(seqText, 10, 64)
+			info, ierr := e.Info()
+			if err != nil || ierr != nil {
+				continue
+			}
+			size, points, err := recoverWAL(filepath.Join(dir, name), rc)
+			if err != nil {
+				return nil, err
+			}
+			s.seq = max(s.seq, seq)
+			if points > 0 {
+				s.files = append(s.files, spoolFile{name: name, size: size, points: points, plain: true, first: info.ModTime()})
+				s.bytes += size
+			}
+			continue
+		}
 		seqText, pointsText, ok := strings.Cut(strings.TrimSuffix(name, spoolSuffix), "-")
 		if !strings.HasSuffix(name, spoolSuffix) || !ok {
 			continue
@@ -66,7 +93,7 @@ func openSpool(dir string, maxBytes int64) (*spool, error) {
 		if err1 != nil || err2 != nil || err3 != nil {
 			continue
 		}
-		s.files = append(s.files, spoolFile{name: name, size: info.Size(), points: points})
+		s.files = append(s.files, spoolFile{name: name, size: info.Size(), points: points, first: info.ModTime()})
 		s.bytes += info.Size()
 		s.seq = max(s.seq, seq)
 	}
@@ -80,7 +107,7 @@ func (s *spool) empty() bool { return len(s.files) == 0 }
 // put writes one batch durably (fsync before rename). When the spool would
 // exceed its bound it evicts the oldest files first and returns the points
 // they held.
-func (s *spool) put(body []byte, points int) (evicted int, err error) {
+func (s *spool) put(body []byte, points int, first time.Time) (evicted int, err error) {
 	s.buf.Reset()
 	if s.gz == nil {
 		s.gz, _ = gzip.NewWriterLevel(&s.buf, gzip.BestSpeed)
@@ -109,11 +136,14 @@ func (s *spool) put(body []byte, points int) (evicted int, err error) {
 	if err := writeFileSync(path+".tmp", s.buf.Bytes()); err != nil {
 		return evicted, err
 	}
+	// The modification time carries the batch's first point across a
+	// restart, for the age of the oldest unflushed reading.
+	_ = os.Chtimes(path+".tmp", first, first)
 	if err := os.Rename(path+".tmp", path); err != nil {
 		os.Remove(path + ".tmp")
 		return evicted, fmt.Errorf("renaming spool file: %w", err)
 	}
-	s.files = append(s.files, spoolFile{name: name, size: size, points: points})
+	s.files = append(s.files, spoolFile{name: name, size: size, points: points, first: first})
 	s.bytes += size
 	return evicted, nil
 }
@@ -136,6 +166,13 @@ func writeFileSync(path string, data []byte) error {
 	return f.Close()
 }
 
+// adopt takes an existing plain line-protocol file of the spool dir (a
+// batch's WAL file) as a spool entry, when writing its gzip copy failed.
+func (s *spool) adopt(name string, size int64, points int, first time.Time) {
+	s.files = append(s.files, spoolFile{name: name, size: size, points: points, plain: true, first: first})
+	s.bytes += size
+}
+
 // oldest returns the first file to replay.
 func (s *spool) oldest() (spoolFile, bool) {
 	if len(s.files) == 0 {
@@ -144,7 +181,7 @@ func (s *spool) oldest() (spoolFile, bool) {
 	return s.files[0], true
 }
 
-// read returns f's gzip body after checking that it decompresses whole
+// read returns f's body, gzip unless f.plain, after checking that it decompresses whole
 // (gzip's CRC and length trailer): a file truncated by a full disk or
 // damaged on it is an error here, not a request InfluxDB may answer with a
 // 5xx that would be retried forever.
@@ -152,6 +189,9 @@ func (s *spool) read(f spoolFile) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(s.dir, f.name))
 	if err != nil {
 		return nil, fmt.Errorf("reading spool file: %w", err)
+	}
+	if f.plain {
+		return b, nil
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err == nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	nethttp "net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -53,9 +54,11 @@ var ErrClosed = errors.New("influx writer closed")
 // Writer batches points into line protocol and writes them to InfluxDB
 // (2.x, or 1.8 through its /api/v2 compatibility endpoints). A batch is
 // sent when it holds BatchSize points or its first point is FlushInterval
-// old. Failed batches are retried with backoff oldest-first, from memory
-// and, once the retry buffer is full, from a bounded on-disk spool, so that
-// points survive an outage and a restart.
+// old. Points are made durable before that in a write-ahead log (wal.go),
+// which is when their done callbacks run. Failed batches are retried with
+// backoff oldest-first, from memory and, once the retry buffer is full,
+// from a bounded on-disk spool, so that points survive an outage and a
+// restart.
 //
 // Start it once and Close it once the producers have stopped.
 type Writer struct {
@@ -73,14 +76,30 @@ type Writer struct {
 	closed    bool
 	producers sync.WaitGroup // producers handing a full batch over
 
+	// sealed takes full batches to the committer (wal.go), which
+	// passes them on to ready once durable; kick wakes it for the
+	// current batch.
+	sealed   chan *batch
+	kick     chan struct{}
+	commitWG sync.WaitGroup
+	receipts *receipts
+
 	ready chan *batch
 	free  chan *batch
+
+	// live holds the batches handed over and not yet written, spooled or
+	// given up on, for the age of the oldest unflushed point.
+	liveMu sync.Mutex
+	live   map[*batch]struct{}
+
+	conds Conditions
 
 	// backlog: batches waiting for InfluxDB to come back.
 	blMu     sync.Mutex
 	mem      []*batch
 	spool    *spool
 	degraded atomic.Bool
+	failing  atomic.Bool // the last write failed retryably
 	wake     chan struct{}
 
 	quit      chan struct{}
@@ -103,13 +122,23 @@ type batch struct {
 	ts    []int64 // telemetry reading times (ms), for the delay histogram
 	done  []func()
 	first time.Time
+
+	// The write-ahead log, touched only by the committer until the
+	// batch is handed to a sender: the batch's file, how much of buf it
+	// holds, how many of done have run, and whether it failed.
+	wal     *os.File
+	walName string
+	synced  int
+	called  int
+	walErr  bool
 }
 
 // New returns a Writer for cfg that spools under dataDir/spool. It does
 // not contact InfluxDB: an unreachable server at start is an outage like
 // any other.
 func New(cfg config.Influx, dataDir string, logger *slog.Logger, reg prometheus.Registerer) (*Writer, error) {
-	sp, err := openSpool(filepath.Join(dataDir, "spool"), cfg.SpoolMaxBytes)
+	rc := &receipts{}
+	sp, err := openSpool(filepath.Join(dataDir, "spool"), cfg.SpoolMaxBytes, rc)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +157,11 @@ func New(cfg config.Influx, dataDir string, logger *slog.Logger, reg prometheus.
 		batchSize:  cfg.BatchSize,
 		flushEvery: cfg.FlushInterval.D(),
 		timeout:    cfg.Timeout.D(),
+		sealed:     make(chan *batch, 1),
+		kick:       make(chan struct{}, 1),
+		receipts:   rc,
+		live:       make(map[*batch]struct{}),
+		conds:      noConditions{},
 		ready:      make(chan *batch, readyBatches),
 		free:       make(chan *batch, readyBatches+senders+retryBatches+2),
 		spool:      sp,
@@ -136,7 +170,8 @@ func New(cfg config.Influx, dataDir string, logger *slog.Logger, reg prometheus.
 	}
 	w.m = newMetrics(reg,
 		func() float64 { return float64(len(w.ready)) },
-		func() float64 { w.blMu.Lock(); defer w.blMu.Unlock(); return float64(len(w.mem)) })
+		func() float64 { w.blMu.Lock(); defer w.blMu.Unlock(); return float64(len(w.mem)) },
+		w.OldestUnflushed)
 	w.initFieldTypes(cfg, reg) // fieldtypes.go
 	w.m.spoolBytes.Set(float64(sp.bytes))
 	w.m.spoolFiles.Set(float64(len(sp.files)))
@@ -151,10 +186,13 @@ func New(cfg config.Influx, dataDir string, logger *slog.Logger, reg prometheus.
 // Start starts the senders, the flusher and the replayer.
 func (w *Writer) Start() {
 	w.startOnce.Do(func() {
+		w.commitWG.Add(1)
+		go w.commitLoop()
 		for range senders {
 			w.sendersWG.Add(1)
 			go w.sendLoop()
 		}
+		w.checkSpool()
 		w.bgWG.Add(3)
 		go w.flushLoop()
 		go w.retryLoop()
@@ -173,9 +211,11 @@ func (w *Writer) Close() error {
 		w.mu.Unlock()
 		w.producers.Wait()
 		if last != nil && (last.n > 0 || len(last.done) > 0) {
-			w.ready <- last
+			w.track(last)
+			w.sealed <- last
 		}
-		close(w.ready)
+		close(w.sealed) // the committer closes ready once it has drained
+		w.commitWG.Wait()
 		w.sendersWG.Wait()
 		close(w.quit)
 		w.bgWG.Wait()
@@ -219,6 +259,9 @@ func (w *Writer) WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, 
 	}
 	b.n++
 	b.ts = append(b.ts, ts.UnixMilli())
+	if done != nil {
+		w.kickCommit()
+	}
 	return w.added(b, done, false)
 }
 
@@ -259,7 +302,8 @@ func (w *Writer) added(b *batch, done func(), force bool) error {
 	w.producers.Add(1)
 	w.mu.Unlock()
 	defer w.producers.Done()
-	w.ready <- b
+	w.track(b)
+	w.sealed <- b
 	return nil
 }
 
@@ -295,17 +339,22 @@ func (w *Writer) newBatch() *batch {
 
 func (w *Writer) recycle(b *batch) {
 	b.buf, b.n, b.ts, b.done = b.buf[:0], 0, b.ts[:0], b.done[:0]
+	b.wal, b.walName, b.synced, b.called, b.walErr = nil, "", 0, 0, false
 	select {
 	case w.free <- b:
 	default:
 	}
 }
 
-// complete runs a batch's done callbacks and recycles it.
+// complete finishes a batch that is written, spooled or given up on: it
+// runs the done callbacks the WAL did not already run, removes its WAL
+// file, and recycles it.
 func (w *Writer) complete(b *batch) {
-	for _, f := range b.done {
+	for _, f := range b.done[b.called:] {
 		f()
 	}
+	w.removeWAL(b)
+	w.untrack(b)
 	w.recycle(b)
 }
 
@@ -322,9 +371,10 @@ func (w *Writer) sendLoop() {
 		err := w.post(b.buf, false)
 		switch {
 		case err == nil:
+			w.reachable()
 			w.written(b)
 		case isRetryable(err):
-			w.m.writeFailures.WithLabelValues("retryable").Inc()
+			w.unreachable(err)
 			w.warn.Do(func() { w.log.Warn("influxdb write failed; buffering and retrying", "err", err) })
 			w.defer_(b)
 		default:

@@ -138,7 +138,7 @@ func TestRejectedBatchIsCountedAndOthersLand(t *testing.T) {
 // TestSpoolBound evicts the oldest spooled points when the spool is full.
 func TestSpoolBound(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openSpool(dir, 2000)
+	s, err := openSpool(dir, 2000, &receipts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestSpoolBound(t *testing.T) {
 	}
 	evicted := 0
 	for i := range 30 {
-		n, err := s.put(body(i), 50)
+		n, err := s.put(body(i), 50, time.Now())
 		if err != nil {
 			t.Fatalf("put %d: %v", i, err)
 		}
@@ -164,7 +164,7 @@ func TestSpoolBound(t *testing.T) {
 		t.Errorf("kept %d + evicted %d points: want %d in all, some evicted", kept, evicted, 30*50)
 	}
 	// Reopening finds the same files in the same order: the newest kept.
-	s2, err := openSpool(dir, 2000)
+	s2, err := openSpool(dir, 2000, &receipts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestUnreadableSpoolFileIsDropped(t *testing.T) {
 			const db = "iocd"
 			ix.CreateDB(db)
 			dir := t.TempDir()
-			s, err := openSpool(filepath.Join(dir, "spool"), 1<<20)
+			s, err := openSpool(filepath.Join(dir, "spool"), 1<<20, &receipts{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,7 +300,7 @@ func TestUnreadableSpoolFileIsDropped(t *testing.T) {
 				for j := range perFile {
 					body = fmt.Appendf(body, "telemetry,device=old v=%d %d\n", j, 1732233600000+int64(f*perFile+j))
 				}
-				if _, err := s.put(body, perFile); err != nil {
+				if _, err := s.put(body, perFile, time.Now()); err != nil {
 					t.Fatalf("spool put: %v", err)
 				}
 			}

@@ -12,6 +12,7 @@
 //	P/{site}/{device}/event      camera analytics events, passed to the EventHandler
 //
 // Messages are taken at QoS 1 under a persistent session and acknowledged
-// explicitly at one point, Ingester.ackAccepted, so that the moment of
-// acknowledgement can move later in the pipeline without touching the rest.
+// explicitly, once finished: every point durable (the writer's done
+// callback) or rejected for good, in arrival order through the ack rings
+// of acks.go, which also bound the unacknowledged messages.
 package ingest

@@ -32,8 +32,11 @@ func (m *benchMessage) Ack()              { m.acked++ }
 // countingSink stands in for the writer: it only counts.
 type countingSink struct{ n int }
 
-func (s *countingSink) WriteTelemetry(defs.DeviceID, string, defs.Kind, time.Time, []defs.Field, func()) error {
+func (s *countingSink) WriteTelemetry(_ defs.DeviceID, _ string, _ defs.Kind, _ time.Time, _ []defs.Field, done func()) error {
 	s.n++
+	if done != nil {
+		done() // durable at once
+	}
 	return nil
 }
 
@@ -67,10 +70,18 @@ func BenchmarkHandleTelemetry(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		w.handle(ctx, job{msg: msgs[i%len(msgs)], recv: now})
+		m := msgs[i%len(msgs)]
+		w.handle(ctx, job{msg: m, recv: now, s: in.tel.acquire(m, nil)})
 		i++
 	}
 	if sink.n != i {
 		b.Fatalf("written %d of %d", sink.n, i)
+	}
+	acked := 0
+	for _, m := range msgs {
+		acked += m.acked
+	}
+	if acked != i {
+		b.Fatalf("acked %d of %d", acked, i)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,8 +27,9 @@ import (
 
 // The components cmd/iocd wires in.
 var (
-	_ Sink   = (*influx.Writer)(nil)
-	_ Health = (*fleet.Tracker)(nil)
+	_ Sink     = (*influx.Writer)(nil)
+	_ Receipts = (*influx.Writer)(nil)
+	_ Health   = (*fleet.Tracker)(nil)
 )
 
 // Registry answers whether a device may report. The devices registry
@@ -47,10 +49,41 @@ type EventHandler interface {
 
 // Sink stores telemetry; *influx.Writer is one. WriteTelemetry may block
 // while the sink's queue is full, and returns an error only when the sink
-// is closed. done, if not nil, is called once the point is durable.
+// is closed. done, if not nil, is called once the point is durable: it is
+// what releases the message's acknowledgement.
 type Sink interface {
 	WriteTelemetry(dev defs.DeviceID, site string, kind defs.Kind, ts time.Time, fields []defs.Field, done func()) error
 }
+
+// Receipts keeps the receipt times of readings stored without their own
+// timestamp, so that a message redelivered after a crash is stored at the
+// same time again (InfluxDB merges the two) instead of at a new one;
+// *influx.Writer is one. NoteReceipt records key (receiptKey of the topic
+// and payload) with the message's points; Receipt returns a time recorded
+// by an earlier run, once; Receipts reports whether any is left to claim.
+type Receipts interface {
+	NoteReceipt(key uint64, recv time.Time)
+	Receipt(key uint64) (time.Time, bool)
+	Receipts() bool
+}
+
+type noReceipts struct{}
+
+func (noReceipts) NoteReceipt(uint64, time.Time)    {}
+func (noReceipts) Receipt(uint64) (time.Time, bool) { return time.Time{}, false }
+func (noReceipts) Receipts() bool                   { return false }
+
+// Conditions is where ingest raises and clears defs.ConditionBrokerDown;
+// *conditions.Registry is one.
+type Conditions interface {
+	Set(defs.Condition)
+	Clear(code, subject string)
+}
+
+type noConditions struct{}
+
+func (noConditions) Set(defs.Condition)   {}
+func (noConditions) Clear(string, string) {}
 
 // Health receives what each message says about its device's liveness;
 // *fleet.Tracker is one.
@@ -86,9 +119,13 @@ type Deps struct {
 	Events   EventHandler
 	// Observer nil means no observer.
 	Observer Observer
-	Bus      *bus.Bus
-	Logger   *slog.Logger
-	Metrics  prometheus.Registerer
+	// Receipts nil means receipt times are not kept across a crash.
+	Receipts Receipts
+	// Conditions nil means the broker condition is not reported.
+	Conditions Conditions
+	Bus        *bus.Bus
+	Logger     *slog.Logger
+	Metrics    prometheus.Registerer
 }
 
 // Ingester consumes device topics from the broker. Run it once.
@@ -99,9 +136,16 @@ type Ingester struct {
 	log     *slog.Logger
 	m       *metrics
 
+	// queue feeds the telemetry and status decoders, events their own
+	// workers; tel and ev are their ack rings (acks.go).
 	queue    chan job
+	events   chan job
+	tel, ev  *acker
 	stopping chan struct{}
 	tls      *tls.Config // nil for tcp:// brokers
+	// lookups counts the messages after a (re)connect whose receipt
+	// times are looked up: redeliveries come first.
+	lookups atomic.Int64
 
 	// conn is what /readyz reports: connState, and why it is not ready.
 	conn    atomic.Int32
@@ -111,10 +155,14 @@ type Ingester struct {
 	names *fieldNames
 }
 
-// job is one message waiting for a decoder.
+// job is one message waiting for a decoder. recv is its receipt time, the
+// time of every reading in it without its own ts; lookup says whether a
+// receipt time from an earlier run may apply.
 type job struct {
-	msg  mqtt.Message
-	recv time.Time
+	msg    mqtt.Message
+	recv   time.Time
+	s      *slot
+	lookup bool
 }
 
 // New returns an Ingester for the broker in mqttCfg (its URL must be set;
@@ -129,6 +177,15 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 	if d.Observer == nil {
 		d.Observer = noObserver{}
 	}
+	if d.Receipts == nil {
+		d.Receipts = noReceipts{}
+	}
+	if d.Conditions == nil {
+		d.Conditions = noConditions{}
+	}
+	if cfg.MaxUnacked <= 0 || cfg.EventQueueSize <= 0 || cfg.EventWorkers <= 0 {
+		return nil, errors.New("ingest: max_unacked, event_queue_size and event_workers must be positive")
+	}
 	tlsCfg, err := tlsConfig(mqttCfg)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
@@ -139,13 +196,43 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 		cfg:      cfg,
 		d:        d,
 		log:      d.Logger.With("component", "ingest"),
-		queue:    make(chan job, cfg.QueueSize),
+		queue:    make(chan job, min(cfg.QueueSize, cfg.MaxUnacked)),
+		events:   make(chan job, cfg.EventQueueSize),
+		tel:      newAcker(cfg.MaxUnacked),
+		ev:       newAcker(cfg.EventQueueSize + cfg.EventWorkers),
 		stopping: make(chan struct{}),
 		warn:     throttle.New(10 * time.Second),
 		names:    newFieldNames(cfg.MaxFieldsPerDevice),
 	}
-	in.m = newMetrics(d.Metrics, func() float64 { return float64(len(in.queue)) })
+	in.m = newMetrics(d.Metrics, func() float64 { return float64(len(in.queue)) },
+		func() float64 { return float64(len(in.events)) },
+		func() float64 { return float64(in.Unacked()) })
+	// Down until the first connection is up.
+	in.brokerDown("not connected yet")
+	in.expectRedeliveries()
 	return in, nil
+}
+
+// expectRedeliveries arms the receipt lookups for the first messages of
+// the next connection: the broker resends what it had in flight first, and
+// those may be messages an earlier run (or connection) stored but did not
+// get to acknowledge. It is armed before the connection is up, since paho
+// runs the on-connect handler in a goroutine that session messages may
+// overtake.
+func (in *Ingester) expectRedeliveries() {
+	in.lookups.Store(int64(in.cfg.MaxUnacked + in.cfg.EventQueueSize))
+}
+
+// Unacked returns the messages received and not yet acknowledged.
+func (in *Ingester) Unacked() int {
+	return int(in.tel.unacked.Load() + in.ev.unacked.Load())
+}
+
+func (in *Ingester) brokerDown(why string) {
+	in.d.Conditions.Set(defs.Condition{
+		Code: defs.ConditionBrokerDown, Source: "ingest", Severity: defs.SeverityCritical,
+		Message: "no connection to the MQTT broker " + defs.RedactURL(in.mqttCfg.URL) + ": " + why,
+	})
 }
 
 // Connection states reported by Ready.
@@ -184,7 +271,14 @@ func (in *Ingester) Run(ctx context.Context) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			in.work(ctx)
+			in.work(ctx, in.queue)
+		}()
+	}
+	for range in.cfg.EventWorkers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			in.work(ctx, in.events)
 		}()
 	}
 
@@ -204,13 +298,24 @@ func (in *Ingester) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 
-	// Shutdown order: stop handing messages to the queue, let the workers
-	// finish what is queued (their acks go out), then disconnect.
+	// Shutdown order: stop handing messages to the queues, let the
+	// workers finish what is queued, give the write-ahead log a moment to
+	// make their points durable (their acks go out as it does), then
+	// disconnect. What is not acknowledged by then stays in the broker's
+	// session and is redelivered.
 	close(in.stopping)
 	workers.Wait()
+	deadline := time.Now().Add(ackGrace)
+	for !(in.tel.idle() && in.ev.idle()) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	client.Disconnect(500)
 	return nil
 }
+
+// ackGrace bounds how long shutdown waits for the acks of messages whose
+// points are on their way to the write-ahead log.
+const ackGrace = 5 * time.Second
 
 func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	filters := subscriptions(in.mqttCfg.TopicPrefix, in.mqttCfg.ShareGroup)
@@ -251,6 +356,7 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 		SetMaxReconnectInterval(30 * time.Second).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			in.m.connected.Set(1)
+			in.d.Conditions.Clear(defs.ConditionBrokerDown, "")
 			in.setConn(connSubscribing, "connected; subscriptions not yet confirmed by the broker")
 			in.log.Info("connected to mqtt broker", "broker", defs.RedactURL(in.mqttCfg.URL), "subscriptions", filters)
 			subs := make(map[string]byte, len(filters))
@@ -278,6 +384,8 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 			in.m.connected.Set(0)
 			in.setConn(connDown, "connection lost: "+err.Error())
 			in.m.connLost.Inc()
+			in.brokerDown("connection lost: " + err.Error())
+			in.expectRedeliveries()
 			in.log.Warn("lost the mqtt broker; reconnecting", "err", err)
 		})
 	if u, err := url.Parse(in.mqttCfg.URL); err == nil && u.Scheme != "ws" && u.Scheme != "wss" {
@@ -286,14 +394,31 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	return o
 }
 
-// onMessage is paho's handler. It hands the message to the decoders and
-// blocks while the queue is full. Once stopping, it drops the message
+// onMessage is paho's handler, called in arrival order. It gives the
+// message its ack slot (waiting while max_unacked messages are
+// unacknowledged) and hands it to the decoders, or to the event workers,
+// blocking while their queue is full. Once stopping, it drops the message
 // unacknowledged: the broker redelivers it in the next session.
 func (in *Ingester) onMessage(_ mqtt.Client, msg mqtt.Message) {
 	in.m.received.Inc()
+	recv := time.Now()
+	q, acks := in.queue, in.tel
+	if strings.HasSuffix(msg.Topic(), "/"+topicEvent) {
+		q, acks = in.events, in.ev
+	}
+	s := acks.acquire(msg, in.stopping)
+	if s == nil {
+		return
+	}
+	lookup := msg.Duplicate()
+	if in.lookups.Load() > 0 {
+		lookup = in.lookups.Add(-1) >= 0 || lookup
+	}
 	select {
-	case in.queue <- job{msg: msg, recv: time.Now()}:
+	case q <- job{msg: msg, recv: recv, s: s, lookup: lookup}:
 	case <-in.stopping:
+		s.noAck = true
+		s.release()
 	}
 }
 
@@ -302,17 +427,17 @@ func (in *Ingester) onMessage(_ mqtt.Client, msg mqtt.Message) {
 // taken from the queue it is finished (stored, or rejected for good), so a
 // SIGTERM cannot turn a queued violation event into a failed insert that
 // would be acknowledged and lost. in.stopping only stops the intake.
-func (in *Ingester) work(ctx context.Context) {
+func (in *Ingester) work(ctx context.Context, queue chan job) {
 	ctx = context.WithoutCancel(ctx)
 	w := &worker{in: in, dec: NewDecoder(in.cfg.MaxPayloadBytes)}
 	for {
 		select {
-		case j := <-in.queue:
+		case j := <-queue:
 			w.handle(ctx, j)
 		case <-in.stopping:
 			for {
 				select {
-				case j := <-in.queue:
+				case j := <-queue:
 					w.handle(ctx, j)
 				default:
 					return
@@ -322,13 +447,18 @@ func (in *Ingester) work(ctx context.Context) {
 	}
 }
 
-// ackAccepted acknowledges a message to the broker. It is the one point
-// where iocd takes responsibility for a message: for now once the reading
-// is in the writer's bounded queue (or the message was rejected for good);
-// moving it after the durable write means calling it from the writer's
-// done callback instead.
-func (in *Ingester) ackAccepted(msg mqtt.Message) {
-	msg.Ack()
+// ackAccepted releases the handler's hold on a message: it is acknowledged
+// once every point it produced is durable and every message before it in
+// its ring is acknowledged (acks.go).
+func (in *Ingester) ackAccepted(j job) {
+	j.s.release()
+}
+
+// leaveUnacked releases a message without acknowledging it: the broker
+// redelivers it in the next session.
+func (in *Ingester) leaveUnacked(j job) {
+	j.s.noAck = true
+	j.s.release()
 }
 
 type worker struct {
@@ -339,11 +469,12 @@ type worker struct {
 
 // Retrying transient failures: a store that is briefly busy or a disk
 // that is briefly full must not turn into lost events. The worker retries
-// the message itself, which holds back the queue and so the broker, for up
-// to retryLimit; past that it counts the failure, logs it at Error and
-// acknowledges the message, so one poison message cannot stall ingest.
-// While stopping, a failing message is left unacknowledged instead: the
-// broker redelivers it in the next session.
+// the message itself, which holds back its queue (events have their own,
+// so telemetry goes on), for up to retryLimit; past that it counts the
+// failure, logs it at Error and leaves the message unacknowledged, so one
+// poison message cannot stall its queue and an event is never acknowledged
+// without being stored: the broker redelivers it in the next session.
+// While stopping, a failing message is left unacknowledged at once.
 const (
 	retryFirst = 100 * time.Millisecond
 	retryMax   = 5 * time.Second
@@ -368,9 +499,11 @@ func (w *worker) handle(ctx context.Context, j job) {
 	delay, giveUp := retryFirst, time.Now().Add(retryLimit)
 	for ; t != nil; t = w.handleOnce(ctx, j) {
 		if time.Now().After(giveUp) {
-			in.log.Error("giving up on a message after retrying transient failures; it is acknowledged and lost",
+			in.log.Error("giving up on a message after retrying transient failures; it is left unacknowledged for the broker to redeliver in the next session",
 				"topic", j.msg.Topic(), "reason", t.reason, "err", t.err)
-			w.reject(j, t.reason, "", j.msg.Topic())
+			in.m.rejected[t.reason].Inc()
+			in.d.Observer.ObserveRejected("", string(t.reason), j.recv)
+			in.leaveUnacked(j)
 			return
 		}
 		in.warn.Do(func() {
@@ -379,7 +512,8 @@ func (w *worker) handle(ctx context.Context, j job) {
 		select {
 		case <-in.stopping:
 			in.m.rejected[ReasonShutdown].Inc()
-			return // unacknowledged: redelivered in the next session
+			in.leaveUnacked(j) // redelivered in the next session
+			return
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, retryMax)
@@ -417,7 +551,7 @@ func (w *worker) handleOnce(ctx context.Context, j job) *errTransient {
 			in.d.Health.Status(dev, state, meta, j.recv)
 		}
 		in.m.decoded[topicStatus].Inc()
-		in.ackAccepted(j.msg)
+		in.ackAccepted(j)
 	case topicEvent:
 		if in.d.Events == nil {
 			w.reject(j, ReasonNoHandler, id, topic)
@@ -439,7 +573,7 @@ func (w *worker) handleOnce(ctx context.Context, j job) *errTransient {
 			return &errTransient{ReasonHandlerError, err}
 		}
 		in.m.decoded[topicEvent].Inc()
-		in.ackAccepted(j.msg)
+		in.ackAccepted(j)
 	}
 	return nil
 }
@@ -475,7 +609,17 @@ func (w *worker) device(ctx context.Context, site string, id defs.DeviceID) (def
 
 func (w *worker) telemetry(j job, dev defs.Device) {
 	in := w.in
-	samples, reason := w.dec.Decode(j.msg.Payload(), j.recv)
+	recv := j.recv
+	var key uint64
+	if j.lookup && in.d.Receipts.Receipts() {
+		// Possibly a redelivery of a message an earlier run stored:
+		// give its readings the time they were stored with.
+		key = receiptKey(j.msg.Topic(), j.msg.Payload())
+		if t, ok := in.d.Receipts.Receipt(key); ok {
+			recv = t
+		}
+	}
+	samples, reason := w.dec.Decode(j.msg.Payload(), recv)
 	if reason == "" && !in.names.admit(dev.ID, samples) {
 		reason = ReasonTooManyFieldNames
 	}
@@ -483,13 +627,28 @@ func (w *worker) telemetry(j job, dev defs.Device) {
 		w.reject(j, reason, string(dev.ID), j.msg.Topic())
 		return
 	}
+	if in.d.Sink != nil {
+		noted := false
+		for _, s := range samples {
+			if !noted && s.Time.Equal(recv.Truncate(time.Millisecond)) {
+				if key == 0 {
+					key = receiptKey(j.msg.Topic(), j.msg.Payload())
+				}
+				in.d.Receipts.NoteReceipt(key, recv)
+				noted = true
+			}
+		}
+	}
 	wantReadings := in.d.Bus.Wants(defs.EventReading)
 	for _, s := range samples {
 		if in.d.Sink != nil {
-			if err := in.d.Sink.WriteTelemetry(dev.ID, dev.Site, dev.Kind, s.Time, s.Fields, nil); err != nil {
+			j.s.hold()
+			if err := in.d.Sink.WriteTelemetry(dev.ID, dev.Site, dev.Kind, s.Time, s.Fields, j.s.done); err != nil {
 				// Shutting down: leave the message unacknowledged
 				// for the next session.
+				j.s.release()
 				in.m.rejected[ReasonShutdown].Inc()
+				in.leaveUnacked(j)
 				return
 			}
 		}
@@ -506,7 +665,25 @@ func (w *worker) telemetry(j job, dev defs.Device) {
 	}
 	in.m.readings.Add(float64(len(samples)))
 	in.m.decoded[topicTelemetry].Inc()
-	in.ackAccepted(j.msg)
+	in.ackAccepted(j)
+}
+
+// receiptKey hashes a message's topic and payload (FNV-1a, 64 bits): the
+// identity under which its receipt time is kept for a redelivery.
+func receiptKey(topic string, payload []byte) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(topic); i++ {
+		h = (h ^ uint64(topic[i])) * prime
+	}
+	h = (h ^ 0) * prime // separator
+	for _, c := range payload {
+		h = (h ^ uint64(c)) * prime
+	}
+	if h == 0 {
+		h = 1 // 0 means "not computed" in telemetry
+	}
+	return h
 }
 
 // reject counts a message that will never be accepted and acknowledges it,
@@ -520,5 +697,5 @@ func (w *worker) reject(j job, reason Reason, device, topic string) {
 		in.log.Warn("rejecting device messages (more are counted in iocd_ingest_messages_rejected_total)",
 			"reason", reason, "device", device, "topic", topic, "bytes", len(j.msg.Payload()))
 	})
-	in.ackAccepted(j.msg)
+	in.ackAccepted(j)
 }

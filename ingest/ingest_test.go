@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/iocd/iocd/bus"
+	"github.com/iocd/iocd/conditions"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/fleet"
@@ -361,13 +362,23 @@ func dialKeep(conn *net.Conn) func(*mqtt.ClientOptions) {
 
 // TestReadyFollowsTheBroker checks what /readyz reports for MQTT: not
 // ready before the subscriptions are confirmed, ready after, and not
-// ready, with the reason, while the broker is down.
+// ready, with the reason, while the broker is down; and that the
+// broker_disconnected condition follows the connection.
 func TestReadyFollowsTheBroker(t *testing.T) {
 	mosq := testrig.Mosquitto(t)
 	logger := slog.New(slog.DiscardHandler)
 	mcfg := config.Default().MQTT
 	mcfg.URL, mcfg.ClientID = mosq.URL(), "iocd-ready-test"
-	in, err := New(mcfg, config.Default().Ingest, Deps{Registry: newRegistry(), Bus: bus.New(nil), Logger: logger})
+	conds := conditions.New()
+	brokerDown := func() bool {
+		for _, c := range conds.List() {
+			if c.Code == defs.ConditionBrokerDown {
+				return true
+			}
+		}
+		return false
+	}
+	in, err := New(mcfg, config.Default().Ingest, Deps{Registry: newRegistry(), Bus: bus.New(nil), Logger: logger, Conditions: conds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,11 +391,18 @@ func TestReadyFollowsTheBroker(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	waitFor(t, "ready", func() bool { return in.Ready(context.Background()) == nil })
+	if brokerDown() {
+		t.Error("broker_disconnected set while connected")
+	}
 	mosq.Stop()
 	waitFor(t, "not ready after the broker stopped", func() bool {
 		err := in.Ready(context.Background())
 		return err != nil && strings.Contains(err.Error(), "connection lost")
 	})
+	if !brokerDown() {
+		t.Error("broker_disconnected not set while the broker is down")
+	}
 	mosq.Start()
 	waitFor(t, "ready again after the broker came back", func() bool { return in.Ready(context.Background()) == nil })
+	waitFor(t, "broker_disconnected cleared", func() bool { return !brokerDown() })
 }

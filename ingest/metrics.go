@@ -13,7 +13,7 @@ type metrics struct {
 
 // newMetrics resolves every labelled counter up front, so the hot path
 // does no label lookups.
-func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, depth, eventDepth, unacked func() float64) *metrics {
 	decoded := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "iocd_ingest_messages_decoded_total",
 		Help: "Messages accepted, by topic kind (telemetry, status, event).",
@@ -52,8 +52,16 @@ func newMetrics(reg prometheus.Registerer, depth func() float64) *metrics {
 		reg.MustRegister(m.received, decoded, rejected, m.readings, m.connected, m.connLost,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "iocd_ingest_queue_depth",
-				Help: "Messages waiting for a decoder; at ingest.queue_size the broker's delivery is held back.",
-			}, depth))
+				Help: "Telemetry and status messages waiting for a decoder; at ingest.queue_size the broker's delivery is held back.",
+			}, depth),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "iocd_ingest_event_queue_depth",
+				Help: "Event messages waiting for an event worker (ingest.event_queue_size).",
+			}, eventDepth),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "iocd_ingest_unacked_messages",
+				Help: "Messages received and not yet acknowledged to the broker (their points not yet durable); at ingest.max_unacked the broker's delivery is held back.",
+			}, unacked))
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,15 @@ func (f *flakyEvents) HandleEvent(context.Context, defs.Device, []byte, time.Tim
 		return f.err
 	}
 	return nil
+}
+
+// testJob gives msg its ack slot as onMessage does.
+func (in *Ingester) testJob(msg *benchMessage) job {
+	acks := in.tel
+	if strings.HasSuffix(msg.topic, "/event") {
+		acks = in.ev
+	}
+	return job{msg: msg, recv: time.Now(), s: acks.acquire(msg, nil)}
 }
 
 func eventWorker(t *testing.T, ev EventHandler) (*Ingester, *worker) {
@@ -69,7 +79,7 @@ func TestEventFailures(t *testing.T) {
 				close(in.stopping)
 			}
 			msg := &benchMessage{topic: "ioc/tan-an/cam-01/event", payload: []byte(`{"event_id":"e1"}`)}
-			w.handle(context.Background(), job{msg: msg, recv: time.Now()})
+			w.handle(context.Background(), in.testJob(msg))
 			if tc.events.calls != tc.wantCalls || msg.acked != tc.wantAcks {
 				t.Fatalf("handler called %d times, message acked %d times; want %d and %d",
 					tc.events.calls, msg.acked, tc.wantCalls, tc.wantAcks)
@@ -106,12 +116,12 @@ func TestShutdownFinishesQueuedEvents(t *testing.T) {
 	msgs := make([]*benchMessage, 5)
 	for i := range msgs {
 		msgs[i] = &benchMessage{topic: "ioc/tan-an/cam-01/event", payload: []byte(`{}`)}
-		in.queue <- job{msg: msgs[i], recv: time.Now()}
+		in.events <- in.testJob(msgs[i])
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	close(in.stopping)
-	in.work(ctx)
+	in.work(ctx, in.events)
 	if ev.stored != len(msgs) {
 		t.Errorf("stored %d of %d queued events at shutdown", ev.stored, len(msgs))
 	}

@@ -177,6 +177,7 @@ func (s *service) start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("influx writer: %w", err)
 		}
+		w.SetConditions(s.conditions)
 		w.Start()
 		s.writer = w
 		// Close flushes what is buffered, or spools it if InfluxDB is
@@ -243,9 +244,11 @@ func (s *service) start(ctx context.Context) error {
 	}
 	s.viol.SetObserver(s.alerts)
 
-	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: s.alerts, Bus: s.bus, Logger: log, Metrics: s.prom}
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: s.alerts, Bus: s.bus, Logger: log, Metrics: s.prom,
+		Conditions: s.conditions}
 	if s.writer != nil {
 		deps.Sink = s.writer
+		deps.Receipts = s.writer
 	}
 	s.ingest, err = ingest.New(cfg.MQTT, cfg.Ingest, deps)
 	if err != nil {
@@ -281,6 +284,7 @@ func (s *service) startHTTP() error {
 		Violations: s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
+		Ingest: ingestBacklog{in: s.ingest, w: s.writer},
 		Deadlines: api.Deadlines{
 			Body: s.cfg.HTTP.BodyTimeout.D(), Write: s.cfg.HTTP.WriteTimeout.D(), StreamIdle: s.cfg.HTTP.StreamIdle.D(),
 		},
@@ -341,10 +345,11 @@ func principal(r *http.Request) (string, defs.Role) {
 // shutdown stops the components in the reverse of their start order:
 //  1. HTTP stops accepting, so no API call changes state mid-shutdown;
 //  2. the dashboard hub disconnects the screens;
-//  3. ingest stops taking messages, finishes those it holds and
-//     disconnects; with an external broker, what it had not acknowledged
-//     stays in its persistent session and is redelivered at the next
-//     start (the embedded broker keeps sessions in memory, so with it,
+//  3. ingest stops taking messages, finishes those it holds, waits briefly
+//     for their points to reach the write-ahead log (a message is acked
+//     only once durable) and disconnects; with an external broker, what
+//     it had not acknowledged stays in its persistent session and is
+//     redelivered at the next start (the embedded broker keeps sessions in memory, so with it,
 //     what devices publish from here on is lost with the process: the
 //     README says to run Mosquitto where that matters);
 //  4. violations writes the clips being cut with what is buffered

@@ -178,3 +178,11 @@ func (s *InfluxServer) Start() {
 		s.t.Fatalf("restarting influxd: %v\n%s", err, s.proc.logTail())
 	}
 }
+
+// Restart stops influxd gracefully and starts it again on the same ports
+// with the same data. It fails the test on error.
+func (s *InfluxServer) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.Start()
+}

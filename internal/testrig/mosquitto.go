@@ -190,3 +190,12 @@ func tailFile(path string) string {
 	p := process{logPath: path}
 	return p.logTail()
 }
+
+// Restart stops the broker gracefully (saving its persistent sessions and
+// queued messages) and starts it again on the same port with the same
+// data, as an operator's restart would. It fails the test on error.
+func (m *MosquittoServer) Restart() {
+	m.t.Helper()
+	m.Stop()
+	m.Start()
+}
