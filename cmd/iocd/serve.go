@@ -284,7 +284,7 @@ func (s *service) startHTTP() error {
 		Violations: s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
-		Ingest: ingestBacklog{in: s.ingest, w: s.writer},
+		Ingest:     ingestBacklog{in: s.ingest, w: s.writer},
 		Deadlines: api.Deadlines{
 			Body: s.cfg.HTTP.BodyTimeout.D(), Write: s.cfg.HTTP.WriteTimeout.D(), StreamIdle: s.cfg.HTTP.StreamIdle.D(),
 		},
