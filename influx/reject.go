@@ -187,9 +187,11 @@ func (w *Writer) dropLine(body []byte, l span, reason string, err error) {
 // span is one line of a batch, body[from:to] without its newline.
 type span struct{ from, to int }
 
-// splitLines returns the lines of a batch. Line protocol from this
+// splitLines returns the point lines of a batch. Line protocol from this
 // package never holds a raw newline inside a line (appendTag and
-// appendString escape them).
+// appendString escape them). Comment lines (the WAL's "#r" receipts) are
+// not points: left out, a half of a split batch is never only comments,
+// which InfluxDB would refuse and which would be counted as a bad point.
 func splitLines(body []byte) []span {
 	var out []span
 	for start := 0; start < len(body); {
@@ -197,7 +199,7 @@ func splitLines(body []byte) []span {
 		if end < 0 {
 			end = len(body) - start
 		}
-		if end > 0 {
+		if end > 0 && body[start] != '#' {
 			out = append(out, span{start, start + end})
 		}
 		start += end + 1

@@ -350,3 +350,18 @@ func TestReplayedBatchesCostOnlyTheirBadPoints(t *testing.T) {
 		t.Errorf("conflicts: want bad-10 and bad-%d, got %+v", n-10, w.Conflicts())
 	}
 }
+
+// TestSplitLinesSkipsReceipts: the WAL's receipt comments travel in a
+// batch's body but are not points, so splitting a refused batch never
+// sends (or counts) them alone.
+func TestSplitLinesSkipsReceipts(t *testing.T) {
+	body := []byte("#r 1f 1732233600123\ntelemetry,device=a x=1 1\n\n#r 2e 1732233600124\ntelemetry,device=b x=2 2")
+	var got []string
+	for _, l := range splitLines(body) {
+		got = append(got, string(body[l.from:l.to]))
+	}
+	want := []string{"telemetry,device=a x=1 1", "telemetry,device=b x=2 2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("splitLines = %q, want %q", got, want)
+	}
+}
