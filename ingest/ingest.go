@@ -136,9 +136,12 @@ type Ingester struct {
 	log     *slog.Logger
 	m       *metrics
 
-	// queue feeds the telemetry and status decoders, events their own
-	// workers; tel and ev are their ack rings (acks.go).
-	queue    chan job
+	// queues feed the telemetry and status decoders, one queue each, a
+	// device's messages always to the same one (shard), so that they are
+	// handled in the order they arrived: a last will followed by the
+	// device's reconnect must leave it online. events feed their own
+	// workers; tel and ev are the ack rings (acks.go).
+	queues   []chan job
 	events   chan job
 	tel, ev  *acker
 	stopping chan struct{}
@@ -196,7 +199,7 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 		cfg:      cfg,
 		d:        d,
 		log:      d.Logger.With("component", "ingest"),
-		queue:    make(chan job, min(cfg.QueueSize, cfg.MaxUnacked)),
+		queues:   make([]chan job, cfg.Workers),
 		events:   make(chan job, cfg.EventQueueSize),
 		tel:      newAcker(cfg.MaxUnacked),
 		ev:       newAcker(cfg.EventQueueSize + cfg.EventWorkers),
@@ -204,7 +207,10 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 		warn:     throttle.New(10 * time.Second),
 		names:    newFieldNames(cfg.MaxFieldsPerDevice),
 	}
-	in.m = newMetrics(d.Metrics, func() float64 { return float64(len(in.queue)) },
+	for i := range in.queues {
+		in.queues[i] = make(chan job, max(1, min(cfg.QueueSize, cfg.MaxUnacked)/cfg.Workers))
+	}
+	in.m = newMetrics(d.Metrics, in.queueDepth,
 		func() float64 { return float64(len(in.events)) },
 		func() float64 { return float64(in.Unacked()) })
 	// Down until the first connection is up.
@@ -267,11 +273,11 @@ func (in *Ingester) Ready(context.Context) error {
 // messages not yet acknowledged stay in the broker's persistent session.
 func (in *Ingester) Run(ctx context.Context) error {
 	var workers sync.WaitGroup
-	for range in.cfg.Workers {
+	for _, q := range in.queues {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			in.work(ctx, in.queue)
+			in.work(ctx, q)
 		}()
 	}
 	for range in.cfg.EventWorkers {
@@ -402,7 +408,7 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 func (in *Ingester) onMessage(_ mqtt.Client, msg mqtt.Message) {
 	in.m.received.Inc()
 	recv := time.Now()
-	q, acks := in.queue, in.tel
+	q, acks := in.queues[shard(msg.Topic(), len(in.queues))], in.tel
 	if strings.HasSuffix(msg.Topic(), "/"+topicEvent) {
 		q, acks = in.events, in.ev
 	}
@@ -420,6 +426,33 @@ func (in *Ingester) onMessage(_ mqtt.Client, msg mqtt.Message) {
 		s.noAck = true
 		s.release()
 	}
+}
+
+// shard picks the decoder queue of a topic's device: FNV-1a of the topic
+// up to its last level (prefix/site/device), so a device's telemetry and
+// status share a queue. It does not allocate.
+func shard(topic string, n int) int {
+	if n == 1 {
+		return 0
+	}
+	if i := strings.LastIndexByte(topic, '/'); i >= 0 {
+		topic = topic[:i]
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(topic); i++ {
+		h ^= uint32(topic[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
+}
+
+// queueDepth is the messages waiting for a decoder, over all queues.
+func (in *Ingester) queueDepth() float64 {
+	n := 0
+	for _, q := range in.queues {
+		n += len(q)
+	}
+	return float64(n)
 }
 
 // work is one decoder: it owns its parser and buffers. Messages are

@@ -406,3 +406,53 @@ func TestReadyFollowsTheBroker(t *testing.T) {
 	waitFor(t, "ready again after the broker came back", func() bool { return in.Ready(context.Background()) == nil })
 	waitFor(t, "broker_disconnected cleared", func() bool { return !brokerDown() })
 }
+
+// TestDeviceMessagesKeepTheirOrder: the decoders run in parallel, but a
+// device's messages are handled in the order they arrived, so a last will
+// followed at once by the device's reconnect leaves it online, for every
+// device, however the messages fall between the workers.
+func TestDeviceMessagesKeepTheirOrder(t *testing.T) {
+	mq := testrig.Mosquitto(t)
+	ix := testrig.Influx(t, testrig.WithoutFlux())
+	ix.CreateDB("iocd")
+	const n = 300
+	devs := make([]defs.Device, n)
+	for i := range devs {
+		devs[i] = device(fmt.Sprintf("tl-%03d", i), "ben-luc", defs.KindController)
+	}
+	p := startPipeline(t, mq.URL(), ix.URL(), "iocd", pipelineOpts{devices: devs})
+	pub := publisher(t, mq.URL(), "order-pub", nil)
+	var toks []mqtt.Token
+	for _, d := range devs {
+		base := "ioc/ben-luc/" + string(d.ID) + "/status"
+		toks = append(toks, pub.Publish(base, 1, false, `{"state":"offline"}`), pub.Publish(base, 1, false, `{"state":"online"}`))
+	}
+	for _, tok := range toks {
+		if !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
+			t.Fatalf("publishing: %v", tok.Error())
+		}
+	}
+	waitFor(t, "all 600 status messages handled", func() bool {
+		return testutil.ToFloat64(p.in.m.decoded[topicStatus]) == 2*n
+	})
+	for _, d := range devs {
+		if s, _ := p.tracker.Snapshot(d.ID); s.Health != defs.HealthOnline {
+			t.Errorf("%s is %s after offline then online, want online", d.ID, s.Health)
+		}
+	}
+}
+
+func TestShardKeepsADeviceOnOneQueue(t *testing.T) {
+	for _, dev := range []string{"a", "tl-001", "cam-hn-0042", "x.y_z"} {
+		base := "ioc/tan-an/" + dev
+		want := shard(base+"/telemetry", 4)
+		for _, kind := range []string{"status", "event", "telemetry"} {
+			if got := shard(base+"/"+kind, 4); got != want {
+				t.Errorf("shard(%s/%s) = %d, want %d as for its telemetry", base, kind, got, want)
+			}
+		}
+	}
+	if got := shard("ioc/tan-an/a/telemetry", 1); got != 0 {
+		t.Errorf("shard with one queue = %d, want 0", got)
+	}
+}
