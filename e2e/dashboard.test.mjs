@@ -207,6 +207,9 @@ describe("dashboard page in Chromium", { skip }, () => {
     await eventually("badge live", () => badge(page), t => t === "live");
     assert.equal(page.url(), base + "/", "the token must be removed from the address bar");
     assert.ok(!(await page.locator("#login").isVisible()), "login form shown while connected");
+    // The wall says how far behind the telemetry path is (nothing waits here).
+    await eventually("ingest lag badge", () => page.locator("#lag").textContent(),
+      t => /dữ liệu kịp thời · \d+ chưa xác nhận/.test(t));
 
     await publish("ioc/tan-an/wl-01/telemetry", { level_m: 1.2 });
     // columns: site, kind, online, stale, offline, unknown
