@@ -345,24 +345,26 @@ func principal(r *http.Request) (string, defs.Role) {
 // shutdown stops the components in the reverse of their start order:
 //  1. HTTP stops accepting, so no API call changes state mid-shutdown;
 //  2. the dashboard hub disconnects the screens;
-//  3. ingest stops taking messages, finishes those it holds, waits briefly
+//  3. the alerts engine stops: started after ingest, it evaluates nothing
+//     while the rest stops, so a stopping iocd raises no alert;
+//  4. ingest stops taking messages, finishes those it holds, waits briefly
 //     for their points to reach the write-ahead log (a message is acked
 //     only once durable) and disconnects; with an external broker, what
 //     it had not acknowledged stays in its persistent session and is
-//     redelivered at the next start (the embedded broker keeps sessions in memory, so with it,
-//     what devices publish from here on is lost with the process: the
-//     README says to run Mosquitto where that matters);
-//  4. violations writes the clips being cut with what is buffered
+//     redelivered at the next start (the embedded broker keeps sessions
+//     in memory, so with it, what devices publish from here on is lost
+//     with the process: the README says to run Mosquitto where that
+//     matters);
+//  5. violations writes the clips being cut with what is buffered
 //     (flagged partial), so no record is left unsealed;
-//  5. the camera sessions close;
-//  6. fleet tracking stops;
-//  7. the influx writer flushes, or spools to disk what InfluxDB cannot
+//  6. the camera sessions close;
+//  7. fleet tracking stops;
+//  8. the alert notifier stops after the engine that feeds it; what it had
+//     not delivered stays in its outbox and is sent at the next start;
+//  9. the influx writer flushes, or spools to disk what InfluxDB cannot
 //     take, so no accepted reading is lost;
-//  8. the embedded broker closes after the clients that use it;
-//  9. (the alerts engine stopped first of all, right after HTTP and the
-//     hub: started after ingest, it evaluates nothing while the rest
-//     stops, so a stopping iocd raises no alert);
-//  10. the store closes last, after everything that writes to it.
+//  10. the embedded broker closes after the clients that use it;
+//  11. the store closes last, after everything that writes to it.
 func (s *service) shutdown(ctx context.Context) error {
 	var errs []error
 	for i := len(s.stops) - 1; i >= 0; i-- {
