@@ -150,6 +150,11 @@ func (s *service) start(ctx context.Context) error {
 	s.auth = auth.New(st, cfg.AdminToken, log.With("component", "auth"))
 
 	s.conditions = conditions.New()
+	// The bus owns its drop counts: bus_drops holds while a subscriber
+	// loses events and clears after a quiet minute.
+	s.runLoop("bus drops", func(ctx context.Context) error {
+		return s.bus.WatchDrops(ctx, s.conditions, 10*time.Second, time.Minute)
+	})
 
 	if cfg.MQTT.Embedded() {
 		// The broker cuts a client whose packet could never be accepted
