@@ -148,7 +148,12 @@ func TestInfluxOutage(t *testing.T) {
 	if peakRSS > 500<<20 {
 		t.Errorf("iocd peak RSS %.1f MiB, want < 500 MiB", float64(peakRSS)/(1<<20))
 	}
-	if b, err := p.backlog(); err != nil || b.OldestUnflushed != nil || b.SpoolBytes != 0 {
-		t.Errorf("after the drain: GET /api/v1/ingest = %+v, %v; want nothing behind", b, err)
-	}
+	// iocd keeps writing points of its own after the load (device_status
+	// as the silent devices go stale), so the API must come to show the
+	// spool empty and nothing older than the normal batch window (the
+	// flush interval is 1 s), not a moment with no point pending at all.
+	p.waitFor("GET /api/v1/ingest to show nothing behind", time.Minute, func() bool {
+		b, err := p.backlog()
+		return err == nil && b.SpoolBytes == 0 && b.BehindSeconds < 2
+	})
 }
