@@ -41,13 +41,45 @@ type TokenStore interface {
 	TouchToken(ctx context.Context, id int64, at time.Time) error
 }
 
+// Principal kinds: how a request proved who it is.
+const (
+	PrincipalBootstrap = "bootstrap" // the bootstrap admin token
+	PrincipalToken     = "token"     // a stored API token
+	PrincipalUser      = "user"      // a user logged in with a password (a session)
+)
+
 // Principal is who a request runs as.
 type Principal struct {
-	// Name is the token's name, or AdminName for the bootstrap token.
+	// Kind is PrincipalBootstrap, PrincipalToken or PrincipalUser.
+	Kind string `json:"kind"`
+	// Name is the token's name, the user's login name, or AdminName for
+	// the bootstrap token. Token names need not be unique: use Subject
+	// wherever a principal must be told apart from every other.
 	Name string    `json:"name"`
 	Role defs.Role `json:"role"`
-	// TokenID is the stored token's id; 0 for the bootstrap token.
+	// TokenID is the stored token's id; 0 for the bootstrap token and users.
 	TokenID int64 `json:"token_id,omitempty"`
+	// UserID is the user's id for PrincipalUser; 0 otherwise.
+	UserID int64 `json:"user_id,omitempty"`
+	// SessionID identifies the login session of a PrincipalUser. It is
+	// not the cookie's secret (that is never kept), but it is not shown
+	// either: it names the session for logout and for closing its feeds.
+	SessionID string `json:"-"`
+}
+
+// Subject names the principal uniquely and stably, for audit entries,
+// review records and evidence: "user:<name>" (login names are unique),
+// "token:<id>" (token names are not) or "bootstrap-admin".
+func (p Principal) Subject() string {
+	switch p.Kind {
+	case PrincipalUser:
+		return "user:" + p.Name
+	case PrincipalToken:
+		return fmt.Sprintf("token:%d", p.TokenID)
+	case PrincipalBootstrap:
+		return AdminName
+	}
+	return ""
 }
 
 // Authenticator checks bearer tokens and issues new ones.
@@ -91,7 +123,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	// Comparing hashes keeps the comparison constant-time and
 	// independent of the tokens' lengths.
 	if a.adminHash != nil && subtle.ConstantTimeCompare(sum[:], a.adminHash) == 1 {
-		return Principal{Name: AdminName, Role: defs.RoleAdmin}, nil
+		return Principal{Kind: PrincipalBootstrap, Name: AdminName, Role: defs.RoleAdmin}, nil
 	}
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return Principal{}, defs.Errorf(defs.EUNAUTHORIZED, "invalid bearer token")
@@ -107,7 +139,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 		return Principal{}, defs.Errorf(defs.EUNAUTHORIZED, "invalid bearer token")
 	}
 	a.touch(ctx, t.ID)
-	return Principal{Name: t.Name, Role: t.Role, TokenID: t.ID}, nil
+	return Principal{Kind: PrincipalToken, Name: t.Name, Role: t.Role, TokenID: t.ID}, nil
 }
 
 // touch records the token's use, at most once per touchEvery. A failed
