@@ -14,6 +14,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require golang.org/x/crypto v0.57.0
+
 require (
 	github.com/abema/go-mp4 v1.4.1 // indirect
 	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect

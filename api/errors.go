@@ -1,7 +1,9 @@
 package api
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/iocd/iocd/defs"
 )
@@ -29,6 +31,8 @@ var statusOf = map[string]int{
 	defs.EFORBIDDEN:    http.StatusForbidden,
 	defs.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	defs.EINTERNAL:     http.StatusInternalServerError,
+	defs.ECSRF:         http.StatusForbidden,
+	defs.ERATELIMITED:  http.StatusTooManyRequests,
 }
 
 // writeError answers with err mapped to a status and the error shape.
@@ -45,6 +49,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="iocd"`)
+	}
+	var retry interface{ RetryAfterSeconds() int }
+	if errors.As(err, &retry) {
+		w.Header().Set("Retry-After", strconv.Itoa(retry.RetryAfterSeconds()))
 	}
 	writeJSON(w, status, errorBody{Error: errorDetail{
 		Code:    code,

@@ -53,10 +53,11 @@ const (
 	DefaultMaxImportBytes = 16 << 20 // 16 MiB
 )
 
-// Authenticator checks a bearer token against the role a route needs.
-// *auth.Authenticator satisfies it.
+// Authenticator checks a request's credential (a bearer token, or a
+// login session's cookie with, for changes, its CSRF token) against the
+// role a route needs. *auth.Authenticator satisfies it.
 type Authenticator interface {
-	Authorize(ctx context.Context, token string, min defs.Role) (auth.Principal, error)
+	AuthorizeRequest(r *http.Request, min defs.Role) (auth.Principal, error)
 }
 
 var _ Authenticator = (*auth.Authenticator)(nil)
@@ -97,6 +98,11 @@ type Options struct {
 
 	// Tokens serves /api/v1/tokens (tokens.go).
 	Tokens TokenService
+
+	// Logins serves POST /login, POST /logout and /api/v1/session
+	// (auth_routes.go); Users serves /api/v1/users (users.go).
+	Logins LoginService
+	Users  UserService
 
 	// WebSocket serves /ws (websocket.go). Viewers and up; the token may
 	// come as a subprotocol, see auth.WebSocketToken.
@@ -174,6 +180,10 @@ func (s *Server) routes() {
 
 	s.tokensRoutes()
 
+	s.loginRoutes()
+
+	s.usersRoutes()
+
 	s.websocketRoutes()
 
 	s.fleetRoutes()
@@ -195,7 +205,7 @@ func (s *Server) routes() {
 // noAuth stands in for a missing Authenticator and refuses everything.
 type noAuth struct{}
 
-func (noAuth) Authorize(context.Context, string, defs.Role) (auth.Principal, error) {
+func (noAuth) AuthorizeRequest(*http.Request, defs.Role) (auth.Principal, error) {
 	return auth.Principal{}, defs.Errorf(defs.EUNAVAILABLE, "authentication is not configured on this server")
 }
 
@@ -249,6 +259,9 @@ type routeSpec struct {
 	min             defs.Role
 	query           map[string]bool
 	stream          bool
+	// websocket routes also take the token as a subprotocol
+	// (auth.WebSocketToken).
+	websocket bool
 }
 
 // streaming marks a route whose answer may take long to send (a clip, an
@@ -289,10 +302,12 @@ func (s *Server) Routes() []Route {
 }
 
 // route mounts an authenticated handler: the request must carry a bearer
-// token whose role is at least min; the principal is then in the request
-// context (auth.PrincipalFrom). query lists the accepted query parameters.
+// token or a login session (and, for a change made with a session, its
+// CSRF token) whose role is at least min; the principal is then in the
+// request context (auth.PrincipalFrom). query lists the accepted query
+// parameters.
 func (s *Server) route(method, pattern string, min defs.Role, h handlerFunc, query ...string) *routeSpec {
-	return s.handle(method, pattern, min, auth.BearerToken, h, query...)
+	return s.handle(method, pattern, min, h, query...)
 }
 
 // domain returns a router for one domain's routes: when the domain is not
@@ -319,7 +334,7 @@ func (d domainRouter) route(method, pattern string, min defs.Role, h handlerFunc
 	return d.s.route(method, pattern, min, h, query...)
 }
 
-func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.Request) string, h handlerFunc, query ...string) *routeSpec {
+func (s *Server) handle(method, pattern string, min defs.Role, h handlerFunc, query ...string) *routeSpec {
 	spec := &routeSpec{method: method, pattern: pattern, min: min, query: make(map[string]bool, len(query))}
 	for _, q := range query {
 		spec.query[q] = true
@@ -329,7 +344,14 @@ func (s *Server) handle(method, pattern string, min defs.Role, token func(*http.
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		var out http.ResponseWriter = sw
-		p, err := s.opts.Auth.Authorize(r.Context(), token(r), min)
+		areq := r
+		if spec.websocket && auth.BearerToken(r) == "" {
+			if tok := auth.WebSocketToken(r); tok != "" {
+				areq = r.Clone(r.Context())
+				areq.Header.Set("Authorization", "Bearer "+tok)
+			}
+		}
+		p, err := s.opts.Auth.AuthorizeRequest(areq, min)
 		if err == nil {
 			err = spec.checkQuery(r)
 		}

@@ -91,12 +91,28 @@ type Authenticator struct {
 
 	mu      sync.Mutex
 	touched map[int64]time.Time // last last_used_at write per token id
+
+	audit   AuditWriter
+	sess    *sessions     // nil: password logins are off (WithSessions)
+	recheck time.Duration // how often Run re-checks the credentials of open feeds
+
+	endMu sync.Mutex
+	ended map[string]*endWatch // by credKey
+	never chan struct{}        // Ended's answer for the bootstrap token
 }
 
 // New returns an Authenticator over store. adminToken, if not empty, is a
-// bootstrap token with the admin role that is not in the store.
-func New(store TokenStore, adminToken string, log *slog.Logger) *Authenticator {
-	a := &Authenticator{store: store, log: log, now: time.Now, touched: map[int64]time.Time{}}
+// bootstrap token with the admin role that is not in the store. If store
+// can AddAudit, token creation and revocation are audited.
+func New(store TokenStore, adminToken string, log *slog.Logger, opts ...Option) *Authenticator {
+	a := &Authenticator{store: store, log: log, now: time.Now, touched: map[int64]time.Time{},
+		audit: noAudit{}, recheck: 15 * time.Second, ended: map[string]*endWatch{}, never: make(chan struct{})}
+	if aw, ok := store.(AuditWriter); ok {
+		a.audit = aw
+	}
+	for _, o := range opts {
+		o(a)
+	}
 	if adminToken != "" {
 		h := sha256.Sum256([]byte(adminToken))
 		a.adminHash = h[:]
@@ -200,6 +216,7 @@ func (a *Authenticator) CreateToken(ctx context.Context, role defs.Role, name st
 	if err != nil {
 		return "", defs.Token{}, fmt.Errorf("creating token: %w", err)
 	}
+	writeAudit(ctx, a.audit, a.log, a.now(), "token.create", fmt.Sprintf("token:%d", t.ID), fmt.Sprintf("name=%q role=%s", t.Name, t.Role))
 	return plain, t, nil
 }
 
@@ -208,7 +225,13 @@ func (a *Authenticator) ListTokens(ctx context.Context) ([]defs.Token, error) {
 	return a.store.ListTokens(ctx)
 }
 
-// RevokeToken stops a token from authenticating, from the next request on.
+// RevokeToken stops a token from authenticating, from the next request
+// on, and ends its open feeds.
 func (a *Authenticator) RevokeToken(ctx context.Context, id int64) error {
-	return a.store.RevokeToken(ctx, id, a.now())
+	if err := a.store.RevokeToken(ctx, id, a.now()); err != nil {
+		return err
+	}
+	a.end(credKey(Principal{Kind: PrincipalToken, TokenID: id}))
+	writeAudit(ctx, a.audit, a.log, a.now(), "token.revoke", fmt.Sprintf("token:%d", id), "")
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 //	1-99     devices, tokens
 //	100-199  violations, review, audit
 //	200-299  alerts
+//	300-349  users, sessions
 type migration struct {
 	version int
 	name    string
