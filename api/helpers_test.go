@@ -30,6 +30,7 @@ type rig struct {
 	srv    *httptest.Server
 	store  *store.SQLite
 	auth   *auth.Authenticator
+	users  *auth.Users
 	reg    *devices.Registry
 	bus    *bus.Bus
 	tokens map[defs.Role]string // a token per role, created through the store
@@ -40,6 +41,8 @@ type rigSetup struct {
 	cfg       config.Config
 	opts      api.Options
 	noDevices bool // leave the devices domain unwired
+	sessions  auth.SessionConfig
+	tls       bool // serve over TLS (httptest.NewTLSServer)
 }
 
 type rigOption func(*rigSetup)
@@ -64,8 +67,16 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	if err != nil {
 		t.Fatalf("devices.New: %v", err)
 	}
-	a := auth.New(st, adminToken, log)
+	users := auth.NewUsers(st, log)
+	users.SetArgon2(testArgon2)
+	a := auth.New(st, adminToken, log, auth.WithSessions(setup.sessions, users, st, promReg))
 	o.Auth = a
+	if o.Logins == nil {
+		o.Logins = a
+	}
+	if o.Users == nil {
+		o.Users = users
+	}
 	if !setup.noDevices {
 		o.Devices = reg
 	}
@@ -75,9 +86,14 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	if o.Ready == nil {
 		o.Ready = []api.ReadyCheck{{Name: "store", Check: st.Ping}}
 	}
-	srv := httptest.NewServer(api.New(o).Handler())
+	var srv *httptest.Server
+	if setup.tls {
+		srv = httptest.NewTLSServer(api.New(o).Handler())
+	} else {
+		srv = httptest.NewServer(api.New(o).Handler())
+	}
 	t.Cleanup(srv.Close)
-	r := &rig{t: t, srv: srv, store: st, auth: a, reg: reg, bus: b, tokens: map[defs.Role]string{}}
+	r := &rig{t: t, srv: srv, store: st, auth: a, users: users, reg: reg, bus: b, tokens: map[defs.Role]string{}}
 	for _, role := range []defs.Role{defs.RoleViewer, defs.RoleOperator, defs.RoleReviewer, defs.RoleAdmin} {
 		plain, _, err := a.CreateToken(ctx, role, "test-"+role.String())
 		if err != nil {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -168,5 +169,44 @@ func TestLimiterBoundedAndUnresettable(t *testing.T) {
 	l.prune(later)
 	if n := l.size(); n != 0 {
 		t.Errorf("after prune: want 0 keys, got %d", n)
+	}
+}
+
+func TestLoginLimitsPerUserAndPerAddress(t *testing.T) {
+	r := newLoginRig(t, SessionConfig{})
+	ctx := context.Background()
+	if _, err := r.users.Create(ctx, "anna", defs.RoleViewer, "long enough pw"); err != nil {
+		t.Fatal(err)
+	}
+	// Five failures for anna, each from its own address: anna is limited
+	// from any address, and other users from those addresses are not.
+	for i := 0; i < 5; i++ {
+		if _, err := r.a.Login(ctx, "anna", "wrong", false, "10.0.0."+string(rune('1'+i))); defs.ErrorCode(err) != defs.EUNAUTHORIZED {
+			t.Fatalf("attempt %d: want unauthorized, got %v", i+1, err)
+		}
+	}
+	_, err := r.a.Login(ctx, "anna", "long enough pw", false, "10.9.9.9")
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || defs.ErrorCode(err) != defs.ERATELIMITED || rl.RetryAfterSeconds() != 60 {
+		t.Fatalf("anna from a fresh address: want rate limited for 60 s, got %v", err)
+	}
+	if _, err := r.users.Create(ctx, "bob", defs.RoleViewer, "long enough pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.a.Login(ctx, "bob", "long enough pw", false, "10.0.0.1"); err != nil {
+		t.Errorf("bob from an address anna failed from once: %v", err)
+	}
+	// Five failures from one address for different names: that address
+	// is limited, even for a right password.
+	for i := 0; i < 5; i++ {
+		r.a.Login(ctx, "nobody"+string(rune('a'+i)), "wrong", false, "10.1.1.1")
+	}
+	if _, err := r.a.Login(ctx, "bob", "long enough pw", false, "10.1.1.1"); defs.ErrorCode(err) != defs.ERATELIMITED {
+		t.Errorf("bob from the flooded address: want rate limited, got %v", err)
+	}
+	// A minute later both may try again.
+	r.clock.t = r.clock.t.Add(time.Minute)
+	if _, err := r.a.Login(ctx, "anna", "long enough pw", false, "10.1.1.1"); err != nil {
+		t.Errorf("a minute later: %v", err)
 	}
 }
