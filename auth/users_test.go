@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +25,22 @@ type loginRig struct {
 	clock *fakeClock
 }
 
-type fakeClock struct{ t time.Time }
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *fakeClock) now() time.Time { return c.t }
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
 
 func newLoginRig(t *testing.T, cfg SessionConfig) loginRig {
 	t.Helper()
@@ -205,7 +219,7 @@ func TestLoginLimitsPerUserAndPerAddress(t *testing.T) {
 		t.Errorf("bob from the flooded address: want rate limited, got %v", err)
 	}
 	// A minute later both may try again.
-	r.clock.t = r.clock.t.Add(time.Minute)
+	r.clock.advance(time.Minute)
 	if _, err := r.a.Login(ctx, "anna", "long enough pw", false, "10.1.1.1"); err != nil {
 		t.Errorf("a minute later: %v", err)
 	}
