@@ -40,6 +40,7 @@ type Config struct {
 	Retention  Retention  `yaml:"retention"`
 	HTTP       HTTP       `yaml:"http"`
 	Alerts     Alerts     `yaml:"alerts"`
+	Auth       Auth       `yaml:"auth"`
 }
 
 // Log configures the process logger.
@@ -85,6 +86,7 @@ func Default() Config {
 		Retention:      defaultRetention(),
 		HTTP:           defaultHTTP(),
 		Alerts:         defaultAlerts(),
+		Auth:           defaultAuth(),
 	}
 }
 
@@ -129,6 +131,7 @@ func (c *Config) Validate() error {
 	c.HTTP.validate(bad)
 	checkRanges(c, bad)
 	c.Alerts.validate(bad)
+	c.Auth.validate(bad)
 	return errors.Join(errs...)
 }
 

@@ -171,3 +171,36 @@ func TestREADMEListsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPTLSKeys(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeTestCert(t, dir)
+	cases := []struct {
+		name    string
+		vars    map[string]string
+		wantErr string
+		wantTLS bool
+	}{
+		{"neither", nil, "", false},
+		{"both by the short variables", map[string]string{"IOCD_TLS_CERT": cert, "IOCD_TLS_KEY": key}, "", true},
+		{"both by the derived variables", map[string]string{"IOCD_HTTP_TLS_CERT": cert, "IOCD_HTTP_TLS_KEY": key}, "", true},
+		{"cert without key", map[string]string{"IOCD_TLS_CERT": cert}, "http.tls_key (IOCD_HTTP_TLS_KEY): http.tls_cert and http.tls_key must be set together", false},
+		{"key without cert", map[string]string{"IOCD_TLS_KEY": key}, "http.tls_cert (IOCD_HTTP_TLS_CERT): http.tls_cert and http.tls_key must be set together", false},
+		{"unreadable file", map[string]string{"IOCD_TLS_CERT": filepath.Join(dir, "nope.pem"), "IOCD_TLS_KEY": key}, "http.tls_cert (IOCD_HTTP_TLS_CERT): cannot load", false},
+		{"key of another certificate", map[string]string{"IOCD_TLS_CERT": cert, "IOCD_TLS_KEY": cert}, "cannot load", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := load(t, nil, c.vars)
+			if c.wantErr == "" {
+				if err != nil || cfg.HTTP.TLS() != c.wantTLS {
+					t.Fatalf("want TLS %t and no error, got %t, %v", c.wantTLS, cfg.HTTP.TLS(), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("want an error with %q, got %v", c.wantErr, err)
+			}
+		})
+	}
+}

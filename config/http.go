@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // HTTP bounds what clients of the HTTP server (the API, /ws, /metrics and
 // the dashboard page on http_addr) may hold: no client, with or without a
@@ -24,7 +27,16 @@ type HTTP struct {
 	StreamIdle Duration `yaml:"stream_idle" range:"100ms,1h"`
 	// IdleTimeout closes a keep-alive connection idle this long.
 	IdleTimeout Duration `yaml:"idle_timeout" range:"100ms,1h"`
+
+	// TLSCert and TLSKey are PEM files of the server's certificate (with
+	// its chain) and key: set both to serve HTTPS on http_addr (session
+	// cookies are then Secure). Also IOCD_TLS_CERT and IOCD_TLS_KEY.
+	TLSCert string `yaml:"tls_cert" env:"IOCD_TLS_CERT"`
+	TLSKey  string `yaml:"tls_key" env:"IOCD_TLS_KEY"`
 }
+
+// TLS reports whether the HTTP server serves TLS.
+func (h HTTP) TLS() bool { return h.TLSCert != "" && h.TLSKey != "" }
 
 func defaultHTTP() HTTP {
 	return HTTP{
@@ -37,6 +49,18 @@ func defaultHTTP() HTTP {
 	}
 }
 
-func (h HTTP) validate(badFunc) {
-	// Every key is numeric and checked by its range tag.
+func (h HTTP) validate(bad badFunc) {
+	// The numeric keys are checked by their range tags.
+	switch {
+	case (h.TLSCert == "") != (h.TLSKey == ""):
+		key := "http.tls_key"
+		if h.TLSCert == "" {
+			key = "http.tls_cert"
+		}
+		bad(key, "http.tls_cert and http.tls_key must be set together (or neither, for plain HTTP)")
+	case h.TLS():
+		if _, err := tls.LoadX509KeyPair(h.TLSCert, h.TLSKey); err != nil {
+			bad("http.tls_cert", "cannot load the certificate and key: %v", err)
+		}
+	}
 }

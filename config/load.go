@@ -55,7 +55,10 @@ type leaf struct {
 	// rng is the `range:"min,max"` tag: the bounds Validate enforces
 	// (ranges.go). Every numeric key has one.
 	rng string
-	v   reflect.Value
+	// envAlias is the `env` tag: a shorter variable also accepted (the
+	// derived one wins when both are set).
+	envAlias string
+	v        reflect.Value
 }
 
 // leaves walks c and returns every scalar key, in declaration order. Maps
@@ -76,7 +79,7 @@ func leaves(c *Config) []leaf {
 				key = prefix + "." + name
 			}
 			fv := v.Field(i)
-			l := leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", rng: f.Tag.Get("range"), v: fv}
+			l := leaf{key: key, secret: f.Tag.Get("secret") == "true", urlSecret: f.Tag.Get("secret") == "url", rng: f.Tag.Get("range"), envAlias: f.Tag.Get("env"), v: fv}
 			switch {
 			case f.Type == reflect.TypeOf(Duration(0)):
 				out = append(out, l)
@@ -157,9 +160,14 @@ func (c *Config) LoadFile(path string) error {
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	var errs []error
 	for _, l := range leaves(c) {
-		if v, ok := lookup(EnvName(l.key)); ok {
-			if err := l.set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", EnvName(l.key), err))
+		for _, name := range []string{l.envAlias, EnvName(l.key)} {
+			if name == "" {
+				continue
+			}
+			if v, ok := lookup(name); ok {
+				if err := l.set(v); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				}
 			}
 		}
 	}

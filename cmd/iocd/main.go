@@ -33,6 +33,7 @@ func commands() []command {
 		{"serve", "run the service (the default)", runServe},
 		{"demo", "run the service with a local InfluxDB and simulated devices and cameras", runDemo},
 		{"token", "manage API bearer tokens (token create --role R --name N)", runToken},
+		{"user", "manage users who log in with a password (user add --role R NAME)", runUser},
 		{"sim", "run a simulator against a broker (sim devices)", runSim},
 		{"verify", "check the violation hash chain and every evidence file", runVerify},
 		{"version", "print the version", runVersion},

@@ -57,6 +57,7 @@ type service struct {
 	bus      *bus.Bus
 	registry *devices.Registry
 	auth     *auth.Authenticator
+	users    *auth.Users
 	broker   *broker.Broker // nil with an external broker
 	alerts   *alerts.Engine
 	// conditions is the registry of the service's own conditions
@@ -147,7 +148,14 @@ func (s *service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("device registry: %w", err)
 	}
-	s.auth = auth.New(st, cfg.AdminToken, log.With("component", "auth"))
+	// Users log in with a password; their sessions, the login rate limit
+	// and the re-check behind Ended live in the authenticator.
+	s.users = auth.NewUsers(st, log.With("component", "auth"))
+	s.auth = auth.New(st, cfg.AdminToken, log.With("component", "auth"), auth.WithSessions(auth.SessionConfig{
+		Idle: cfg.Auth.SessionIdle.D(), Max: cfg.Auth.SessionMax.D(), KioskMax: cfg.Auth.KioskSessionMax.D(),
+		FailuresPerMinute: cfg.Auth.LoginFailures,
+	}, s.users, st, s.prom))
+	s.runLoop("auth", s.auth.Run)
 
 	s.conditions = conditions.New()
 	// The bus owns its drop counts: bus_drops holds while a subscriber
@@ -283,6 +291,8 @@ func (s *service) startHTTP() error {
 		},
 		Devices:    s.registry,
 		Tokens:     s.auth,
+		Logins:     s.auth,
+		Users:      s.users,
 		Alerts:     s.alerts,
 		WebSocket:  s.hub.Handler(principal),
 		Fleet:      s.fleet,
@@ -306,6 +316,9 @@ func (s *service) startHTTP() error {
 	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, apiSrv.Handler())
 	}
+	// Logins: POST only, so that GET /login stays the page's.
+	mux.Handle("POST /login", apiSrv.Handler())
+	mux.Handle("POST /logout", apiSrv.Handler())
 	mux.Handle("/", opts.Deadlines.Wrap(dashboard.PageHandler()))
 
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
@@ -328,7 +341,12 @@ func (s *service) startHTTP() error {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	served := make(chan error, 1)
-	go func() { served <- s.httpSrv.Serve(ln) }()
+	if s.cfg.HTTP.TLS() {
+		// Validate has loaded the pair once; ServeTLS loads it again.
+		go func() { served <- s.httpSrv.ServeTLS(ln, s.cfg.HTTP.TLSCert, s.cfg.HTTP.TLSKey) }()
+	} else {
+		go func() { served <- s.httpSrv.Serve(ln) }()
+	}
 	s.onStop("http", func(ctx context.Context) error {
 		// Stop accepting first, so nothing new arrives while the rest
 		// drains; open websockets are cut when the hub stops.
