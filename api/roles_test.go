@@ -54,14 +54,16 @@ func endpoints() []endpoint {
 		{method: "DELETE", min: defs.RoleAdmin, pathFor: func(n int) string { return fmt.Sprintf("/api/v1/tokens/%d", n) }},
 		{method: "GET", path: "/api/v1/users", min: defs.RoleAdmin},
 		{method: "POST", path: "/api/v1/users", min: defs.RoleAdmin,
-			body: func(n int) any { return map[string]string{"name": fmt.Sprintf("u%d", n), "role": "viewer", "password": testPassword} }},
+			body: func(n int) any {
+				return map[string]string{"name": fmt.Sprintf("u%d", n), "role": "viewer", "password": testPassword}
+			}},
 		{method: "PATCH", min: defs.RoleAdmin, pathFor: func(n int) string { return fmt.Sprintf("/api/v1/users/p%d", n) },
 			prepare: func(t *testing.T, r *rig, n int) {
 				if _, err := r.users.Create(context.Background(), fmt.Sprintf("p%d", n), defs.RoleViewer, testPassword); err != nil {
 					t.Fatal(err)
 				}
 			},
-			body:    func(int) any { return map[string]string{"role": "operator"} }},
+			body: func(int) any { return map[string]string{"role": "operator"} }},
 		{method: "GET", path: "/api/v1/session", min: defs.RoleViewer},
 		{method: "POST", path: "/logout", min: defs.RoleViewer},
 	}
