@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -69,7 +70,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var req loginRequest
-	ct := r.Header.Get("Content-Type")
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/x-www-form-urlencoded" {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {

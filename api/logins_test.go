@@ -335,3 +335,22 @@ func (r response) orNot503() response {
 	}
 	return r
 }
+
+func TestLoginByForm(t *testing.T) {
+	r := newRig(t)
+	r.addUser("wall", defs.RoleViewer)
+	req, err := http.NewRequest("POST", r.srv.URL+"/login", strings.NewReader("user=wall&password="+strings.ReplaceAll(testPassword, " ", "+")+"&remember=on"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+	resp, err := r.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"kiosk":true`) || len(resp.Cookies()) != 1 {
+		t.Errorf("form login: want 200, a kiosk session and its cookie, got %d %s", resp.StatusCode, b)
+	}
+}

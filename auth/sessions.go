@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -162,6 +163,7 @@ func (a *Authenticator) Login(ctx context.Context, name, password string, rememb
 		return LoginResult{}, defs.Errorf(defs.EUNAVAILABLE, "password logins are not enabled on this server")
 	}
 	now := a.now()
+	addr = addressKey(addr)
 	userKey := "u:" + name
 	if len(userKey) > 200 {
 		userKey = userKey[:200]
@@ -211,6 +213,22 @@ func (a *Authenticator) Login(ctx context.Context, name, password string, rememb
 	p := userPrincipal(u, sess)
 	writeAudit(WithPrincipal(ctx, p), a.audit, a.log, now, "session.login", p.Subject(), "kiosk="+strconv.FormatBool(remember))
 	return LoginResult{Secret: secret, CSRF: csrf, Principal: p, Kiosk: remember, ExpiresAt: sess.ExpiresAt}, nil
+}
+
+// addressKey is the rate limit's key for a remote address: the address
+// itself for IPv4, its /64 for IPv6, since one client commonly holds a
+// whole /64 and could otherwise rotate through it.
+func addressKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
 }
 
 func rateLimited(d time.Duration) error {

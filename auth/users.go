@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,11 @@ type Users struct {
 	dummyOnce sync.Once
 	dummy     string
 
+	// hashing bounds the argon2id computations running at once: each
+	// takes params.MemoryKiB, so a flood of logins from many addresses
+	// (each under its rate limit) waits here instead of taking gigabytes.
+	hashing chan struct{}
+
 	mu       sync.Mutex
 	onChange []func(userID int64) // told of role, password and disabled changes
 }
@@ -51,7 +57,8 @@ type Users struct {
 // NewUsers returns Users over store. If store can AddAudit, changes are
 // audited.
 func NewUsers(store UserStore, log *slog.Logger) *Users {
-	u := &Users{store: store, audit: noAudit{}, log: log, params: DefaultArgon2, now: time.Now}
+	u := &Users{store: store, audit: noAudit{}, log: log, params: DefaultArgon2, now: time.Now,
+		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	if aw, ok := store.(AuditWriter); ok {
 		u.audit = aw
 	}
@@ -100,7 +107,7 @@ func (u *Users) Create(ctx context.Context, name string, role defs.Role, passwor
 	if err := checkPassword(password); err != nil {
 		return defs.User{}, err
 	}
-	hash, err := hashPassword(password, u.params)
+	hash, err := u.hash(ctx, password)
 	if err != nil {
 		return defs.User{}, err
 	}
@@ -117,7 +124,7 @@ func (u *Users) SetPassword(ctx context.Context, name, password string) (defs.Us
 	if err := checkPassword(password); err != nil {
 		return defs.User{}, err
 	}
-	hash, err := hashPassword(password, u.params)
+	hash, err := u.hash(ctx, password)
 	if err != nil {
 		return defs.User{}, err
 	}
@@ -161,7 +168,7 @@ func (u *Users) Update(ctx context.Context, name string, role *defs.Role, passwo
 		if err := checkPassword(*password); err != nil {
 			return defs.User{}, err
 		}
-		hash, err := hashPassword(*password, u.params)
+		hash, err := u.hash(ctx, *password)
 		if err != nil {
 			return defs.User{}, err
 		}
@@ -210,16 +217,39 @@ func (u *Users) Check(ctx context.Context, name, password string) (defs.User, er
 	usr, hash, err := u.store.UserByName(ctx, name)
 	switch {
 	case defs.ErrorCode(err) == defs.ENOTFOUND:
-		verifyPassword(password, u.dummyHash())
-		return defs.User{}, bad
+		hash = u.dummyHash()
 	case err != nil:
 		return defs.User{}, fmt.Errorf("checking password: %w", err)
 	}
+	if err := u.acquire(ctx); err != nil {
+		return defs.User{}, err
+	}
 	ok := verifyPassword(password, hash)
-	if !ok || usr.Disabled {
+	<-u.hashing
+	if !ok || usr.ID == 0 || usr.Disabled {
 		return defs.User{}, bad
 	}
 	return usr, nil
+}
+
+// hash returns the encoded hash of a new password, within the bound on
+// concurrent hashing.
+func (u *Users) hash(ctx context.Context, password string) (string, error) {
+	if err := u.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer func() { <-u.hashing }()
+	return hashPassword(password, u.params)
+}
+
+// acquire takes a hashing slot, or gives up when ctx ends.
+func (u *Users) acquire(ctx context.Context) error {
+	select {
+	case u.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return defs.Errorf(defs.EUNAVAILABLE, "too many logins at once; try again")
+	}
 }
 
 func (u *Users) dummyHash() string {

@@ -224,3 +224,17 @@ func TestLoginLimitsPerUserAndPerAddress(t *testing.T) {
 		t.Errorf("a minute later: %v", err)
 	}
 }
+
+func TestAddressKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":                "192.0.2.7",
+		"::ffff:192.0.2.7":         "192.0.2.7",
+		"2001:db8:1:2:aaaa::1":     "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff::": "2001:db8:1:2::/64",
+		"not-an-ip":                "not-an-ip",
+	} {
+		if got := addressKey(in); got != want {
+			t.Errorf("addressKey(%q): want %q, got %q", in, want, got)
+		}
+	}
+}
