@@ -133,6 +133,12 @@ func TestSessionLifecycle(t *testing.T) {
 	r := newRig(t)
 	r.addUser("anna", defs.RoleOperator)
 	l := r.login("anna", false)
+	// The store keeps the cookie's secret only as its SHA-256.
+	var n int
+	if err := r.store.DB().QueryRow(`SELECT COUNT(*) FROM sessions WHERE hash = ? AND id <> ? AND hash <> ?`,
+		auth.HashToken(l.cookie.Value), l.cookie.Value, l.cookie.Value).Scan(&n); err != nil || n != 1 {
+		t.Errorf("sessions: want the cookie kept by its hash only, got %d rows, %v", n, err)
+	}
 
 	got := r.withCookie(l, false, "GET", "/api/v1/session", nil)
 	wantStatus(t, got, http.StatusOK)
