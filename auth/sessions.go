@@ -164,10 +164,7 @@ func (a *Authenticator) Login(ctx context.Context, name, password string, rememb
 	}
 	now := a.now()
 	addr = addressKey(addr)
-	userKey := "u:" + name
-	if len(userKey) > 200 {
-		userKey = userKey[:200]
-	}
+	userKey := name
 	if d := s.byAddr.retryAfter(addr, now); d > 0 {
 		s.refused.WithLabelValues(reasonLimitAddr).Inc()
 		return LoginResult{}, rateLimited(d)
@@ -176,12 +173,17 @@ func (a *Authenticator) Login(ctx context.Context, name, password string, rememb
 		s.refused.WithLabelValues(reasonLimitUser).Inc()
 		return LoginResult{}, rateLimited(d)
 	}
-	u, err := s.users.Check(ctx, name, password)
+	u, known, err := s.users.check(ctx, name, password)
 	if err != nil {
 		if defs.ErrorCode(err) == defs.EUNAUTHORIZED {
 			s.refused.WithLabelValues(reasonBad).Inc()
 			s.byAddr.fail(addr, now)
-			s.byUser.fail(userKey, now)
+			// Only names of users are counted per user: guessing names
+			// that are no one's is limited by the address, and cannot
+			// fill the per-user limiter.
+			if known {
+				s.byUser.fail(userKey, now)
+			}
 		}
 		return LoginResult{}, err
 	}

@@ -210,26 +210,34 @@ func (u *Users) List(ctx context.Context) ([]defs.User, error) {
 // user is disabled. It takes about as long for an unknown name as for a
 // wrong password.
 func (u *Users) Check(ctx context.Context, name, password string) (defs.User, error) {
+	usr, _, err := u.check(ctx, name, password)
+	return usr, err
+}
+
+// check is Check that also says, for the rate limit only, whether the
+// name is a user's.
+func (u *Users) check(ctx context.Context, name, password string) (defs.User, bool, error) {
 	bad := defs.Errorf(defs.EUNAUTHORIZED, "wrong user name or password")
-	if len(password) > 4*MaxPasswordLen {
-		return defs.User{}, bad
-	}
 	usr, hash, err := u.store.UserByName(ctx, name)
+	known := err == nil
 	switch {
 	case defs.ErrorCode(err) == defs.ENOTFOUND:
 		hash = u.dummyHash()
 	case err != nil:
-		return defs.User{}, fmt.Errorf("checking password: %w", err)
+		return defs.User{}, false, fmt.Errorf("checking password: %w", err)
+	}
+	if len(password) > 4*MaxPasswordLen {
+		return defs.User{}, known, bad
 	}
 	if err := u.acquire(ctx); err != nil {
-		return defs.User{}, err
+		return defs.User{}, known, err
 	}
 	ok := verifyPassword(password, hash)
 	<-u.hashing
-	if !ok || usr.ID == 0 || usr.Disabled {
-		return defs.User{}, bad
+	if !ok || !known || usr.Disabled {
+		return defs.User{}, known, bad
 	}
-	return usr, nil
+	return usr, true, nil
 }
 
 // hash returns the encoded hash of a new password, within the bound on

@@ -218,6 +218,9 @@ func TestLoginLimitsPerUserAndPerAddress(t *testing.T) {
 	if _, err := r.a.Login(ctx, "bob", "long enough pw", false, "10.1.1.1"); defs.ErrorCode(err) != defs.ERATELIMITED {
 		t.Errorf("bob from the flooded address: want rate limited, got %v", err)
 	}
+	if n := r.a.sess.byUser.size(); n != 1 {
+		t.Errorf("per-user limiter: want anna only (made-up names are not tracked), got %d keys", n)
+	}
 	// A minute later both may try again.
 	r.clock.advance(time.Minute)
 	if _, err := r.a.Login(ctx, "anna", "long enough pw", false, "10.1.1.1"); err != nil {
