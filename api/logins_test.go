@@ -360,3 +360,25 @@ func TestLoginByForm(t *testing.T) {
 		t.Errorf("form login: want 200, a kiosk session and its cookie, got %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestWebSocketBySessionCookie: a browser logged in with a password opens
+// the feed with its cookie alone (the upgrade is a GET: no CSRF token), and
+// not once it has logged out.
+func TestWebSocketBySessionCookie(t *testing.T) {
+	r := newRig(t, func(s *rigSetup) {
+		s.opts.WebSocket = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			p, _ := auth.PrincipalFrom(req.Context())
+			w.Header().Set("X-Principal", p.Subject())
+			w.WriteHeader(http.StatusTeapot) // stands in for the upgrade
+		})
+	})
+	r.addUser("wall", defs.RoleViewer)
+	l := r.login("wall", true)
+	got := r.withCookie(l, false, "GET", "/ws", nil)
+	wantStatus(t, got, http.StatusTeapot)
+	if p := got.header.Get("X-Principal"); p != "user:wall" {
+		t.Errorf("feed principal: want user:wall, got %q", p)
+	}
+	wantStatus(t, r.withCookie(l, true, "POST", "/logout", nil), http.StatusNoContent)
+	wantStatus(t, r.withCookie(l, false, "GET", "/ws", nil), http.StatusUnauthorized)
+}
