@@ -1,8 +1,12 @@
 // Package auth owns who may call iocd: API bearer tokens (created, listed,
-// revoked; stored only as SHA-256 hashes), the bootstrap admin token, the
-// role each token carries, and the principal a request runs as. It decides
-// nothing about HTTP status codes: it returns coded defs errors
-// (EUNAUTHORIZED, EFORBIDDEN) that the API edge maps.
+// revoked; stored only as SHA-256 hashes), the bootstrap admin token, users
+// who log in with a password (argon2id hashes) and their sessions (cookie
+// secrets stored as SHA-256, idle and absolute expiry, CSRF tokens, a
+// rate limit on failed logins), the role each credential carries, the
+// principal a request runs as, and when that principal's credential ends
+// (Ended). It decides nothing about HTTP status codes: it returns coded
+// defs errors (EUNAUTHORIZED, EFORBIDDEN, ECSRF, ERATELIMITED) that the API
+// edge maps.
 package auth
 
 import (
@@ -82,7 +86,8 @@ func (p Principal) Subject() string {
 	return ""
 }
 
-// Authenticator checks bearer tokens and issues new ones.
+// Authenticator checks bearer tokens and login sessions, issues tokens,
+// opens and ends sessions, and tells feeds when a credential ends.
 type Authenticator struct {
 	store     TokenStore
 	adminHash []byte // SHA-256 of the bootstrap admin token; nil: none

@@ -1,7 +1,7 @@
 // Package store owns iocd's embedded relational store: one SQLite database
 // (modernc.org/sqlite, pure Go, WAL) under the data dir, its schema
-// migrations, and the SQL behind the registry, tokens, violations and audit
-// log. Consumers declare the small interfaces they need next to their use;
+// migrations, and the SQL behind the registry, tokens, users and their
+// login sessions, violations and audit log. Consumers declare the small interfaces they need next to their use;
 // *SQLite satisfies them, and a PostgreSQL implementation can satisfy the
 // same interfaces later without touching the consumers.
 package store
