@@ -187,6 +187,7 @@ func (a *Authenticator) stillValid(ctx context.Context, p Principal) (bool, time
 func (a *Authenticator) Run(ctx context.Context) error {
 	t := time.NewTicker(a.recheck)
 	defer t.Stop()
+	a.sweepSessions(ctx)
 	sweep := 0
 	for {
 		select {
@@ -215,10 +216,21 @@ func (a *Authenticator) Run(ctx context.Context) error {
 			s.byUser.prune(now)
 			s.byAddr.prune(now)
 			if sweep++; sweep%40 == 0 { // every 10 minutes at the default 15 s
-				if _, err := s.store.DeleteExpiredSessions(ctx, now, now.Add(-s.cfg.Idle)); err != nil {
-					a.log.Warn("deleting expired sessions", "err", err)
-				}
+				a.sweepSessions(ctx)
 			}
 		}
+	}
+}
+
+// sweepSessions deletes the sessions that have expired, so the table
+// holds live ones only (a request with an expired cookie deletes its own).
+func (a *Authenticator) sweepSessions(ctx context.Context) {
+	s := a.sess
+	if s == nil {
+		return
+	}
+	now := a.now()
+	if _, err := s.store.DeleteExpiredSessions(ctx, now, now.Add(-s.cfg.Idle)); err != nil {
+		a.log.Warn("deleting expired sessions", "err", err)
 	}
 }
