@@ -42,7 +42,8 @@ build:
 # demo installs what is missing (InfluxDB into ~/.cache/iocd-tools), then runs
 # iocd with its embedded broker, a local InfluxDB under ./var and the
 # simulators; it prints the dashboard URL and an admin token.
-demo: setup
+demo:
+	scripts/setup.sh demo
 	$(GO) run ./cmd/iocd demo
 
 # The ingest benchmarks run by hand, never in CI: real Mosquitto and
