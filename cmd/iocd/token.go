@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
@@ -41,7 +40,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
-	cfg, err := ld.Load(os.LookupEnv)
+	cfg, err := cliConfig(fs, ld, stderr)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := ld.Load(os.LookupEnv)
+	cfg, err := cliConfig(fs, ld, stderr)
 	if err != nil {
 		return err
 	}
