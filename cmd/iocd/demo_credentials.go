@@ -41,10 +41,10 @@ type demoCredentials struct {
 // wall screen (a viewer kept logged in as a kiosk), the operator at the
 // desk, the traffic police reviewing clips, the engineer running it all.
 var demoAccounts = []demoAccount{
-	{Name: "wall", Role: defs.RoleViewer, For: `the wall screen: tick "keep this screen logged in"`},
-	{Name: "operator", Role: defs.RoleOperator, For: "acknowledges and silences alerts"},
-	{Name: "reviewer", Role: defs.RoleReviewer, For: "traffic police: plates, clips, reviews"},
-	{Name: "admin", Role: defs.RoleAdmin, For: "devices, users, tokens, alert rules"},
+	{Name: "wall", Role: defs.RoleViewer, For: "the wall screen, as a kiosk"},
+	{Name: "operator", Role: defs.RoleOperator, For: "acknowledges alerts"},
+	{Name: "reviewer", Role: defs.RoleReviewer, For: "traffic police: plates, clips"},
+	{Name: "admin", Role: defs.RoleAdmin, For: "devices, users, tokens, rules"},
 }
 
 // loadDemoCredentials reads the demo's credentials from dataDir, makes
@@ -102,7 +102,7 @@ func ensureDemoUsers(ctx context.Context, creds demoCredentials, create demoUser
 
 // errNoUserStore is what the demo's user creation says until the logins
 // branch's user store is wired in (see the TODO in runDemo).
-var errNoUserStore = errors.New("this build has no user store: the accounts are not created")
+var errNoUserStore = errors.New("no user store in this build")
 
 // noDemoUsers stands in for the logins branch's (*auth.Users).Create.
 func noDemoUsers(context.Context, string, defs.Role, string) error { return errNoUserStore }

@@ -49,7 +49,7 @@ func (b demoBanner) write(w io.Writer) {
 	for _, a := range b.Creds.Accounts {
 		lines = append(lines, fmt.Sprintf("  %-*s  %-*s  %-*s  %s", nameW, a.Name, roleW, a.Role, pwW, a.Password, a.For))
 	}
-	lines = append(lines, "", "Kept in "+b.CredsPath+" (mode 0600): a restarted demo keeps them.")
+	lines = append(lines, "", "Kept in "+b.CredsPath+" (mode 0600),", "the same after a restart. The wall: tick \"keep this screen logged in\".")
 	if b.UsersError != nil {
 		lines = append(lines, "NOT CREATED YET: "+b.UsersError.Error())
 	}
