@@ -207,7 +207,7 @@ func runDemoService(ctx context.Context, cfg config.Config, log *slog.Logger, o 
 		if o.logPath == "" {
 			return nil // the log is on the terminal: no status line between its lines
 		}
-		status := demoStatus{counts: s.fleet.Counts, cameras: s.streams.CameraStates, warnings: o.warnings, logPath: o.logPath}
+		status := demoStatus{counts: s.fleet.Counts, cameras: s.streams.CameraStates, warnings: o.warnings}
 		tty := isTerminal(stdout)
 		every := time.Minute
 		if tty {

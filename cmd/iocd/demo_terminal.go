@@ -79,7 +79,6 @@ type demoStatus struct {
 	counts   func() []defs.FleetCount
 	cameras  func() []defs.CameraState
 	warnings *atomic.Int64
-	logPath  string
 }
 
 // line says how the fleet is doing now.
@@ -95,10 +94,12 @@ func (s demoStatus) line(now time.Time) string {
 			streaming++
 		}
 	}
-	line := fmt.Sprintf("%s  devices %d online, %d stale, %d offline  cameras %d/%d streaming",
+	// Short enough for an 80-column terminal, where a wrapped line would
+	// leave a copy behind at every update; the box names the log.
+	line := fmt.Sprintf("%s  devices %d online, %d stale, %d offline  cameras %d/%d",
 		now.Format("15:04:05"), health[defs.HealthOnline], health[defs.HealthStale], health[defs.HealthOffline], streaming, cams)
-	if n := s.warnings.Load(); n > 0 && s.logPath != "" {
-		line += fmt.Sprintf("  warnings: %d (see %s)", n, s.logPath)
+	if n := s.warnings.Load(); n > 0 {
+		line += fmt.Sprintf("  warnings %d", n)
 	}
 	return line
 }

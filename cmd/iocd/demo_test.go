@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/iocd/iocd/defs"
@@ -278,5 +279,52 @@ func TestWarnCounter(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "component=sim") || strings.Count(out.String(), "\n") != 3 {
 		t.Errorf("log:\n%s", out.String())
+	}
+}
+
+// TestDemoStatusLine: the status line adds up the fleet by health across
+// sites and kinds, counts streaming cameras and warnings, and fits an
+// 80-column terminal even with large figures.
+func TestDemoStatusLine(t *testing.T) {
+	var warnings atomic.Int64
+	warnings.Store(12345)
+	s := demoStatus{
+		counts: func() []defs.FleetCount {
+			return []defs.FleetCount{
+				{Site: "tan-an", Kind: defs.KindCamera, Health: defs.HealthOnline, Count: 3},
+				{Site: "ben-luc", Kind: "sensor", Health: defs.HealthOnline, Count: 1200},
+				{Site: "ben-luc", Kind: "sensor", Health: defs.HealthStale, Count: 2},
+				{Site: "duc-hoa", Kind: "sensor", Health: defs.HealthOffline, Count: 1},
+			}
+		},
+		cameras: func() []defs.CameraState {
+			return []defs.CameraState{{State: defs.CameraStreaming}, {State: defs.CameraStreaming}, {State: "backing_off"}}
+		},
+		warnings: &warnings,
+	}
+	line := s.line(time.Date(2026, 12, 2, 1, 31, 2, 0, time.UTC))
+	want := "01:31:02  devices 1203 online, 2 stale, 1 offline  cameras 2/3  warnings 12345"
+	if line != want {
+		t.Errorf("status line\n%q, want\n%q", line, want)
+	}
+	if n := utf8.RuneCountInString(line); n > 80 {
+		t.Errorf("status line is %d wide, more than 80", n)
+	}
+
+	// Stopped at once: on a terminal the line is ended, in a file nothing
+	// is written before the first period.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tty := range []bool{true, false} {
+		var out strings.Builder
+		if err := s.run(ctx, &out, tty, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		switch got := out.String(); {
+		case tty && (!strings.HasPrefix(got, "\r\033[K") || !strings.Contains(got, "devices ") || !strings.HasSuffix(got, "\n")):
+			t.Errorf("on a terminal: %q", got)
+		case !tty && got != "":
+			t.Errorf("in a file, before the first period: %q", got)
+		}
 	}
 }
