@@ -31,6 +31,11 @@ import (
 // and otherwise refuses, naming the choices. It never creates a fresh
 // ./data by accident.
 
+// dataDirHelp ends the -help text of every command that calls cliConfig.
+const dataDirHelp = `The data dir is -data_dir, IOCD_DATA_DIR or data_dir in the -config file;
+else a running demo's (./var/demo.json, beside make demo); else ./data when it
+holds a store. Otherwise the command refuses: it never starts a fresh store.`
+
 // demoMarker is what a running demo leaves for the CLI beside it.
 type demoMarker struct {
 	PID     int       `json:"pid"`
@@ -112,12 +117,12 @@ func resolveDataDir(flags *flag.FlagSet, cfg config.Config, f dataDirFinder) (di
 	if hasStore(cfg.DataDir) {
 		return cfg.DataDir, fmt.Sprintf("using the store in %s (the default data_dir)", cfg.DataDir), nil
 	}
-	msg := fmt.Sprintf("%v: pass -data_dir DIR, set IOCD_DATA_DIR, or give a -config file (or IOCD_CONFIG) that sets data_dir; "+
-		"no demo is running here (looked for %s) and %s holds no store", errNoDataDir, strings.Join(f.markers, ", "), cfg.DataDir)
+	msg := fmt.Sprintf("no demo is running here (looked for %s) and %s holds no store", strings.Join(f.markers, ", "), cfg.DataDir)
 	if len(stale) > 0 {
-		msg += "; " + strings.Join(stale, "; ")
+		msg += " (" + strings.Join(stale, "; ") + ")"
 	}
-	return "", "", errors.New(msg)
+	return "", "", fmt.Errorf("%w: %s; pass -data_dir DIR, set IOCD_DATA_DIR, or give a -config file (or IOCD_CONFIG) that sets data_dir",
+		errNoDataDir, msg)
 }
 
 // dataDirSet reports whether the user chose the data dir: the -data_dir

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -120,8 +121,8 @@ func TestResolveDataDir(t *testing.T) {
 			}
 			dir, note, err := resolveDataDir(fs, cfg, dataDirFinder{lookup: lookup, markers: markerPaths, running: processRunning})
 			if tc.want == "" {
-				if err == nil {
-					t.Fatalf("got data dir %q, want a refusal", dir)
+				if !errors.Is(err, errNoDataDir) {
+					t.Fatalf("got data dir %q, err %v; want a refusal (errNoDataDir)", dir, err)
 				}
 				if !strings.Contains(err.Error(), tc.wantNote) {
 					t.Errorf("refusal %q does not say %q", err, tc.wantNote)

@@ -26,7 +26,8 @@ elsewhere. -head H checks that a head kept earlier is still in the chain
 (head_missing if not) and that nothing after it re-sealed a record other
 than a retention purge (resealed_after_head). It reads the store in one
 snapshot and writes nothing, so it may run beside iocd serve. Exits 0 when
-all is intact, 1 when anything is not. -json prints the report as JSON.`
+all is intact, 1 when anything is not. -json prints the report as JSON.
+` + dataDirHelp
 
 var _ violations.LedgerStore = (*store.Snapshot)(nil)
 
