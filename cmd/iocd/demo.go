@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		varDir: *varDir, perSite: *perSite, speed: *speed, rtspAddr: *rtspAddr,
 		violationEvery: *violationEvery, logPath: logPath, warnings: &warnings,
 	}, stdout); err != nil {
-		if logOut != stderr {
+		if logPath != "" {
 			return fmt.Errorf("%w (the log: %s)", err, logPath)
 		}
 		return err
@@ -101,6 +101,9 @@ type demoOptions struct {
 	warnings       *atomic.Int64
 }
 
+// runDemoService starts the local InfluxDB and the simulated cameras, runs
+// iocd on them with the simulated devices, and prints the box once it
+// serves; it returns when ctx ends and iocd has stopped.
 func runDemoService(ctx context.Context, cfg config.Config, log *slog.Logger, o demoOptions, stdout io.Writer) error {
 	if !cfg.Influx.Enabled() {
 		influxDir := filepath.Join(o.varDir, "influxdb")
