@@ -115,7 +115,11 @@ func resolveDataDir(flags *flag.FlagSet, cfg config.Config, f dataDirFinder) (di
 		return m.DataDir, fmt.Sprintf("using the running demo's data dir %s (pid %d, from %s)", m.DataDir, m.PID, path), nil
 	}
 	if hasStore(cfg.DataDir) {
-		return cfg.DataDir, fmt.Sprintf("using the store in %s (the default data_dir)", cfg.DataDir), nil
+		note := fmt.Sprintf("using the store in %s (the default data_dir)", cfg.DataDir)
+		if len(stale) > 0 {
+			note += "; not a stopped demo's: " + strings.Join(stale, "; ")
+		}
+		return cfg.DataDir, note, nil
 	}
 	msg := fmt.Sprintf("no demo is running here (looked for %s) and %s holds no store", strings.Join(f.markers, ", "), cfg.DataDir)
 	if len(stale) > 0 {

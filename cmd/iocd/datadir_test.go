@@ -87,7 +87,7 @@ func TestResolveDataDir(t *testing.T) {
 		{name: "IOCD_CONFIG with data_dir", env: map[string]string{"IOCD_CONFIG": confWith}, markers: []demoMarker{live}, want: otherData},
 		{name: "config file without data_dir: the demo's", args: []string{"-config", confWithout}, markers: []demoMarker{live}, want: demoData},
 		{name: "demo marker stale (pid dead)", markers: []demoMarker{dead}, wantNote: "has exited"},
-		{name: "demo marker stale, ./data has a store", markers: []demoMarker{dead}, defStore: true, want: "./data", wantNote: "default data_dir"},
+		{name: "demo marker stale, ./data has a store", markers: []demoMarker{dead}, defStore: true, want: "./data", wantNote: "has exited"},
 		{name: "demo marker names a data dir without a store", markers: []demoMarker{noStore}, wantNote: "holds no store"},
 		{name: "existing ./data", defStore: true, want: "./data", wantNote: "default data_dir"},
 		{name: "none", wantNote: "pass -data_dir DIR, set IOCD_DATA_DIR"},
