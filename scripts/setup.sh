@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh installs the external servers and tools that iocd's integration
 # tests run for real: Mosquitto (broker and CLI clients), ffmpeg/ffprobe,
-# InfluxDB 1.8.10 built from source into a cache directory, Debian's Chromium
+# InfluxDB 1.8.10 built from source into a cache directory, Debian's Chromium,
 # Debian's Node.js and npm, and the npm packages of the dashboard's browser
 # tests (e2e/, playwright-core only: it drives /usr/bin/chromium and never
 # downloads a browser).
