@@ -39,10 +39,12 @@ setup:
 build:
 	$(GO) build -o bin/iocd ./cmd/iocd
 
-# demo installs what is missing (InfluxDB into ~/.cache/iocd-tools), then runs
-# iocd with its embedded broker, a local InfluxDB under ./var and the
-# simulators; it prints the dashboard URL and an admin token.
-demo: setup
+# demo installs only what the demo needs (InfluxDB into ~/.cache/iocd-tools),
+# then runs iocd with its embedded broker, a local InfluxDB under ./var and
+# the simulators; it prints the wall's address with user names and passwords
+# and an API curl example, and logs to var/demo.log.
+demo:
+	scripts/setup.sh demo
 	$(GO) run ./cmd/iocd demo
 
 # The ingest benchmarks run by hand, never in CI: real Mosquitto and

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/iocd/iocd/config"
@@ -19,8 +19,11 @@ import (
 const demoSummary = `Runs iocd as a province's IOC would, on this machine alone: the embedded MQTT
 broker, a local InfluxDB 1.8 under ./var (started and stopped with the demo),
 simulated devices at Tân An, Bến Lức, Cần Giuộc and Đức Hòa (some drop out and
-come back), and simulated cameras firing violations. It prints the dashboard
-URL and an admin token. Stop it with Ctrl-C.`
+come back), and simulated cameras firing violations. It prints the wall's
+address with a user name and password for the wall (viewer), an operator, a
+reviewer and an admin, and a curl example with an admin bearer token; the
+logs go to var/demo.log. While it runs, iocd token|user|verify run from the
+same directory work on its data dir. Stop it with Ctrl-C.`
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", demoSummary, stderr)
@@ -29,6 +32,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	speed := fs.Float64("speed", 1, "simulation speed: heartbeats are divided by it")
 	rtspAddr := fs.String("rtsp-addr", "127.0.0.1:8554", "where the simulated cameras serve RTSP (fixed, so URLs registered by an earlier run still work)")
 	violationEvery := fs.Duration("violation-every", 20*time.Second, "mean interval between violation events per simulated camera")
+	logFile := fs.String("log-file", "", "`file` for the log of iocd and the simulators (default <var>/demo.log; - for the terminal)")
 	ld := config.Bind(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
@@ -48,10 +52,61 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr)
 
+	// The log goes to a file so that the box of passwords stays on the
+	// terminal (see demo_terminal.go); warnings are counted for the
+	// status line.
+	logPath, logOut := "", stderr // "": the log is on the terminal
+	if *logFile != "-" {
+		logPath = *logFile
+		if logPath == "" {
+			logPath = filepath.Join(*varDir, "demo.log")
+		}
+		if err := os.MkdirAll(filepath.Dir(logPath), 0o750); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("demo log: %w", err)
+		}
+		defer f.Close()
+		logOut = f
+		fmt.Fprintf(stdout, "Starting the iocd demo (InfluxDB, iocd, simulated devices and cameras); logs in %s.\n", logPath)
+		// Shutdown takes a few seconds and logs to the file: say it began.
+		stop := context.AfterFunc(ctx, func() { fmt.Fprintf(stdout, "\nStopping the iocd demo.\n") })
+		defer stop()
+	}
+	var warnings atomic.Int64
+	log := slog.New(warnCounter{newLogger(cfg.Log, logOut).Handler(), &warnings})
+	if err := runDemoService(ctx, cfg, log, demoOptions{
+		varDir: *varDir, perSite: *perSite, speed: *speed, rtspAddr: *rtspAddr,
+		violationEvery: *violationEvery, logPath: logPath, warnings: &warnings,
+	}, stdout); err != nil {
+		if logPath != "" {
+			return fmt.Errorf("%w (the log: %s)", err, logPath)
+		}
+		return err
+	}
+	return nil
+}
+
+// demoOptions are runDemo's flags, for runDemoService.
+type demoOptions struct {
+	varDir         string
+	perSite        int
+	speed          float64
+	rtspAddr       string
+	violationEvery time.Duration
+	logPath        string
+	warnings       *atomic.Int64
+}
+
+// runDemoService starts the local InfluxDB and the simulated cameras, runs
+// iocd on them with the simulated devices, and prints the box once it
+// serves; it returns when ctx ends and iocd has stopped.
+func runDemoService(ctx context.Context, cfg config.Config, log *slog.Logger, o demoOptions, stdout io.Writer) error {
 	if !cfg.Influx.Enabled() {
-		influxDir := filepath.Join(*varDir, "influxdb")
+		influxDir := filepath.Join(o.varDir, "influxdb")
 		if err := os.MkdirAll(influxDir, 0o750); err != nil {
 			return err
 		}
@@ -68,15 +123,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg.Influx.URL = li.url
 		log.Info("local InfluxDB started", "url", li.url, "dir", influxDir, "log", influxLog.Name())
 	}
+
+	// Passwords and the API token, the same on every run with this data
+	// dir. The API token is the bootstrap admin token unless the user set
+	// one.
+	creds, err := loadDemoCredentials(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	if cfg.AdminToken == "" {
-		cfg.AdminToken = randomToken()
+		cfg.AdminToken = creds.APIToken
+	} else {
+		creds.APIToken = cfg.AdminToken
 	}
 
 	// The simulated cameras loop recorded H.264 and H.265 with a burnt-in
 	// clock; DemoCameras gives each camera device its RTSP URL.
-	cams, fleetDevs, err := sim.DemoCameras(*rtspAddr, sim.Province(*perSite), log.With("component", "sim-cameras"))
+	cams, fleetDevs, err := sim.DemoCameras(o.rtspAddr, sim.Province(o.perSite), log.With("component", "sim-cameras"))
 	if err != nil {
-		return fmt.Errorf("simulated cameras on %s: %w", *rtspAddr, err)
+		return fmt.Errorf("simulated cameras on %s: %w", o.rtspAddr, err)
 	}
 	defer cams.Close()
 	var camDevs []defs.Device
@@ -88,7 +153,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	// The simulated fleet goes into the registry through the seed file, so
 	// a second run keeps what the first registered and any edits made.
-	seed := filepath.Join(*varDir, "demo-devices.json")
+	seed := filepath.Join(o.varDir, "demo-devices.json")
 	if cfg.Devices.SeedFile == "" {
 		if err := writeJSONFile(seed, fleetDevs); err != nil {
 			return err
@@ -96,26 +161,98 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg.Devices.SeedFile = seed
 	}
 
+	// The marker lets iocd token|user|verify find this data dir (see
+	// datadir.go); it goes when the demo stops.
+	markers := demoMarkerPaths(o.varDir, os.Getenv)
+	defer removeDemoMarkers(markers, log)
+
 	return serve(ctx, cfg, log, func(ctx context.Context, s *service) error {
+		// TODO(integrator, logins): replace noDemoUsers with the logins
+		// branch's user store, e.g. for a *auth.Users named users:
+		//	func(ctx context.Context, name string, role defs.Role, pw string) error {
+		//		_, err := users.Create(ctx, name, role, pw)
+		//		if errors.Is(err, <the logins branch's "user exists" error>) {
+		//			// a restarted demo: make the stored password the printed one
+		//			err = users.SetPassword(ctx, name, pw) // and the role, if it can differ
+		//		}
+		//		return err
+		//	}
+		// The box then prints without its "NOT CREATED" line.
+		usersErr := ensureDemoUsers(ctx, creds, noDemoUsers)
+		if usersErr != nil {
+			log.Warn("demo users not created", "err", usersErr)
+		}
+		if err := writeDemoMarkers(markers, cfg.DataDir, s.httpAddr, log); err != nil {
+			return err
+		}
+
 		simDevs := sim.NewDevices(sim.DevicesConfig{
-			URL: s.cfg.MQTT.URL, Prefix: cfg.MQTT.TopicPrefix, Speed: *speed, DropoutChance: 0.002,
+			URL: s.cfg.MQTT.URL, Prefix: cfg.MQTT.TopicPrefix, Speed: o.speed, DropoutChance: 0.002,
 		}, fleetDevs, log.With("component", "sim"))
 		s.runLoop("device simulator", simDevs.Run)
-		events := sim.NewEvents(sim.EventsConfig{URL: s.cfg.MQTT.URL, Prefix: cfg.MQTT.TopicPrefix, Every: *violationEvery},
+		events := sim.NewEvents(sim.EventsConfig{URL: s.cfg.MQTT.URL, Prefix: cfg.MQTT.TopicPrefix, Every: o.violationEvery},
 			camDevs, log.With("component", "sim"))
 		s.runLoop("violation simulator", events.Run)
 
-		fmt.Fprintf(stdout, "\niocd demo is running.\n\n  Dashboard:   http://%s/#token=%s\n  Admin token: %s\n  MQTT broker: %s (topics %s/{site}/{device}/telemetry|status|event)\n  Cameras:     %d simulated on rtsp://%s\n  InfluxDB:    %s (database %s)\n\nTry: curl -H 'Authorization: Bearer %s' http://%s/api/v1/fleet\nStop with Ctrl-C.\n\n",
-			s.httpAddr, cfg.AdminToken, cfg.AdminToken, defs.RedactURL(s.cfg.MQTT.URL), cfg.MQTT.TopicPrefix, len(camDevs), cams.Addr(), defs.RedactURL(cfg.Influx.URL), cfg.Influx.Bucket, cfg.AdminToken, s.httpAddr)
+		demoBanner{
+			HTTPAddr:   s.httpAddr,
+			Creds:      creds,
+			CredsPath:  filepath.Join(cfg.DataDir, demoCredentialsFile),
+			UsersError: usersErr,
+			LogPath:    o.logPath,
+			Details: []string{
+				fmt.Sprintf("MQTT broker: %s (topics %s/{site}/{device}/telemetry|status|event)", defs.RedactURL(s.cfg.MQTT.URL), cfg.MQTT.TopicPrefix),
+				fmt.Sprintf("Cameras:     %d simulated on rtsp://%s", len(camDevs), cams.Addr()),
+				fmt.Sprintf("InfluxDB:    %s (database %s)", defs.RedactURL(cfg.Influx.URL), cfg.Influx.Bucket),
+				fmt.Sprintf("Data dir:    %s (iocd token|user|verify run here find it)", cfg.DataDir),
+			},
+		}.write(stdout)
+		if o.logPath == "" {
+			return nil // the log is on the terminal: no status line between its lines
+		}
+		status := demoStatus{counts: s.fleet.Counts, cameras: s.streams.CameraStates, warnings: o.warnings}
+		tty := isTerminal(stdout)
+		every := time.Minute
+		if tty {
+			every = 2 * time.Second
+		}
+		s.runLoop("demo status line", func(ctx context.Context) error { return status.run(ctx, stdout, tty, every) })
 		return nil
 	})
 }
 
-// randomToken returns a bootstrap admin token for this demo run.
-func randomToken() string {
-	var b [24]byte
-	rand.Read(b[:])
-	return "iocd_demo_" + base64.RawURLEncoding.EncodeToString(b[:])
+// writeDemoMarkers tells the CLI where this demo's data dir is. The first
+// marker (in the var dir) must be written; the user's runtime marker is a
+// convenience, so failing to write it is only logged.
+func writeDemoMarkers(paths []string, dataDir, httpAddr string, log *slog.Logger) error {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	m := demoMarker{PID: os.Getpid(), DataDir: abs, HTTP: httpAddr, Started: time.Now().UTC()}
+	for i, p := range paths {
+		if err := writeJSONFile(p, m); err != nil {
+			if i == 0 {
+				return fmt.Errorf("demo marker: %w", err)
+			}
+			log.Warn("demo marker not written", "path", p, "err", err)
+		}
+	}
+	return nil
+}
+
+// removeDemoMarkers removes the markers that still name this process: a
+// demo started later may have replaced the user's runtime marker.
+func removeDemoMarkers(paths []string, log *slog.Logger) {
+	for _, p := range paths {
+		m, err := readDemoMarker(p)
+		if err != nil || m.PID != os.Getpid() {
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			log.Warn("demo marker not removed", "path", p, "err", err)
+		}
+	}
 }
 
 // writeJSONFile writes v to path as indented JSON, mode 0600.

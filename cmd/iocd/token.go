@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
@@ -20,7 +19,8 @@ const tokenSummary = `Manages API bearer tokens in the store under data_dir:
   iocd token create --role viewer|operator|reviewer|admin --name NAME
   iocd token list
   iocd token revoke ID
-The token is printed once, at creation; the store keeps only its hash.`
+The token is printed once, at creation; the store keeps only its hash.
+` + dataDirHelp
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
@@ -41,7 +41,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
-	cfg, err := ld.Load(os.LookupEnv)
+	cfg, err := cliConfig(fs, ld, stderr)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,8 @@ elsewhere. -head H checks that a head kept earlier is still in the chain
 (head_missing if not) and that nothing after it re-sealed a record other
 than a retention purge (resealed_after_head). It reads the store in one
 snapshot and writes nothing, so it may run beside iocd serve. Exits 0 when
-all is intact, 1 when anything is not. -json prints the report as JSON.`
+all is intact, 1 when anything is not. -json prints the report as JSON.
+` + dataDirHelp
 
 var _ violations.LedgerStore = (*store.Snapshot)(nil)
 
@@ -42,7 +43,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := ld.Load(os.LookupEnv)
+	cfg, err := cliConfig(fs, ld, stderr)
 	if err != nil {
 		return err
 	}
