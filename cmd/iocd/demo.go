@@ -167,18 +167,10 @@ func runDemoService(ctx context.Context, cfg config.Config, log *slog.Logger, o 
 	defer removeDemoMarkers(markers, log)
 
 	return serve(ctx, cfg, log, func(ctx context.Context, s *service) error {
-		// TODO(integrator, logins): replace noDemoUsers with the logins
-		// branch's user store, e.g. for a *auth.Users named users:
-		//	func(ctx context.Context, name string, role defs.Role, pw string) error {
-		//		_, err := users.Create(ctx, name, role, pw)
-		//		if errors.Is(err, <the logins branch's "user exists" error>) {
-		//			// a restarted demo: make the stored password the printed one
-		//			err = users.SetPassword(ctx, name, pw) // and the role, if it can differ
-		//		}
-		//		return err
-		//	}
-		// The box then prints without its "NOT CREATED" line.
-		usersErr := ensureDemoUsers(ctx, creds, noDemoUsers)
+		// The accounts the box prints are made real in the user store;
+		// on a restarted demo they exist, and get the printed password
+		// and role again (someone may have changed them meanwhile).
+		usersErr := ensureDemoUsers(ctx, creds, demoUserStore(s.users))
 		if usersErr != nil {
 			log.Warn("demo users not created", "err", usersErr)
 		}
@@ -211,7 +203,7 @@ func runDemoService(ctx context.Context, cfg config.Config, log *slog.Logger, o 
 			return nil // the log is on the terminal: no status line between its lines
 		}
 		status := demoStatus{counts: s.fleet.Counts, cameras: s.streams.CameraStates, warnings: o.warnings}
-		tty := isTerminal(stdout)
+		tty := writerIsTerminal(stdout)
 		every := time.Minute
 		if tty {
 			every = 2 * time.Second

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/defs"
 )
 
@@ -100,12 +101,30 @@ func ensureDemoUsers(ctx context.Context, creds demoCredentials, create demoUser
 	return nil
 }
 
-// errNoUserStore is what the demo's user creation says until the logins
-// branch's user store is wired in (see the TODO in runDemo).
+// errNoUserStore is what the demo's user creation says when the service
+// has no user store, so the box says the accounts do not exist.
 var errNoUserStore = errors.New("no user store in this build")
 
-// noDemoUsers stands in for the logins branch's (*auth.Users).Create.
+// noDemoUsers stands in for a missing user store.
 func noDemoUsers(context.Context, string, defs.Role, string) error { return errNoUserStore }
+
+// demoUserStore creates the demo's accounts in users, or, when one exists
+// (a restarted demo), sets its role and password back to the printed ones
+// and enables it.
+func demoUserStore(users *auth.Users) demoUserCreate {
+	if users == nil {
+		return noDemoUsers
+	}
+	return func(ctx context.Context, name string, role defs.Role, pw string) error {
+		_, err := users.Create(ctx, name, role, pw)
+		if defs.ErrorCode(err) != defs.ECONFLICT {
+			return err
+		}
+		disabled := false
+		_, err = users.Update(ctx, name, &role, &pw, &disabled)
+		return err
+	}
+}
 
 // randomToken returns a bootstrap admin token for the demo.
 func randomToken() string {

@@ -126,14 +126,10 @@ func (s demoStatus) run(ctx context.Context, w io.Writer, tty bool, every time.D
 	}
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
+// writerIsTerminal reports whether w is a terminal (see isTerminal).
+func writerIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminal(f)
 }
 
 // warnCounter is a slog.Handler that counts the records at Warn and above

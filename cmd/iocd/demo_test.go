@@ -15,7 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/store"
 )
 
 // TestDemoDeviceListIsOwnerOnly: the demo's device list holds its
@@ -325,6 +327,48 @@ func TestDemoStatusLine(t *testing.T) {
 			t.Errorf("on a terminal: %q", got)
 		case !tty && got != "":
 			t.Errorf("in a file, before the first period: %q", got)
+		}
+	}
+}
+
+// TestDemoUserStore: the demo's accounts become real users who can log in,
+// and a restarted demo puts back the printed password and role of an
+// account someone changed or disabled meanwhile.
+func TestDemoUserStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "iocd.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	users := auth.NewUsers(st, slog.New(slog.DiscardHandler))
+	users.SetArgon2(auth.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1})
+	creds, err := loadDemoCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureDemoUsers(ctx, creds, demoUserStore(users)); err != nil {
+		t.Fatal(err)
+	}
+	wall := creds.Accounts[0]
+	if _, err := users.Disable(ctx, wall.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.SetPassword(ctx, wall.Name, "someone-else-changed-it"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureDemoUsers(ctx, creds, demoUserStore(users)); err != nil {
+		t.Fatalf("second start: %v", err)
+	}
+	for _, a := range creds.Accounts {
+		u, err := users.Check(ctx, a.Name, a.Password)
+		if err != nil {
+			t.Errorf("%s cannot log in with the printed password: %v", a.Name, err)
+			continue
+		}
+		if u.Role != a.Role || u.Disabled {
+			t.Errorf("%s: role %s disabled %v, want %s enabled", a.Name, u.Role, u.Disabled, a.Role)
 		}
 	}
 }

@@ -26,7 +26,8 @@ const userSummary = `Manages the users who log in with a password, in the store 
   iocd user list
 The password is read from standard input when it is not a terminal (one
 line), else prompted for twice without echo; never from a flag, which would
-leave it in the shell history and the process list. At least 10 characters.`
+leave it in the shell history and the process list. At least 10 characters.
+` + dataDirHelp
 
 // stdin is where `iocd user` reads passwords; tests replace it.
 var stdin io.Reader = os.Stdin
@@ -78,7 +79,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	cfg, err := ld.Load(os.LookupEnv)
+	cfg, err := cliConfig(fs, ld, stderr)
 	if err != nil {
 		return err
 	}
