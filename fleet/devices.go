@@ -156,4 +156,3 @@ func (t *Tracker) CameraChangesSince(since time.Time) []defs.CameraState {
 	slices.SortStableFunc(out, func(a, b defs.CameraState) int { return b.At.Compare(a.At) })
 	return out
 }
-

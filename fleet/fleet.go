@@ -43,9 +43,9 @@ type Tracker struct {
 	every    time.Duration
 	devSub   *bus.Subscription
 
-	cams     Cameras
-	history  History
-	histQ    chan defs.HealthChange
+	cams    Cameras
+	history History
+	histQ   chan defs.HealthChange
 
 	mu     sync.Mutex
 	devs   map[defs.DeviceID]*entry
