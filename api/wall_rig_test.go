@@ -27,7 +27,9 @@ const (
 
 type fixedSeries []defs.SeriesPoint
 
-func (f fixedSeries) Series(context.Context, influx.SeriesQuery) ([]defs.SeriesPoint, error) { return f, nil }
+func (f fixedSeries) Series(context.Context, influx.SeriesQuery) ([]defs.SeriesPoint, error) {
+	return f, nil
+}
 
 type fixedCameras []streams.CameraStats
 
