@@ -104,9 +104,9 @@ func TestCameraStreamDownIsNotOnline(t *testing.T) {
 	cams.set(defs.CameraState{Camera: c.ID, Site: c.Site, State: defs.CameraBackingOff, Reason: defs.CameraReasonUnauthorized})
 	b := bus.New(nil)
 	cfg := config.Fleet{MinStale: config.Duration(time.Hour), CheckInterval: config.Duration(20 * time.Millisecond)}
+	sub := b.Subscribe("test", defs.Mask(defs.EventHealth), 64)
 	tr := New(cfg, []defs.Device{c, s}, b, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
 		WithCameras(cams), WithHistory(st))
-	sub := b.Subscribe("test", defs.Mask(defs.EventHealth), 64)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- tr.Run(runCtx) }()

@@ -156,6 +156,8 @@ func New(cfg config.Fleet, devices []defs.Device, b *bus.Bus, sink StatusSink, l
 	for _, d := range devices {
 		t.devs[d.ID] = newEntry(d)
 	}
+	// Know the streams from the first message on, not from Run's first tick.
+	t.recheckCameras(time.Now())
 	if reg != nil {
 		reg.MustRegister(t.changes, t.valuesDropped, t.histDropped, t.histFailed)
 	}
