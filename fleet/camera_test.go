@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -183,11 +184,27 @@ func TestCameraEventAppliesAtOnce(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- tr.Run(ctx) }()
 	defer func() { cancel(); <-done }()
+	sub := b.Subscribe("test", defs.Mask(defs.EventHealth), 64)
 	tr.Seen(c, time.Now(), nil)
 	waitDevice(t, tr, c.ID, defs.HealthOnline, "")
+	now := time.Now()
 	b.Publish(defs.Event{Kind: defs.EventCamera, Camera: &defs.CameraState{
-		Camera: c.ID, State: defs.CameraBackingOff, Reason: defs.CameraReasonNoVideo, At: time.Now()}})
+		Camera: c.ID, State: defs.CameraBackingOff, Reason: defs.CameraReasonNoVideo, At: now}})
 	waitDevice(t, tr, c.ID, defs.HealthOffline, "stream: no_video")
+	// An event older than the state held (it waited in a queue) is not
+	// applied: the camera must not flap online on the way to the next one.
+	b.Publish(defs.Event{Kind: defs.EventCamera, Camera: &defs.CameraState{
+		Camera: c.ID, State: defs.CameraStreaming, Connected: true, At: now.Add(-time.Second)}})
+	b.Publish(defs.Event{Kind: defs.EventCamera, Camera: &defs.CameraState{
+		Camera: c.ID, State: defs.CameraBackingOff, Reason: defs.CameraReasonUnreachable, At: now.Add(time.Second)}})
+	waitDevice(t, tr, c.ID, defs.HealthOffline, "stream: unreachable")
+	var tos []defs.Health
+	for len(sub.C()) > 0 {
+		tos = append(tos, (<-sub.C()).Health.To)
+	}
+	if fmt.Sprint(tos) != "[online offline]" {
+		t.Errorf("health changes: want [online offline], got %v", tos)
+	}
 }
 
 // TestRecentChangesBounded: the ring keeps the latest changes only.

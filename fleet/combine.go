@@ -71,12 +71,14 @@ func mqttReason(h defs.Health) string {
 	}
 }
 
-// cameraChanged applies one camera session state from the bus.
+// cameraChanged applies one camera session state from the bus, unless the
+// tracker already holds a newer one (read from the sessions on a tick
+// while the event waited in the queue).
 func (t *Tracker) cameraChanged(st defs.CameraState) {
 	t.mu.Lock()
 	e, ok := t.devs[st.Camera]
 	var ch *defs.HealthChange
-	if ok && e.dev.Kind == defs.KindCamera {
+	if ok && e.dev.Kind == defs.KindCamera && (e.cam == nil || !st.At.Before(e.cam.At)) {
 		ch = t.setCameraLocked(e, &st, st.At)
 	}
 	t.mu.Unlock()
