@@ -95,8 +95,13 @@ func TestCameraWithRefusedStreamIsNotOnline(t *testing.T) {
 		len(list.Devices) != 1 || list.Devices[0].ID != "cam-ok" {
 		t.Errorf("?health=online: want cam-ok only, got %+v", list.Devices)
 	}
+	// Readings per second: ingest's observer fan-out reaches the meter.
 	var o defs.Overview
-	x.api(t, http.MethodGet, "/api/v1/overview", nil, &o)
+	testrig.WaitFor(t, "readings per second in the overview", 30*time.Second, func() bool {
+		report()
+		x.api(t, http.MethodGet, "/api/v1/overview", nil, &o)
+		return o.ReadingsPerSecond > 0
+	})
 	if o.Devices.Online != 1 || o.Devices.Offline != 1 || o.Cameras.Total != 2 || o.Cameras.Streaming != 1 {
 		t.Errorf("overview: want 1 online, 1 offline, 1 of 2 cameras streaming; got %+v", o)
 	}
