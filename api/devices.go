@@ -52,7 +52,7 @@ type deviceResponse struct {
 	Device defs.Device `json:"device"`
 	// Health is fleet tracking's view (GET only, when fleet is wired):
 	// health, last_seen, latest values and status meta.
-	Health *defs.DeviceHealth `json:"health,omitempty"`
+	Health *deviceHealthView `json:"health,omitempty"`
 }
 
 func presentList(ds []defs.Device) deviceList {

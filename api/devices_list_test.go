@@ -63,6 +63,17 @@ func TestDeviceListByHealth(t *testing.T) {
 	if d := list.Devices[0]; d.Reason != "status: offline" || d.Values["level_m"] != 1.2 {
 		t.Errorf("offline sensor: want its reason and latest value, got %+v", d)
 	}
+	var one struct {
+		Health struct {
+			Health defs.Health       `json:"health"`
+			Reason string            `json:"reason"`
+			Meta   map[string]string `json:"meta"`
+		} `json:"health"`
+	}
+	w.do("GET", "/api/v1/devices/ben-luc-wl-01", viewer, nil).json(t, &one)
+	if one.Health.Health != defs.HealthOffline || one.Health.Reason != "status: offline" {
+		t.Errorf("GET one device: want offline with its reason, got %+v", one.Health)
+	}
 	for _, bad := range []string{"health=down", "kind=robot", "status=gone"} {
 		got := w.do("GET", "/api/v1/devices?"+bad, viewer, nil)
 		wantStatus(t, got, http.StatusBadRequest)

@@ -19,8 +19,10 @@ type FleetService interface {
 	// Counts returns active devices counted by site, kind and health.
 	Counts() []defs.FleetCount
 	// Devices returns every device with its health (a camera's includes
-	// its stream), reason, last seen, firmware and latest values.
+	// its stream), reason, last seen, firmware and latest values; Device
+	// one of them.
 	Devices() []defs.DeviceStatus
+	Device(id defs.DeviceID) (defs.DeviceStatus, bool)
 }
 
 var _ FleetService = (*fleet.Tracker)(nil)
@@ -63,17 +65,29 @@ func (s *Server) getFleet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// deviceHealthView is fleet's view of one device in GET
+// /api/v1/devices/{id}: health, last seen, latest values and status meta,
+// and why it is not online (a camera's stream included).
+type deviceHealthView struct {
+	defs.DeviceHealth
+	Reason string `json:"reason,omitempty"`
+}
+
 // deviceHealth returns what fleet tracking knows of a device for GET
 // /api/v1/devices/{id}, or nil without fleet tracking.
-func (s *Server) deviceHealth(id defs.DeviceID) *defs.DeviceHealth {
+func (s *Server) deviceHealth(id defs.DeviceID) *deviceHealthView {
 	if s.opts.Fleet == nil {
 		return nil
 	}
 	h, ok := s.opts.Fleet.Snapshot(id)
 	if !ok {
-		h = defs.DeviceHealth{Health: defs.HealthUnknown}
+		return &deviceHealthView{DeviceHealth: defs.DeviceHealth{Health: defs.HealthUnknown}, Reason: "never heard from"}
 	}
-	return &h
+	v := &deviceHealthView{DeviceHealth: h}
+	if st, ok := s.opts.Fleet.Device(id); ok {
+		v.Reason = st.Reason
+	}
+	return v
 }
 
 type healthHistoryResponse struct {
