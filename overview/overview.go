@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -68,7 +67,6 @@ type Deps struct {
 	Readings      Readings
 	HealthChanges HealthChanges
 	AlertChanges  AlertChanges
-	Logger        *slog.Logger
 }
 
 // Config holds the overview's settings.
@@ -119,9 +117,6 @@ func New(cfg Config, d Deps) *Service {
 	}
 	if d.AlertChanges == nil {
 		d.AlertChanges = noAlertChanges{}
-	}
-	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{cfg: cfg, d: d}
 }

@@ -312,7 +312,7 @@ func (s *service) startHTTP() error {
 	opts.HealthHistory = s.store
 	opts.Overview = overview.New(overview.Config{Location: s.cfg.UI.Location()}, overview.Deps{
 		Fleet: s.fleet, Cameras: s.streams, Violations: s.store, Alerts: s.store, Readings: s.meter,
-		HealthChanges: s.fleet, AlertChanges: s.store, Logger: s.log.With("component", "overview"),
+		HealthChanges: s.fleet, AlertChanges: s.store,
 	})
 	apiSrv := api.New(opts)
 	mux := http.NewServeMux()
