@@ -27,7 +27,8 @@ var _ DeviceService = (*devices.Registry)(nil)
 
 func (s *Server) devicesRoutes() {
 	d := s.domain("devices", s.opts.Devices != nil)
-	d.route("GET", "/api/v1/devices", defs.RoleViewer, s.listDevices, "site", "kind", "status")
+	d.route("GET", "/api/v1/devices", defs.RoleViewer, s.listDevices, deviceFilterParams...)
+	d.route("GET", "/api/v1/devices.csv", defs.RoleViewer, s.exportDevicesCSV, deviceFilterParams...)
 	d.route("POST", "/api/v1/devices", defs.RoleAdmin, s.createDevice)
 	d.route("POST", "/api/v1/devices/import", defs.RoleAdmin, s.importDevices)
 	d.route("GET", "/api/v1/devices/{id}", defs.RoleViewer, s.getDevice)
@@ -51,7 +52,7 @@ type deviceResponse struct {
 	Device defs.Device `json:"device"`
 	// Health is fleet tracking's view (GET only, when fleet is wired):
 	// health, last_seen, latest values and status meta.
-	Health *defs.DeviceHealth `json:"health,omitempty"`
+	Health *deviceHealthView `json:"health,omitempty"`
 }
 
 func presentList(ds []defs.Device) deviceList {
@@ -63,19 +64,11 @@ func presentList(ds []defs.Device) deviceList {
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := devices.Filter{Site: q.Get("site"), Kind: defs.Kind(q.Get("kind")), Status: defs.Status(q.Get("status"))}
-	if f.Kind != "" && !f.Kind.Valid() {
-		return defs.Invalid("kind", "%q is not one of sensor, camera, controller, gateway", f.Kind)
-	}
-	if f.Status != "" && !f.Status.Valid() {
-		return defs.Invalid("status", "%q is not one of pending, active, disabled", f.Status)
-	}
-	ds, err := s.opts.Devices.List(r.Context(), f)
+	items, err := s.filteredDevices(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, presentList(ds))
+	writeJSON(w, http.StatusOK, deviceStatusList{Devices: items})
 	return nil
 }
 

@@ -303,10 +303,10 @@ func TestUnknownQueryParameterRefused(t *testing.T) {
 	if _, err := r.reg.Create(context.Background(), sensor("wl-1", defs.StatusActive)); err != nil {
 		t.Fatal(err)
 	}
-	got := r.do("GET", "/api/v1/devices?health=offline", r.tokens[defs.RoleViewer], nil)
+	got := r.do("GET", "/api/v1/devices?helth=offline", r.tokens[defs.RoleViewer], nil)
 	wantStatus(t, got, http.StatusBadRequest)
-	if e := got.err(t); e.Error.Field != "health" || !strings.Contains(e.Error.Message, "kind, site, status") {
-		t.Errorf("want the error to name health and list the accepted parameters, got %+v", e.Error)
+	if e := got.err(t); e.Error.Field != "helth" || !strings.Contains(e.Error.Message, "health, kind, q, site, status") {
+		t.Errorf("want the error to name helth and list the accepted parameters, got %+v", e.Error)
 	}
 	wantStatus(t, r.do("GET", "/api/v1/devices?site=hue-1&kind=sensor", r.tokens[defs.RoleViewer], nil), http.StatusOK)
 }

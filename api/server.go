@@ -115,6 +115,12 @@ type Options struct {
 	// Fleet serves fleet health (fleet.go).
 	Fleet FleetService
 
+	// HealthHistory serves /api/v1/devices/{id}/health (fleet.go).
+	HealthHistory HealthHistoryService
+
+	// Overview serves /api/v1/overview and /api/v1/changes (overview.go).
+	Overview OverviewService
+
 	// Telemetry serves telemetry history (telemetry.go). Nil: history
 	// answers 503 saying InfluxDB is not configured.
 	Telemetry TelemetryService
@@ -187,6 +193,8 @@ func (s *Server) routes() {
 	s.websocketRoutes()
 
 	s.fleetRoutes()
+
+	s.overviewRoutes()
 
 	s.telemetryRoutes()
 

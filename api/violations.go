@@ -57,11 +57,17 @@ type violationResponse struct {
 	Violation defs.Violation `json:"violation"`
 }
 
-// listViolations answers violations newest first, filtered by status,
-// type, camera, site, plate, from and to (RFC 3339 or epoch ms), a page of
-// limit (default 100, at most 1000) continued with cursor.
+// listViolations answers violations newest first, each record once (the
+// store's order: time, then id), filtered by status, type, camera, site,
+// plate, from and to (RFC 3339 or epoch ms), a page of limit (default 100,
+// at most 1000) continued with cursor. Plates are shown, and searched by,
+// only for the roles violations.PlateVisibleTo allows.
 func (s *Server) listViolations(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	role := actor(r).Role
+	if q.Has("plate") && !violations.PlateVisibleTo(role) {
+		return defs.Errorf(defs.EFORBIDDEN, "searching by plate is for reviewers and admins; a %s may not", role)
+	}
 	f := defs.ViolationFilter{
 		Status: defs.ReviewStatus(q.Get("status")), Type: q.Get("type"), Camera: defs.DeviceID(q.Get("camera")),
 		Site: q.Get("site"), Plate: q.Get("plate"), Cursor: q.Get("cursor"),
@@ -89,10 +95,11 @@ func (s *Server) listViolations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if vs == nil {
-		vs = []defs.Violation{}
+	out := make([]defs.Violation, len(vs))
+	for i, v := range vs {
+		out[i] = violations.ForRole(v, role)
 	}
-	writeJSON(w, http.StatusOK, violationList{Violations: vs, NextCursor: next})
+	writeJSON(w, http.StatusOK, violationList{Violations: out, NextCursor: next})
 	return nil
 }
 
@@ -114,7 +121,7 @@ func (s *Server) getViolation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, violationResponse{Violation: v})
+	writeJSON(w, http.StatusOK, violationResponse{Violation: violations.ForRole(v, actor(r).Role)})
 	return nil
 }
 
@@ -208,10 +215,11 @@ func (s *Server) reviewViolation(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	v, err := s.opts.Violations.Review(r.Context(), actor(r), r.PathValue("id"), req.Decision, req.Note)
+	a := actor(r)
+	v, err := s.opts.Violations.Review(r.Context(), a, r.PathValue("id"), req.Decision, req.Note)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, violationResponse{Violation: v})
+	writeJSON(w, http.StatusOK, violationResponse{Violation: violations.ForRole(v, a.Role)})
 	return nil
 }

@@ -95,7 +95,7 @@ func TestViolationsAPI(t *testing.T) {
 		Violations []defs.Violation
 	}
 	testrig.WaitFor(t, "the event's clip to be complete", 20*time.Second, func() bool {
-		res := r.do("GET", "/api/v1/violations?plate=51f-123.45&status=pending", viewer, nil)
+		res := r.do("GET", "/api/v1/violations?plate=51f-123.45&status=pending", reviewer, nil)
 		wantStatus(t, res, http.StatusOK)
 		res.json(t, &list)
 		return len(list.Violations) == 1 && list.Violations[0].ClipStatus == defs.ClipComplete

@@ -41,6 +41,7 @@ type Config struct {
 	HTTP       HTTP       `yaml:"http"`
 	Alerts     Alerts     `yaml:"alerts"`
 	Auth       Auth       `yaml:"auth"`
+	UI         UI         `yaml:"ui"`
 }
 
 // Log configures the process logger.
@@ -87,6 +88,7 @@ func Default() Config {
 		HTTP:           defaultHTTP(),
 		Alerts:         defaultAlerts(),
 		Auth:           defaultAuth(),
+		UI:             defaultUI(),
 	}
 }
 
@@ -132,6 +134,7 @@ func (c *Config) Validate() error {
 	checkRanges(c, bad)
 	c.Alerts.validate(bad)
 	c.Auth.validate(bad)
+	c.UI.validate(bad)
 	return errors.Join(errs...)
 }
 

@@ -90,6 +90,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"bad transport", nil, map[string]string{"IOCD_STREAMS_TRANSPORT": "sctp"}, "streams.transport"},
 		{"unparseable duration", nil, map[string]string{"IOCD_FLEET_MIN_STALE": "soon"}, "IOCD_FLEET_MIN_STALE"},
 		{"unparseable int", nil, map[string]string{"IOCD_INGEST_QUEUE_SIZE": "lots"}, "IOCD_INGEST_QUEUE_SIZE"},
+		{"unknown time zone", nil, map[string]string{"IOCD_UI_TIMEZONE": "Asia/Saigonn"}, "ui.timezone (IOCD_UI_TIMEZONE)"},
+		{"empty time zone", nil, map[string]string{"IOCD_UI_TIMEZONE": ""}, "ui.timezone (IOCD_UI_TIMEZONE)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,9 +1,13 @@
 // Package fleet owns device health: when each registered device was last
 // heard from, whether it is online, offline (its status topic, usually the
 // MQTT last will, said so), stale (silent for longer than its heartbeat
-// allows) or unknown (never heard from), and its latest values. Every
-// change is published on the bus as defs.EventHealth and written to the
-// device_status measurement.
+// allows) or unknown (never heard from), and its latest values. A camera's
+// health also includes its stream: the streams manager's session state is
+// combined with what MQTT says (see combine), re-read on every check tick
+// so a dropped bus event cannot leave a camera counted online. Every
+// change is published on the bus as defs.EventHealth, written to the
+// device_status measurement and to the health history (a bounded store
+// table), and kept in a bounded ring of recent changes.
 package fleet
 
 import (
@@ -39,11 +43,18 @@ type Tracker struct {
 	every    time.Duration
 	devSub   *bus.Subscription
 
-	mu   sync.Mutex
-	devs map[defs.DeviceID]*entry
+	cams    Cameras
+	history History
+	histQ   chan defs.HealthChange
+
+	mu     sync.Mutex
+	devs   map[defs.DeviceID]*entry
+	recent recentRing
 
 	changes       *prometheus.CounterVec
 	valuesDropped prometheus.Counter
+	histDropped   prometheus.Counter
+	histFailed    prometheus.Counter
 }
 
 // maxValues bounds the latest values kept per device. Firmware that puts a
@@ -87,8 +98,14 @@ func (e *entry) setValue(f defs.Field) bool {
 }
 
 type entry struct {
-	dev      defs.Device
+	dev defs.Device
+	// mqtt is what MQTT says (telemetry, status messages, silence);
+	// health is the published health: mqtt combined with cam for a
+	// camera, with reason saying why it is not online.
+	mqtt     defs.Health
 	health   defs.Health
+	reason   string
+	cam      *defs.CameraState // the stream's latest state; nil: no session known
 	lastSeen time.Time
 	values   []defs.Field   // at most maxValues, in first-seen order
 	index    map[string]int // built once values outgrows linearKeys
@@ -97,15 +114,22 @@ type entry struct {
 
 // New returns a Tracker that knows the devices given (the registry's list
 // at start; all unknown until heard from) and follows later registry
-// changes from the bus. sink may be nil when there is no InfluxDB.
-func New(cfg config.Fleet, devices []defs.Device, b *bus.Bus, sink StatusSink, logger *slog.Logger, reg prometheus.Registerer) *Tracker {
+// changes from the bus. sink may be nil when there is no InfluxDB. The
+// options add the camera sessions (WithCameras) and the health history
+// store (WithHistory); without them cameras are judged by MQTT alone and
+// no history is kept.
+func New(cfg config.Fleet, devices []defs.Device, b *bus.Bus, sink StatusSink, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) *Tracker {
 	t := &Tracker{
 		log:      logger.With("component", "fleet"),
 		bus:      b,
 		sink:     sink,
 		minStale: cfg.MinStale.D(),
 		every:    cfg.CheckInterval.D(),
+		cams:     noCameras{},
+		history:  noHistory{},
+		histQ:    make(chan defs.HealthChange, historyQueue),
 		devs:     make(map[defs.DeviceID]*entry, len(devices)),
+		recent:   newRecentRing(recentHealth, recentCameras),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iocd_fleet_health_changes_total",
 			Help: "Device health changes, by new health.",
@@ -114,23 +138,45 @@ func New(cfg config.Fleet, devices []defs.Device, b *bus.Bus, sink StatusSink, l
 			Name: "iocd_fleet_values_dropped_total",
 			Help: "Telemetry keys not kept as a device's latest values because it already has 256.",
 		}),
+		histDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_fleet_history_dropped_total",
+			Help: "Health changes not written to the health history because its queue was full.",
+		}),
+		histFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_fleet_history_failed_total",
+			Help: "Health changes not written to the health history because the store refused them.",
+		}),
 	}
-	// Subscribe now, not in Run, so no registry change between New and
-	// Run is missed.
-	t.devSub = b.Subscribe("fleet", defs.Mask(defs.EventDevice), 1024)
+	for _, o := range opts {
+		o(t)
+	}
+	// Subscribe now, not in Run, so no registry or camera change between
+	// New and Run is missed.
+	t.devSub = b.Subscribe("fleet", defs.Mask(defs.EventDevice, defs.EventCamera), 1024)
 	for _, d := range devices {
-		t.devs[d.ID] = &entry{dev: d, health: defs.HealthUnknown}
+		t.devs[d.ID] = newEntry(d)
 	}
+	// Know the streams from the first message on, not from Run's first tick.
+	t.recheckCameras(time.Now())
 	if reg != nil {
-		reg.MustRegister(t.changes, t.valuesDropped)
+		reg.MustRegister(t.changes, t.valuesDropped, t.histDropped, t.histFailed)
 	}
 	return t
 }
 
-// Run checks for silent devices every check interval and applies registry
-// changes, until ctx ends.
+func newEntry(d defs.Device) *entry {
+	return &entry{dev: d, mqtt: defs.HealthUnknown, health: defs.HealthUnknown, reason: reasonUnknown}
+}
+
+// Run checks for silent devices and re-reads the camera sessions every
+// check interval, applies registry and camera changes, and writes the
+// health history, until ctx ends.
 func (t *Tracker) Run(ctx context.Context) error {
 	defer t.devSub.Close()
+	histDone := make(chan struct{})
+	go func() { defer close(histDone); t.writeHistory(ctx) }()
+	defer func() { <-histDone }()
+	t.recheckCameras(time.Now())
 	tick := time.NewTicker(t.every)
 	defer tick.Stop()
 	for {
@@ -139,12 +185,16 @@ func (t *Tracker) Run(ctx context.Context) error {
 			return nil
 		case now := <-tick.C:
 			t.checkStale(now)
+			t.recheckCameras(now)
 		case ev, ok := <-t.devSub.C():
 			if !ok {
 				return nil
 			}
-			if ev.Device != nil {
+			switch {
+			case ev.Device != nil:
 				t.deviceChanged(*ev.Device)
+			case ev.Camera != nil:
+				t.cameraChanged(*ev.Camera)
 			}
 		}
 	}
@@ -161,7 +211,7 @@ func (t *Tracker) deviceChanged(c defs.DeviceChange) {
 		e.dev = c.Device
 		return
 	}
-	t.devs[c.Device.ID] = &entry{dev: c.Device, health: defs.HealthUnknown}
+	t.devs[c.Device.ID] = newEntry(c.Device)
 }
 
 // Seen records telemetry from dev, received at recv: it refreshes last_seen
@@ -178,10 +228,8 @@ func (t *Tracker) Seen(dev defs.Device, recv time.Time, fields []defs.Field) {
 			t.valuesDropped.Inc()
 		}
 	}
-	var ch *defs.HealthChange
-	if e.health != defs.HealthOnline {
-		ch = t.setLocked(e, defs.HealthOnline, recv, "telemetry")
-	}
+	e.mqtt = defs.HealthOnline
+	ch := t.applyLocked(e, recv, "telemetry")
 	t.mu.Unlock()
 	t.store(ch)
 }
@@ -198,8 +246,9 @@ func (t *Tracker) Status(dev defs.Device, state string, meta map[string]string, 
 		e.meta = meta
 	}
 	var ch *defs.HealthChange
-	if h := defs.Health(state); (h == defs.HealthOnline || h == defs.HealthOffline) && e.health != h {
-		ch = t.setLocked(e, h, recv, "status")
+	if h := defs.Health(state); h == defs.HealthOnline || h == defs.HealthOffline {
+		e.mqtt = h
+		ch = t.applyLocked(e, recv, "status")
 	}
 	t.mu.Unlock()
 	t.store(ch)
@@ -210,7 +259,7 @@ func (t *Tracker) Status(dev defs.Device, state string, meta map[string]string, 
 func (t *Tracker) entryLocked(dev defs.Device) *entry {
 	e, ok := t.devs[dev.ID]
 	if !ok {
-		e = &entry{dev: dev, health: defs.HealthUnknown}
+		e = newEntry(dev)
 		t.devs[dev.ID] = e
 	}
 	return e
@@ -227,8 +276,11 @@ func (t *Tracker) checkStale(now time.Time) {
 	for _, e := range t.devs {
 		// Only an online device goes stale: an offline one said goodbye,
 		// and an unknown one was never heard from.
-		if e.health == defs.HealthOnline && now.Sub(e.lastSeen) > t.staleAfter(e.dev) {
-			chs = append(chs, t.setLocked(e, defs.HealthStale, now, "silent"))
+		if e.mqtt == defs.HealthOnline && now.Sub(e.lastSeen) > t.staleAfter(e.dev) {
+			e.mqtt = defs.HealthStale
+			if ch := t.applyLocked(e, now, "silent"); ch != nil {
+				chs = append(chs, ch)
+			}
 		}
 	}
 	t.mu.Unlock()
@@ -251,13 +303,37 @@ func (t *Tracker) setLocked(e *entry, h defs.Health, at time.Time, reason string
 	t.changes.WithLabelValues(string(ch.To)).Inc()
 	t.log.Debug("health changed", "device", ch.Device, "from", ch.From, "to", ch.To, "reason", ch.Reason)
 	t.bus.Publish(defs.Event{Kind: defs.EventHealth, Time: ch.At, Health: ch})
+	t.recent.addHealth(*ch)
 	return ch
 }
 
-// store writes a change to device_status, outside the lock.
+// applyLocked recomputes e's published health from what MQTT says and its
+// stream's state, and applies it if it changed. cause names what MQTT
+// saw ("telemetry", "status", "silent") when that decided; a change the
+// stream decided carries the stream's reason.
+func (t *Tracker) applyLocked(e *entry, at time.Time, cause string) *defs.HealthChange {
+	h, reason := combine(e.dev.Kind, e.mqtt, e.cam)
+	e.reason = reason
+	if h == e.health {
+		return nil
+	}
+	why := cause
+	if reason != "" {
+		why = reason
+	}
+	return t.setLocked(e, h, at, why)
+}
+
+// store writes a change to device_status and queues it for the health
+// history, outside the lock.
 func (t *Tracker) store(ch *defs.HealthChange) {
 	if ch == nil {
 		return
+	}
+	select {
+	case t.histQ <- *ch:
+	default:
+		t.histDropped.Inc()
 	}
 	if t.sink != nil {
 		online := 0
@@ -328,9 +404,12 @@ func (t *Tracker) Counts() []defs.FleetCount {
 	return out
 }
 
-// EachDevice calls fn for every known device with its health and when it
-// was last heard from (zero if never); the alerts engine re-reads health
-// this way on every tick. fn is called outside the tracker's lock.
+// EachDevice calls fn for every known device with its health as MQTT says
+// it and when it was last heard from (zero if never); the alerts engine
+// re-reads health this way on every tick. The stream's part of a camera's
+// health is left out here on purpose: the engine judges streams with its
+// own camera_down rule, and one dead stream must not raise two alerts.
+// fn is called outside the tracker's lock.
 func (t *Tracker) EachDevice(fn func(d defs.Device, h defs.Health, lastSeen time.Time)) {
 	type row struct {
 		dev  defs.Device
@@ -340,7 +419,7 @@ func (t *Tracker) EachDevice(fn func(d defs.Device, h defs.Health, lastSeen time
 	t.mu.Lock()
 	rows := make([]row, 0, len(t.devs))
 	for _, e := range t.devs {
-		rows = append(rows, row{e.dev, e.health, e.lastSeen})
+		rows = append(rows, row{e.dev, e.mqtt, e.lastSeen})
 	}
 	t.mu.Unlock()
 	for _, r := range rows {

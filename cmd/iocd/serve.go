@@ -28,6 +28,7 @@ import (
 	"github.com/iocd/iocd/fleet"
 	"github.com/iocd/iocd/influx"
 	"github.com/iocd/iocd/ingest"
+	"github.com/iocd/iocd/overview"
 	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/streams"
 	"github.com/iocd/iocd/violations"
@@ -72,6 +73,7 @@ type service struct {
 	ingest     *ingest.Ingester
 	hub        *dashboard.Hub
 	notifier   *notify.Notifier
+	meter      *overview.Meter
 
 	httpSrv  *http.Server
 	httpAddr string // the bound address, for the demo's URL
@@ -221,8 +223,6 @@ func (s *service) start(ctx context.Context) error {
 	if s.writer != nil {
 		statusSink = s.writer
 	}
-	s.fleet = fleet.New(cfg.Fleet, known, s.bus, statusSink, log.With("component", "fleet"), s.prom)
-	s.runLoop("fleet", s.fleet.Run)
 
 	// Cameras: one RTSP session per active camera in the registry, each
 	// with its pre-event buffer; violations cut clips from those buffers.
@@ -232,6 +232,11 @@ func (s *service) start(ctx context.Context) error {
 	}
 	s.streams = streams.New(cfg.Streams, cfg.Violations, s.registry, s.bus, points, s.prom, log)
 	s.runLoop("streams", s.streams.Run)
+	// Fleet after streams: a camera's health includes its stream's state,
+	// re-read from the sessions on every check; health history in the store.
+	s.fleet = fleet.New(cfg.Fleet, known, s.bus, statusSink, log.With("component", "fleet"), s.prom,
+		fleet.WithCameras(s.streams), fleet.WithHistory(st))
+	s.runLoop("fleet", s.fleet.Run)
 	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log,
 		violations.WithConditions(s.conditions))
 	s.runLoop("violations", s.viol.Run)
@@ -257,7 +262,10 @@ func (s *service) start(ctx context.Context) error {
 	}
 	s.viol.SetObserver(s.alerts)
 
-	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: s.alerts, Bus: s.bus, Logger: log, Metrics: s.prom,
+	// The wall's readings per second: a meter beside the alerts engine.
+	s.meter = overview.NewMeter()
+	s.runLoop("readings meter", s.meter.Run)
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: observers{s.alerts, s.meter}, Bus: s.bus, Logger: log, Metrics: s.prom,
 		Conditions: s.conditions}
 	if s.writer != nil {
 		deps.Sink = s.writer
@@ -310,6 +318,12 @@ func (s *service) startHTTP() error {
 	if s.history != nil { // a nil *History must not become a non-nil interface
 		opts.Telemetry = s.history
 	}
+	// The wall's figures, what changed, and the devices' health history.
+	opts.HealthHistory = s.store
+	opts.Overview = overview.New(overview.Config{Location: s.cfg.UI.Location()}, overview.Deps{
+		Fleet: s.fleet, Cameras: s.streams, Violations: s.store, Alerts: s.store, Readings: s.meter,
+		HealthChanges: s.fleet, AlertChanges: s.store,
+	})
 	apiSrv := api.New(opts)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())
