@@ -213,8 +213,6 @@ func New(mqttCfg config.MQTT, cfg config.Ingest, d Deps) (*Ingester, error) {
 	in.m = newMetrics(d.Metrics, in.queueDepth,
 		func() float64 { return float64(len(in.events)) },
 		func() float64 { return float64(in.Unacked()) })
-	// Down until the first connection is up.
-	in.brokerDown("not connected yet")
 	in.expectRedeliveries()
 	return in, nil
 }
@@ -288,6 +286,11 @@ func (in *Ingester) Run(ctx context.Context) error {
 		}()
 	}
 
+	// Down until the first connection is up: from now, when iocd starts
+	// trying, not from New, so the time the rest of the service takes to
+	// start (a WAL replay, a slow disk) does not count towards the
+	// condition's `for` and raise a false "broker down" alert.
+	in.brokerDown("not connected yet")
 	client := mqtt.NewClient(in.clientOptions(ctx))
 	tok := client.Connect()
 	// With ConnectRetry the token completes only once connected; waiting on
