@@ -1,0 +1,448 @@
+// The wall: KPI tiles, the map, open alerts, what changed, live charts
+// and the violation ticker. On every (re)connect of the feed each list is
+// rebuilt from the API and the feed's snapshots, then kept up to date in
+// place: one line per record, keyed by its id.
+import {
+  api, applyLang, el, Feed, fmtNum, fmtTime, header, HEALTH, lang, onLang, roleAtLeast,
+  session, SEVERITIES, t,
+} from "./common.js";
+
+const CHANGES_WINDOW = 15 * 60 * 1000;
+const CHART_WINDOW = 15 * 60 * 1000;
+const QUIET_AFTER = 10_000; // overview frames come every 2 s
+const MAX_VIOLATIONS = 50;
+
+const state = {
+  sess: null,
+  overview: null,
+  devices: new Map(),    // id → DeviceStatus
+  alerts: new Map(),     // id → Alert
+  violations: new Map(), // id → Violation
+  changes: new Map(),    // key → change
+  charts: [],            // configured or picked {site, field, label}
+  series: new Map(),     // "site|field" → Map(device → [[ts, v]...])
+  lastData: 0,
+  feedState: "connecting",
+};
+
+const byId = id => document.getElementById(id);
+
+// ---- KPI tiles -------------------------------------------------------
+
+function renderKPIs() {
+  const o = state.overview;
+  if (!o) return;
+  for (const h of ["online", "stale", "offline"]) {
+    const n = o.devices?.[h] ?? 0;
+    byId("n-" + h).textContent = fmtNum(n);
+    byId("n-" + h).parentElement.classList.toggle("zero", n === 0);
+  }
+  const sites = byId("sites");
+  sites.replaceChildren(...(o.sites || []).map(s => el("tr", {},
+    el("td", { class: "name", text: s.site }),
+    ...["online", "stale", "offline"].map(h => {
+      const n = s.devices?.[h] ?? 0;
+      return el("td", { class: `n ${h}${n === 0 ? " zero" : ""}`, title: t("health." + h), text: fmtNum(n) });
+    }),
+  )));
+  byId("n-cameras").textContent = fmtNum(o.cameras?.streaming ?? 0);
+  byId("n-cameras-total").textContent = "/ " + fmtNum(o.cameras?.total ?? 0);
+  const vt = Object.entries(o.violations_today || {}).sort((a, b) => b[1] - a[1]);
+  byId("n-violations").textContent = fmtNum(vt.reduce((s, [, n]) => s + n, 0));
+  byId("violations-by-type").replaceChildren(...vt.slice(0, 3).map(([k, n]) => el("li", {}, el("span", { text: k }), el("b", { text: fmtNum(n) }))));
+  byId("alerts-by-sev").replaceChildren(...SEVERITIES.slice(0, 4).map(s => {
+    const n = o.alerts_open?.[s] ?? 0;
+    return el("li", { class: n === 0 ? "zero" : "" }, el("b", { text: fmtNum(n) }), el("span", { class: "sev " + s, text: t("sev." + s) }));
+  }));
+  byId("n-rate").textContent = fmtNum(o.readings_per_second ?? 0, o.readings_per_second < 10 ? 1 : 0);
+}
+
+// ---- Map ---------------------------------------------------------------
+
+let map, markers = new Map(), fitted = false;
+const COLORS = { online: "#2fd27a", stale: "#ffbf3c", offline: "#ff4d4f", unknown: "#8a96a6" };
+
+async function initMap() {
+  const L = window.L;
+  map = L.map("map", { zoomControl: false, attributionControl: true, zoomSnap: 0.25, preferCanvas: false });
+  map.attributionControl.setPrefix("Leaflet");
+  let ui = { map: "/assets/map.geojson", pmtiles: false };
+  try { ui = await (await fetch("/assets/ui.json")).json(); } catch { /* defaults */ }
+  state.ui = ui;
+  if (ui.pmtiles && window.pmtiles?.leafletRasterLayer) {
+    const p = new window.pmtiles.PMTiles("/assets/basemap.pmtiles");
+    window.pmtiles.leafletRasterLayer(p, { attribution: "basemap" }).addTo(map);
+  }
+  try {
+    const geo = await (await fetch(ui.map)).json();
+    const layer = L.geoJSON(geo, { style: { color: "#5f7a99", weight: 2, fillColor: "#16233a", fillOpacity: ui.pmtiles ? 0 : 1 }, interactive: false }).addTo(map);
+    map.fitBounds(layer.getBounds());
+    map.attributionControl.addAttribution("Natural Earth");
+  } catch {
+    map.setView([10.7, 106.5], 10);
+  }
+  renderLegend();
+}
+
+function renderLegend() {
+  byId("legend").replaceChildren(
+    ...["online", "stale", "offline"].map(h => el("span", {}, el("span", { class: "dot " + h }), " ", t("health." + h))),
+    el("span", {}, el("span", { class: "ring" }), " ", t("legend.camera")),
+  );
+}
+
+function placeDevice(d) {
+  if (!map || !(d.lat || d.lon)) return;
+  const L = window.L;
+  const color = COLORS[d.health] || COLORS.unknown;
+  const cam = d.kind === "camera";
+  let m = markers.get(d.id);
+  const style = { radius: cam ? 9 : 7, color: cam ? "#f2f5f8" : "#0b0f14", weight: cam ? 3 : 1.5, fillColor: color, fillOpacity: 1 };
+  if (!m) {
+    m = L.circleMarker([d.lat, d.lon], style).addTo(map);
+    m.bindTooltip("", { direction: "top" });
+    markers.set(d.id, m);
+  } else {
+    m.setLatLng([d.lat, d.lon]);
+    m.setStyle(style);
+  }
+  m.getElement?.()?.setAttribute("data-health", d.health);
+  m.getElement?.()?.setAttribute("data-device", d.id);
+  m.setTooltipContent(`${d.name || d.id} · ${t("health." + d.health)}${d.reason ? " · " + d.reason : ""}`);
+  // Problems on top, so a red dot is never hidden under a green one.
+  if (d.health !== "online") m.bringToFront();
+}
+
+function fitDevices() {
+  if (fitted || !map) return;
+  const pts = [...state.devices.values()].filter(d => d.lat || d.lon).map(d => [d.lat, d.lon]);
+  if (pts.length < 2) return;
+  map.fitBounds(window.L.latLngBounds(pts).pad(0.15));
+  fitted = true;
+}
+
+// ---- Alerts --------------------------------------------------------------
+
+const sevRank = s => { const i = SEVERITIES.indexOf(s); return i < 0 ? SEVERITIES.length : i; };
+const alertTime = a => new Date(a.raised_at || a.pending_since || a.updated_at || 0).getTime();
+
+function renderAlerts() {
+  const list = [...state.alerts.values()].filter(a => a.state && a.state !== "resolved")
+    .sort((a, b) => sevRank(a.severity) - sevRank(b.severity) || alertTime(b) - alertTime(a));
+  byId("alerts-count").textContent = list.length ? `(${list.length})` : "";
+  const canAck = roleAtLeast(state.sess.role, "operator");
+  const rows = list.slice(0, 40).map(a => el("li", { class: a.state, dataset: { id: a.id, state: a.state } },
+    el("span", { class: "sev " + a.severity, text: t("sev." + a.severity) }),
+    el("time", { text: fmtTime(a.raised_at || a.pending_since) }),
+    el("span", { class: "msg", text: (lang() === "en" && a.message_en) ? a.message_en : a.message }),
+    a.state === "acknowledged" ? el("span", { class: "who", text: t("acked.by", { who: (a.acked_by || "").replace(/^user:/, "") }) }) : null,
+    a.state === "pending" ? el("span", { class: "who", text: t("state.pending") }) : null,
+    canAck && a.state === "firing" ? el("button", { type: "button", class: "ack", onclick: () => ack(a.id), text: t("ack") }) : null,
+  ));
+  byId("alerts").replaceChildren(...(rows.length ? rows : [el("li", { class: "empty", text: t("none.alerts") })]));
+}
+
+async function ack(id) {
+  try {
+    const res = await api("POST", `/api/v1/alerts/${encodeURIComponent(id)}/ack`, {});
+    if (res?.alert) { state.alerts.set(res.alert.id, res.alert); renderAlerts(); }
+  } catch (e) {
+    console.warn("ack", e);
+  }
+}
+
+// ---- Violations ticker ---------------------------------------------------
+
+function renderViolations() {
+  const list = [...state.violations.values()].sort((a, b) => new Date(b.ts) - new Date(a.ts)).slice(0, 20);
+  const rows = list.map(v => el("li", { dataset: { id: v.id } },
+    el("time", { text: fmtTime(v.ts) }),
+    el("b", { text: v.type }), " · ", v.camera, v.site ? ` (${v.site})` : "",
+    v.plate ? el("span", { class: "plate", text: v.plate }) : null,
+  ));
+  byId("violations").replaceChildren(...(rows.length ? rows : [el("li", { class: "empty", text: t("none.violations") })]));
+}
+
+function addViolation(v) {
+  state.violations.set(v.id, v);
+  if (state.violations.size > MAX_VIOLATIONS) {
+    const oldest = [...state.violations.values()].sort((a, b) => new Date(a.ts) - new Date(b.ts))[0];
+    state.violations.delete(oldest.id);
+  }
+}
+
+// ---- What changed ----------------------------------------------------------
+
+// changeText turns a change (from /api/v1/changes or made here from a
+// feed frame) into one line.
+function changeLine(c) {
+  const subject = c.name || c.subject || c.device || c.camera || c.id || "";
+  const parts = [el("time", { text: fmtTime(c.at) })];
+  if (c.from !== undefined || c.to !== undefined) {
+    parts.push(el("span", { class: "msg" }, subject, " ",
+      el("span", { class: "h-" + c.from, text: t("health." + c.from) !== "health." + c.from ? t("health." + c.from) : (c.from || "") }),
+      el("span", { class: "arrow", text: " → " }),
+      el("span", { class: "h-" + c.to, text: t("health." + c.to) !== "health." + c.to ? t("health." + c.to) : (c.to || "") })));
+  } else {
+    const msg = (lang() === "en" && (c.message_en || c.text_en)) || c.message || c.text || `${c.kind || ""} ${subject}`;
+    parts.push(el("span", { class: "msg", text: msg }));
+  }
+  return el("li", { dataset: { kind: c.kind || "" } }, ...parts);
+}
+
+function renderChanges() {
+  const cut = Date.now() - CHANGES_WINDOW;
+  for (const [k, c] of state.changes) if (new Date(c.at).getTime() < cut) state.changes.delete(k);
+  const list = [...state.changes.values()].sort((a, b) => new Date(b.at) - new Date(a.at)).slice(0, 40);
+  byId("changes").replaceChildren(...(list.length ? list.map(changeLine) : [el("li", { class: "empty", text: t("none.changes") })]));
+}
+
+function addChange(c) {
+  const key = c.id || `${c.kind}|${c.subject || c.device}|${c.at}|${c.to ?? ""}`;
+  state.changes.set(key, c);
+}
+
+// ---- Charts ----------------------------------------------------------------
+
+const LINE_COLORS = ["#5aa9ff", "#2fd27a", "#ffbf3c", "#ff7ae0", "#9d8cff", "#4de3e3"];
+const plots = new Map(); // "site|field" → {u, box, devices}
+
+function chartKey(c) { return `${c.site}|${c.field}`; }
+
+function pickCharts() {
+  if (state.ui?.charts?.length) return state.ui.charts;
+  // Nothing configured: up to four, water level and PM2.5 first, from the
+  // latest values the fleet reports.
+  const prefer = ["level_m", "pm25", "temp_c"];
+  const found = [];
+  const sites = [...new Set([...state.devices.values()].map(d => d.site))].sort();
+  for (const field of prefer) {
+    for (const site of sites) {
+      if (found.length >= 4) break;
+      const has = [...state.devices.values()].some(d => d.site === site && typeof d.values?.[field] === "number");
+      if (has) found.push({ site, field });
+    }
+  }
+  return found.slice(0, 4);
+}
+
+function chartLabel(c) { return c.label || `${c.field} · ${c.site}`; }
+
+function buildCharts() {
+  const want = pickCharts();
+  if (want.map(chartKey).join() === state.charts.map(chartKey).join() && plots.size) return;
+  state.charts = want;
+  for (const p of plots.values()) p.u?.destroy();
+  plots.clear();
+  const box = byId("charts");
+  if (!want.length) { box.replaceChildren(el("div", { class: "empty", text: t("none.charts") })); return; }
+  box.replaceChildren(...want.map(c => {
+    const node = el("div", { class: "chart", dataset: { site: c.site, field: c.field } },
+      el("h3", {}, el("span", { class: "label", text: chartLabel(c) }), el("b", { class: "last", text: "" })),
+      el("div", { class: "plot" }));
+    plots.set(chartKey(c), { node, u: null, devices: [] });
+    if (!state.series.has(chartKey(c))) state.series.set(chartKey(c), new Map());
+    return node;
+  }));
+  state.feed?.subscribe([...new Set(want.map(c => "telemetry:" + c.site))]);
+  loadChartHistory();
+  drawCharts();
+}
+
+async function loadChartHistory() {
+  for (const c of state.charts) {
+    const series = state.series.get(chartKey(c));
+    const devs = [...state.devices.values()].filter(d => d.site === c.site && d.values && c.field in d.values);
+    await Promise.all(devs.map(async d => {
+      try {
+        const r = await api("GET", `/api/v1/devices/${encodeURIComponent(d.id)}/telemetry?field=${encodeURIComponent(c.field)}&from=-15m&every=10s`);
+        const pts = (r.points || []).filter(p => p.v !== null).map(p => [new Date(p.t).getTime() / 1000, p.v]);
+        const have = series.get(d.id) || [];
+        series.set(d.id, mergePoints(pts, have));
+      } catch { /* no history (no InfluxDB): live points only */ }
+    }));
+  }
+  drawCharts();
+}
+
+function mergePoints(a, b) {
+  const m = new Map();
+  for (const p of [...a, ...b]) m.set(p[0], p[1]);
+  return [...m.entries()].sort((x, y) => x[0] - y[0]);
+}
+
+function addReadings(readings) {
+  for (const r of readings || []) {
+    if (typeof r.value !== "number") continue;
+    const s = state.series.get(`${r.site}|${r.field}`);
+    if (!s) continue;
+    const pts = s.get(r.device) || [];
+    const ts = new Date(r.ts).getTime() / 1000;
+    if (!pts.length || pts[pts.length - 1][0] < ts) pts.push([ts, r.value]);
+    s.set(r.device, pts);
+  }
+}
+
+function drawCharts() {
+  const uPlot = window.uPlot;
+  const cut = Date.now() / 1000 - CHART_WINDOW / 1000;
+  for (const c of state.charts) {
+    const p = plots.get(chartKey(c));
+    const s = state.series.get(chartKey(c));
+    if (!p || !s) continue;
+    for (const [dev, pts] of s) {
+      while (pts.length && pts[0][0] < cut) pts.shift();
+      if (!pts.length) s.delete(dev);
+    }
+    const devices = [...s.keys()].sort();
+    const xs = [...new Set(devices.flatMap(d => s.get(d).map(q => q[0])))].sort((a, b) => a - b);
+    const data = [xs, ...devices.map(d => {
+      const m = new Map(s.get(d));
+      return xs.map(x => (m.has(x) ? m.get(x) : null));
+    })];
+    const lastVals = devices.map(d => s.get(d).at(-1)?.[1]).filter(v => v !== undefined);
+    p.node.querySelector(".last").textContent = lastVals.length ? fmtNum(lastVals.reduce((a, b) => a + b, 0) / lastVals.length, 2) : "";
+    p.node.dataset.points = String(xs.length);
+    p.node.dataset.lastTs = xs.length ? String(xs[xs.length - 1]) : "";
+    const plotBox = p.node.querySelector(".plot");
+    const w = plotBox.clientWidth, h = plotBox.clientHeight;
+    if (!w || !h) continue;
+    if (!p.u || p.devices.join() !== devices.join()) {
+      p.u?.destroy();
+      const fs = parseFloat(getComputedStyle(document.documentElement).fontSize);
+      const axis = { stroke: "#a9b4c2", grid: { stroke: "#2a3646", width: 1 }, ticks: { stroke: "#2a3646" }, font: `${Math.round(fs * 0.8)}px "Be Vietnam Pro"`, size: fs * 2.6 };
+      p.u = new uPlot({
+        width: w, height: h, legend: { show: false }, cursor: { show: false }, pxAlign: 0,
+        scales: { x: { time: true } },
+        axes: [{ ...axis, size: fs * 1.8 }, { ...axis }],
+        series: [{}, ...devices.map((d, i) => ({ label: d, stroke: LINE_COLORS[i % LINE_COLORS.length], width: Math.max(2, fs / 8), spanGaps: true, points: { show: false } }))],
+      }, data, plotBox);
+      p.devices = devices;
+    } else {
+      if (p.u.width !== w || p.u.height !== h) p.u.setSize({ width: w, height: h });
+      p.u.setData(data);
+    }
+  }
+}
+
+// ---- Staleness -------------------------------------------------------------
+
+function renderStale() {
+  const banner = byId("stale-banner");
+  const since = state.lastData ? fmtTime(state.lastData) : "–";
+  let msg = "";
+  if (state.feedState !== "live") msg = t("stale.feed", { t: since });
+  else if (state.lastData && Date.now() - state.lastData > QUIET_AFTER) msg = t("stale.quiet", { s: Math.round((Date.now() - state.lastData) / 1000), t: since });
+  banner.textContent = msg;
+  banner.hidden = !msg;
+  document.body.classList.toggle("is-stale", !!msg);
+  const conn = byId("conn");
+  conn.dataset.state = state.feedState;
+  conn.textContent = t("conn." + state.feedState);
+}
+
+// ---- The feed --------------------------------------------------------------
+
+function onFrame(f) {
+  const d = f.data || {};
+  switch (f.type) {
+    case "snapshot":
+      if (d.topic === "fleet") {
+        state.devices.clear();
+        for (const x of d.devices || []) state.devices.set(x.id, x);
+        for (const [id, m] of markers) if (!state.devices.has(id)) { m.remove(); markers.delete(id); }
+        for (const x of state.devices.values()) placeDevice(x);
+        fitDevices();
+        if (d.overview) state.overview = d.overview;
+        renderKPIs();
+        buildCharts();
+      } else if (d.topic === "alerts") {
+        state.alerts.clear();
+        for (const a of d.alerts || []) state.alerts.set(a.id, a);
+        renderAlerts();
+      } else if (d.topic === "violations") {
+        for (const v of d.violations || []) addViolation(v);
+        renderViolations();
+      } else if (d.topic?.startsWith("telemetry:")) {
+        addReadings(d.readings);
+      }
+      state.lastData = Date.now();
+      break;
+    case "overview":
+      state.overview = d;
+      state.lastData = Date.now();
+      renderKPIs();
+      break;
+    case "device": {
+      const prev = state.devices.get(d.id);
+      state.devices.set(d.id, d);
+      placeDevice(d);
+      if (prev && prev.health !== d.health) addChange({ kind: "health", subject: d.name || d.id, device: d.id, from: prev.health, to: d.health, at: f.at || new Date().toISOString() });
+      renderChanges();
+      break;
+    }
+    case "alert":
+      state.alerts.set(d.id, d);
+      if (d.state === "firing" || d.state === "resolved") addChange({ kind: "alert", id: `alert|${d.id}|${d.state}`, message: `${t("state." + d.state)}: ${d.message}`, message_en: `${t("state." + d.state)}: ${d.message_en || d.message}`, at: f.at || d.updated_at });
+      renderAlerts();
+      renderChanges();
+      break;
+    case "violation":
+      addViolation(d);
+      renderViolations();
+      break;
+    case "telemetry":
+      addReadings(d.readings);
+      state.lastData = Date.now();
+      break;
+    case "camera":
+      break;
+    default:
+      break;
+  }
+}
+
+// rebuild reloads every list from the API: on the first connect and on
+// every reconnect, so a screen that was away shows the truth, not what it
+// happened to hear.
+async function rebuild() {
+  const [ov, al, vi, ch] = await Promise.allSettled([
+    api("GET", "/api/v1/overview"),
+    api("GET", "/api/v1/alerts?state=firing,acknowledged,pending&limit=200"),
+    api("GET", "/api/v1/violations?limit=50"),
+    api("GET", "/api/v1/changes?since=15m"),
+  ]);
+  if (ov.status === "fulfilled" && ov.value) { state.overview = ov.value.overview || ov.value; renderKPIs(); }
+  if (al.status === "fulfilled") { state.alerts.clear(); for (const a of al.value?.alerts || []) state.alerts.set(a.id, a); renderAlerts(); }
+  if (vi.status === "fulfilled") { state.violations.clear(); for (const v of vi.value?.violations || []) addViolation(v); renderViolations(); }
+  if (ch.status === "fulfilled") { state.changes.clear(); for (const c of ch.value?.changes || []) addChange(c); renderChanges(); }
+}
+
+function tickClock() {
+  byId("clock").textContent = fmtTime(Date.now());
+}
+
+async function main() {
+  applyLang();
+  state.sess = await session();
+  header(state.sess);
+  await initMap();
+  renderAlerts(); renderViolations(); renderChanges();
+  onLang(() => { renderKPIs(); renderAlerts(); renderViolations(); renderChanges(); renderLegend(); renderStale(); tickClock(); for (const d of state.devices.values()) placeDevice(d); });
+  state.feed = new Feed(["fleet", "alerts", "violations", "cameras"], {
+    onFrame,
+    onState: s => {
+      state.feedState = s;
+      if (s === "live") rebuild();
+      renderStale();
+    },
+  });
+  state.feed.start();
+  setInterval(() => { tickClock(); renderStale(); drawCharts(); }, 1000);
+  setInterval(renderChanges, 15_000);
+  window.addEventListener("resize", () => { map?.invalidateSize(); drawCharts(); });
+  tickClock();
+  window.iocdWall = state; // for the browser tests and a curious operator
+}
+
+main().catch(e => console.error(e));
