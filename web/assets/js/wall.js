@@ -3,7 +3,7 @@
 // rebuilt from the API and the feed's snapshots, then kept up to date in
 // place: one line per record, keyed by its id.
 import {
-  api, applyLang, el, Feed, fmtNum, fmtTime, header, HEALTH, lang, onLang, roleAtLeast,
+  api, applyLang, el, Feed, fmtNum, fmtTime, header, lang, normDevice, onLang, roleAtLeast,
   session, SEVERITIES, t,
 } from "./common.js";
 
@@ -173,21 +173,33 @@ function addViolation(v) {
 
 // ---- What changed ----------------------------------------------------------
 
-// changeText turns a change (from /api/v1/changes or made here from a
-// feed frame) into one line.
+// changeLine turns a change (from /api/v1/changes, or made here from a
+// feed frame in the same shape) into one line.
+function healthWord(h) {
+  const k = "health." + h;
+  return t(k) === k ? (h || "") : t(k);
+}
+
 function changeLine(c) {
-  const subject = c.name || c.subject || c.device || c.camera || c.id || "";
+  const subject = c.subject || c.device || "";
   const parts = [el("time", { text: fmtTime(c.at) })];
-  if (c.from !== undefined || c.to !== undefined) {
-    parts.push(el("span", { class: "msg" }, subject, " ",
-      el("span", { class: "h-" + c.from, text: t("health." + c.from) !== "health." + c.from ? t("health." + c.from) : (c.from || "") }),
-      el("span", { class: "arrow", text: " → " }),
-      el("span", { class: "h-" + c.to, text: t("health." + c.to) !== "health." + c.to ? t("health." + c.to) : (c.to || "") })));
+  if (c.kind === "alert") {
+    const msg = (lang() === "en" && c.message_en) || c.message || subject;
+    parts.push(c.severity ? el("span", { class: "sev " + c.severity, text: t("sev." + c.severity) }) : null,
+      el("span", { class: "msg" }, el("b", { text: t("state." + c.to) === "state." + c.to ? c.to : t("state." + c.to) }), " · ", msg));
+  } else if (c.kind === "camera") {
+    parts.push(el("span", { class: "msg" }, t("legend.camera"), " ", subject, " ",
+      el("span", { class: c.to === "up" ? "h-online" : "h-offline", text: c.to === "up" ? "▲ " + t("health.online") : "▼ " + t("health.offline") }),
+      c.reason ? el("span", { class: "who", text: " " + c.reason }) : null));
   } else {
-    const msg = (lang() === "en" && (c.message_en || c.text_en)) || c.message || c.text || `${c.kind || ""} ${subject}`;
-    parts.push(el("span", { class: "msg", text: msg }));
+    const dev = state.devices.get(c.device || c.subject);
+    parts.push(el("span", { class: "msg" }, (dev?.name || subject), " ",
+      el("span", { class: "h-" + c.from, text: healthWord(c.from) }),
+      el("span", { class: "arrow", text: " → " }),
+      el("span", { class: "h-" + c.to, text: healthWord(c.to) }),
+      c.reason ? el("span", { class: "who", text: " " + c.reason }) : null));
   }
-  return el("li", { dataset: { kind: c.kind || "" } }, ...parts);
+  return el("li", { dataset: { kind: c.kind || "" } }, ...parts.filter(Boolean));
 }
 
 function renderChanges() {
@@ -198,7 +210,8 @@ function renderChanges() {
 }
 
 function addChange(c) {
-  const key = c.id || `${c.kind}|${c.subject || c.device}|${c.at}|${c.to ?? ""}`;
+  // The same change from the API and the feed gets one line.
+  const key = `${c.kind}|${c.alert || c.device || c.subject}|${c.to ?? ""}|${Math.round(new Date(c.at).getTime() / 1000)}`;
   state.changes.set(key, c);
 }
 
@@ -328,6 +341,7 @@ function drawCharts() {
 // ---- Staleness -------------------------------------------------------------
 
 function renderStale() {
+  if (state.feed?.lastFrame) state.lastData = Math.max(state.lastData, state.feed.lastFrame);
   const banner = byId("stale-banner");
   const since = state.lastData ? fmtTime(state.lastData) : "–";
   let msg = "";
@@ -348,6 +362,7 @@ function onFrame(f) {
   switch (f.type) {
     case "snapshot":
       if (d.topic === "fleet") {
+        state.fleetSnapshot = true;
         state.devices.clear();
         for (const x of d.devices || []) state.devices.set(x.id, x);
         for (const [id, m] of markers) if (!state.devices.has(id)) { m.remove(); markers.delete(id); }
@@ -370,6 +385,7 @@ function onFrame(f) {
       break;
     case "overview":
       state.overview = d;
+      state.overviewAt = Date.now();
       state.lastData = Date.now();
       renderKPIs();
       break;
@@ -377,13 +393,13 @@ function onFrame(f) {
       const prev = state.devices.get(d.id);
       state.devices.set(d.id, d);
       placeDevice(d);
-      if (prev && prev.health !== d.health) addChange({ kind: "health", subject: d.name || d.id, device: d.id, from: prev.health, to: d.health, at: f.at || new Date().toISOString() });
+      if (prev && prev.health !== d.health) addChange({ kind: "health", subject: d.id, device: d.id, site: d.site, from: prev.health, to: d.health, reason: d.reason, at: f.at || new Date().toISOString() });
       renderChanges();
       break;
     }
     case "alert":
       state.alerts.set(d.id, d);
-      if (d.state === "firing" || d.state === "resolved") addChange({ kind: "alert", id: `alert|${d.id}|${d.state}`, message: `${t("state." + d.state)}: ${d.message}`, message_en: `${t("state." + d.state)}: ${d.message_en || d.message}`, at: f.at || d.updated_at });
+      if (d.state === "firing" || d.state === "resolved") addChange({ kind: "alert", alert: d.id, subject: d.subject, to: d.state, severity: d.severity, message: d.message, message_en: d.message_en, at: f.at || d.updated_at });
       renderAlerts();
       renderChanges();
       break;
@@ -406,12 +422,18 @@ function onFrame(f) {
 // every reconnect, so a screen that was away shows the truth, not what it
 // happened to hear.
 async function rebuild() {
-  const [ov, al, vi, ch] = await Promise.allSettled([
+  const [dv, ov, al, vi, ch] = await Promise.allSettled([
+    api("GET", "/api/v1/devices"),
     api("GET", "/api/v1/overview"),
     api("GET", "/api/v1/alerts?state=firing,acknowledged,pending&limit=200"),
     api("GET", "/api/v1/violations?limit=50"),
     api("GET", "/api/v1/changes?since=15m"),
   ]);
+  if (dv.status === "fulfilled" && !state.fleetSnapshot) {
+    for (const x of (dv.value?.devices || []).map(normDevice)) { state.devices.set(x.id, x); placeDevice(x); }
+    fitDevices();
+    buildCharts();
+  }
   if (ov.status === "fulfilled" && ov.value) { state.overview = ov.value.overview || ov.value; renderKPIs(); }
   if (al.status === "fulfilled") { state.alerts.clear(); for (const a of al.value?.alerts || []) state.alerts.set(a.id, a); renderAlerts(); }
   if (vi.status === "fulfilled") { state.violations.clear(); for (const v of vi.value?.violations || []) addViolation(v); renderViolations(); }
@@ -440,6 +462,12 @@ async function main() {
   state.feed.start();
   setInterval(() => { tickClock(); renderStale(); drawCharts(); }, 1000);
   setInterval(renderChanges, 15_000);
+  // The feed sends the figures every 2 s; should it not (an older
+  // server), read them from the API instead.
+  setInterval(async () => {
+    if (state.feedState !== "live" || Date.now() - (state.overviewAt || 0) < 5000) return;
+    try { const o = await api("GET", "/api/v1/overview"); state.overview = o.overview || o; renderKPIs(); } catch { /* next time */ }
+  }, 5000);
   window.addEventListener("resize", () => { map?.invalidateSize(); drawCharts(); });
   tickClock();
   window.iocdWall = state; // for the browser tests and a curious operator
