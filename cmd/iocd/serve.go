@@ -312,6 +312,9 @@ func (s *service) startHTTP() error {
 	if err != nil {
 		return err
 	}
+	// Logging in and out are the API's (POST); GET /login is the page.
+	mux.Handle("POST /login", apiSrv.Handler())
+	mux.Handle("POST /logout", apiSrv.Handler())
 	mux.Handle("/", opts.Deadlines.Wrap(pages))
 
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
