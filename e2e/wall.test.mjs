@@ -239,6 +239,7 @@ describe("the pages in Chromium", { skip }, () => {
   test("operator: logs in, the wall fills with live data, acknowledges an alert, switches language, logs out", async () => {
     const page = await login("minh", pw.op);
     await page.waitForURL(base + "/");
+    page.errors.length = 0; // the 401 that sent the browser to the login page
     await eventually("feed live", () => page.locator("#conn").getAttribute("data-state"), s => s === "live");
     assert.equal(await text(page, "#who"), "minh · operator");
 
@@ -331,6 +332,7 @@ describe("the pages in Chromium", { skip }, () => {
     await eventually("pending device registered", async () => (await api("GET", "/api/v1/devices/ben-luc-new-01")).status, s => s === 200);
     const page = await login("lan", pw.admin, { next: "fleet", viewport: { width: 1920, height: 1080 } });
     await page.waitForURL(base + "/fleet");
+    page.errors.length = 0; // the 401 that sent the browser to the login page
     const rows = page.locator("#fleet tbody tr");
     await eventually("every device listed", () => rows.count(), n => n >= 40);
     const pending = page.locator('#fleet tbody tr[data-id="ben-luc-new-01"]');
@@ -358,7 +360,9 @@ describe("the pages in Chromium", { skip }, () => {
     await eventually("device title", () => text(page, "#dev-title"), s => s.includes("Cảm biến mực nước"));
     await eventually("level_m among the fields", () => page.locator("#field option").allTextContents(), fs => fs.includes("level_m"));
     await page.screenshot({ path: join(shots, "device-1920x1080.png") });
-    assert.deepEqual(page.errors, [], "errors in the page's console");
+    // This iocd has no InfluxDB: the history answers 503, and the page says so.
+    assert.ok(await page.locator("#history-none").isVisible(), "the device page should say there is no history");
+    assert.deepEqual(page.errors.filter(e => !/status of 503/.test(e)), [], "errors in the page's console");
     await page.context().close();
   });
 

@@ -278,7 +278,7 @@ export async function session() {
   const res = await fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" });
   if (res.status === 401 || res.status === 403) {
     toLogin();
-    throw new Error("not logged in");
+    return new Promise(() => {}); // the page is going away
   }
   if (!res.ok) throw new Error(`session: HTTP ${res.status}`);
   current = await res.json();
