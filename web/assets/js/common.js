@@ -347,7 +347,26 @@ export class Feed {
     this.closed = false;
   }
 
-  start() { this.connect(); }
+  start() {
+    this.connect();
+    // The browser knows first when the network goes: drop at once rather
+    // than wait for TCP to notice.
+    window.addEventListener("offline", () => this.drop());
+    // A half-open connection sends nothing: the server's overview comes
+    // every 2 s, so 20 s of silence means the feed is gone.
+    setInterval(() => {
+      if (this.state === "live" && Date.now() - this.lastFrame > 20_000) this.drop();
+    }, 5000);
+  }
+
+  // drop closes the socket and goes on as if the server had closed it.
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    try { ws.close(); } catch { /* already closed */ }
+    this.retry();
+  }
 
   setState(s) {
     this.state = s;
