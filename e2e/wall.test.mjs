@@ -299,7 +299,10 @@ describe("the pages in Chromium", { skip }, () => {
       await delay(1500); // let a chart tick and the map settle
       await page.screenshot({ path: join(shots, name) });
     }
-    assert.deepEqual(page.errors, [], "errors in the page's console");
+    // Expected: the refused POST above (403) and the chart history this
+    // iocd cannot give without InfluxDB (503, asked once per chart batch).
+    assert.deepEqual(page.errors.filter(e => !/status of (403|503)/.test(e)), [], "errors in the page's console");
+    assert.ok(page.errors.filter(e => /status of 503/.test(e)).length <= 4, `the wall keeps asking for history it cannot get: ${page.errors}`);
 
     await page.click("#logout");
     await page.waitForURL(/\/login/);

@@ -263,16 +263,22 @@ function buildCharts() {
 }
 
 async function loadChartHistory() {
+  // Without InfluxDB the history answers 503: ask once, then chart live
+  // readings only.
+  if (state.noHistory) return;
   for (const c of state.charts) {
     const series = state.series.get(chartKey(c));
     const devs = [...state.devices.values()].filter(d => d.site === c.site && d.values && c.field in d.values);
+    if (state.noHistory) break;
     await Promise.all(devs.map(async d => {
       try {
         const r = await api("GET", `/api/v1/devices/${encodeURIComponent(d.id)}/telemetry?field=${encodeURIComponent(c.field)}&from=-15m&every=10s`);
         const pts = (r.points || []).filter(p => p.v !== null).map(p => [new Date(p.t).getTime() / 1000, p.v]);
         const have = series.get(d.id) || [];
         series.set(d.id, mergePoints(pts, have));
-      } catch { /* no history (no InfluxDB): live points only */ }
+      } catch (e) {
+        if (e.status === 503) state.noHistory = true;
+      }
     }));
   }
   drawCharts();
