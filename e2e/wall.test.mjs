@@ -279,6 +279,17 @@ describe("the pages in Chromium", { skip }, () => {
     assert.equal(noCSRF.body.error.code, "csrf");
     assert.equal((await api("GET", `/api/v1/alerts/${other}`)).body.alert.state, "firing", "the refused ack changed nothing");
 
+    // Violations reach the ticker and the day's tile, without the plate
+    // for an operator.
+    const events = [["tan-an-cam-01", "tan-an", "red_light"], ["ben-luc-cam-02", "ben-luc", "speeding"], ["duc-hoa-cam-01", "duc-hoa", "red_light"]];
+    for (const [i, [cam, site, type]] of events.entries()) {
+      await publish(`ioc/${site}/${cam}/event`, { event_id: `e2e-${i}`, type, ts: Date.now(), plate: `51F${12345 + i}`, plate_confidence: 0.93 });
+    }
+    await eventually("three violations in the ticker", () => page.locator("#violations li[data-id]").count(), n => n === 3);
+    await eventually("violations today tile", () => num(page, "#n-violations"), n => n === 3);
+    const ticker = await page.locator("#violations").textContent();
+    assert.ok(!/51F|1234[5-7]/.test(ticker), `an operator must not see plates: ${ticker}`);
+
     // English and back, remembered across a reload.
     assert.equal(await text(page, "#kpi-devices h2"), "Thiết bị");
     await page.click("#lang");

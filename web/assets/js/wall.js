@@ -3,7 +3,7 @@
 // rebuilt from the API and the feed's snapshots, then kept up to date in
 // place: one line per record, keyed by its id.
 import {
-  api, applyLang, el, Feed, fmtNum, fmtTime, header, lang, normDevice, onLang, roleAtLeast,
+  api, applyLang, el, Feed, fmtNum, fmtTime, header, lang, locale, normDevice, onLang, roleAtLeast,
   session, SEVERITIES, t,
 } from "./common.js";
 
@@ -38,7 +38,8 @@ function renderKPIs() {
     byId("n-" + h).parentElement.classList.toggle("zero", n === 0);
   }
   const sites = byId("sites");
-  sites.replaceChildren(...(o.sites || []).map(s => el("tr", {},
+  sites.replaceChildren(el("tr", { class: "head" }, el("td"), ...["online", "stale", "offline"].map(h => el("td", { class: "n " + h, title: t("health." + h) }, el("span", { class: "dot " + h })))),
+    ...(o.sites || []).map(s => el("tr", {},
     el("td", { class: "name", text: s.site }),
     ...["online", "stale", "offline"].map(h => {
       const n = s.devices?.[h] ?? 0;
@@ -97,7 +98,8 @@ function placeDevice(d) {
   const color = COLORS[d.health] || COLORS.unknown;
   const cam = d.kind === "camera";
   let m = markers.get(d.id);
-  const style = { radius: cam ? 9 : 7, color: cam ? "#f2f5f8" : "#0b0f14", weight: cam ? 3 : 1.5, fillColor: color, fillOpacity: 1 };
+  const fs = rootFont();
+  const style = { radius: fs * (cam ? 0.62 : 0.5), color: cam ? "#f2f5f8" : "#0b0f14", weight: cam ? fs * 0.16 : fs * 0.08, fillColor: color, fillOpacity: 1 };
   if (!m) {
     m = L.circleMarker([d.lat, d.lon], style).addTo(map);
     m.bindTooltip("", { direction: "top" });
@@ -113,11 +115,32 @@ function placeDevice(d) {
   if (d.health !== "online") m.bringToFront();
 }
 
+function rootFont() { return parseFloat(getComputedStyle(document.documentElement).fontSize) || 16; }
+
+// fitDevices frames the devices (the province), not the whole country,
+// and labels each site at the middle of its devices.
+const siteLabels = new Map();
 function fitDevices() {
-  if (fitted || !map) return;
-  const pts = [...state.devices.values()].filter(d => d.lat || d.lon).map(d => [d.lat, d.lon]);
+  if (!map) return;
+  const L = window.L;
+  const bySite = new Map();
+  for (const d of state.devices.values()) {
+    if (!(d.lat || d.lon)) continue;
+    if (!bySite.has(d.site)) bySite.set(d.site, []);
+    bySite.get(d.site).push([d.lat, d.lon]);
+  }
+  for (const [site, pts] of bySite) {
+    const c = L.latLngBounds(pts).getCenter();
+    let m = siteLabels.get(site);
+    if (!m) {
+      m = L.tooltip({ permanent: true, direction: "right", className: "site-label", offset: [rootFont(), 0], interactive: false }).setLatLng(c).setContent(site).addTo(map);
+      siteLabels.set(site, m);
+    } else m.setLatLng(c);
+  }
+  if (fitted) return;
+  const pts = [...bySite.values()].flat();
   if (pts.length < 2) return;
-  map.fitBounds(window.L.latLngBounds(pts).pad(0.15));
+  map.fitBounds(L.latLngBounds(pts).pad(0.35));
   fitted = true;
 }
 
@@ -326,14 +349,18 @@ function drawCharts() {
     const plotBox = p.node.querySelector(".plot");
     const w = plotBox.clientWidth, h = plotBox.clientHeight;
     if (!w || !h) continue;
-    if (!p.u || p.devices.join() !== devices.join()) {
+    const fs = rootFont();
+    if (!p.u || p.devices.join() !== devices.join() || p.fs !== fs) {
       p.u?.destroy();
-      const fs = parseFloat(getComputedStyle(document.documentElement).fontSize);
-      const axis = { stroke: "#a9b4c2", grid: { stroke: "#2a3646", width: 1 }, ticks: { stroke: "#2a3646" }, font: `${Math.round(fs * 0.8)}px "Be Vietnam Pro"`, size: fs * 2.6 };
+      p.fs = fs;
+      const axis = { stroke: "#c3ccd8", grid: { stroke: "#2a3646", width: 1 }, ticks: { stroke: "#2a3646", size: fs * 0.3 }, font: `600 ${Math.round(fs * 0.85)}px "Be Vietnam Pro"`, gap: fs * 0.2 };
+      const hhmm = (u, vals) => vals.map(v => new Date(v * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", hour12: false }));
+      const num = (u, vals) => vals.map(v => fmtNum(v, Math.abs(v) < 10 ? 2 : 0));
       p.u = new uPlot({
         width: w, height: h, legend: { show: false }, cursor: { show: false }, pxAlign: 0,
         scales: { x: { time: true } },
-        axes: [{ ...axis, size: fs * 1.8 }, { ...axis }],
+        axes: [{ ...axis, size: fs * 1.7, space: fs * 5, values: hhmm, incrs: [60, 120, 300, 600, 900, 1800, 3600] },
+          { ...axis, size: fs * 3.2, space: fs * 2, values: num }],
         series: [{}, ...devices.map((d, i) => ({ label: d, stroke: LINE_COLORS[i % LINE_COLORS.length], width: Math.max(2, fs / 8), spanGaps: true, points: { show: false } }))],
       }, data, plotBox);
       p.devices = devices;
@@ -474,7 +501,13 @@ async function main() {
     if (state.feedState !== "live" || Date.now() - (state.overviewAt || 0) < 5000) return;
     try { const o = await api("GET", "/api/v1/overview"); state.overview = o.overview || o; renderKPIs(); } catch { /* next time */ }
   }, 5000);
-  window.addEventListener("resize", () => { map?.invalidateSize(); drawCharts(); });
+  window.addEventListener("resize", () => {
+    map?.invalidateSize();
+    fitted = false;
+    fitDevices();
+    for (const d of state.devices.values()) placeDevice(d);
+    drawCharts();
+  });
   tickClock();
   window.iocdWall = state; // for the browser tests and a curious operator
 }
