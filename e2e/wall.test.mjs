@@ -289,6 +289,7 @@ describe("the pages in Chromium", { skip }, () => {
     await eventually("violations today tile", () => num(page, "#n-violations"), n => n === 3);
     const ticker = await page.locator("#violations").textContent();
     assert.ok(!/51F|1234[5-7]/.test(ticker), `an operator must not see plates: ${ticker}`);
+    assert.match(ticker, /Vượt đèn đỏ · tan-an-cam-01/);
 
     // English and back, remembered across a reload.
     assert.equal(await text(page, "#kpi-devices h2"), "Thiết bị");

@@ -94,6 +94,14 @@ export const dict = {
     "ago.d": "{n} ngày trước",
     "never": "chưa từng",
     "error": "Lỗi: {e}",
+    "vt.red_light": "Vượt đèn đỏ",
+    "vt.speeding": "Quá tốc độ",
+    "vt.wrong_way": "Đi ngược chiều",
+    "vt.no_helmet": "Không đội mũ bảo hiểm",
+    "vt.illegal_parking": "Đỗ xe sai quy định",
+    "vt.wrong_lane": "Đi sai làn",
+    "vt.blocking_box": "Dừng trong nút giao",
+    "vt.other": "Khác",
   },
   en: {
     "app.title": "IOC operations centre",
@@ -183,8 +191,23 @@ export const dict = {
     "ago.d": "{n} d ago",
     "never": "never",
     "error": "Error: {e}",
+    "vt.red_light": "Red light",
+    "vt.speeding": "Speeding",
+    "vt.wrong_way": "Wrong way",
+    "vt.no_helmet": "No helmet",
+    "vt.illegal_parking": "Illegal parking",
+    "vt.wrong_lane": "Wrong lane",
+    "vt.blocking_box": "Blocking the junction",
+    "vt.other": "Other",
   },
 };
+
+// violationType names a violation type in the page's language; a type
+// this page does not know is shown as the camera sent it.
+export function violationType(type) {
+  const k = "vt." + type;
+  return t(k) === k ? type : t(k);
+}
 
 export function lang() {
   const l = localStorage.getItem(LANG_KEY);

@@ -35,15 +35,16 @@ function render() {
   byId("fleet").tBodies[0].replaceChildren(...devices.map(d => el("tr", { class: d.health, dataset: { id: d.id, health: d.health, status: d.status || "" } },
     el("td", {}, el("span", { class: "dot " + d.health }), " ", t("health." + d.health),
       d.reason ? el("div", { class: "reason", text: d.reason }) : null),
-    el("td", {}, el("a", { href: "/fleet/" + encodeURIComponent(d.id), text: d.id })),
+    el("td", {}, el("a", { href: "/fleet/" + encodeURIComponent(d.id), text: d.id }),
+      d.status === "pending" ? el("div", { class: "pending", text: t("pending") }) : null),
     el("td", { text: d.name || "" }),
     el("td", { text: d.site || "" }),
     el("td", { text: t("kind." + d.kind) === "kind." + d.kind ? d.kind : t("kind." + d.kind) }),
     el("td", { title: d.last_seen || "", text: d.last_seen ? fmtAgo(d.last_seen) : t("never") }),
     el("td", { text: d.firmware || "" }),
     el("td", { class: "values", text: fmtValues(d.values) }),
-    el("td", {}, d.status === "pending"
-      ? (admin ? el("button", { type: "button", class: "approve", onclick: () => approve(d.id), text: t("approve") }) : el("span", { class: "pending", text: t("pending") }))
+    el("td", {}, d.status === "pending" && admin
+      ? el("button", { type: "button", class: "approve", onclick: () => approve(d.id), text: t("approve") })
       : null),
   )));
 }

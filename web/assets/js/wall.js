@@ -4,7 +4,7 @@
 // place: one line per record, keyed by its id.
 import {
   api, applyLang, el, Feed, fmtNum, fmtTime, header, lang, locale, normDevice, onLang, roleAtLeast,
-  session, SEVERITIES, t,
+  session, SEVERITIES, t, violationType,
 } from "./common.js";
 
 const CHANGES_WINDOW = 15 * 60 * 1000;
@@ -50,7 +50,7 @@ function renderKPIs() {
   byId("n-cameras-total").textContent = "/ " + fmtNum(o.cameras?.total ?? 0);
   const vt = Object.entries(o.violations_today || {}).sort((a, b) => b[1] - a[1]);
   byId("n-violations").textContent = fmtNum(vt.reduce((s, [, n]) => s + n, 0));
-  byId("violations-by-type").replaceChildren(...vt.slice(0, 3).map(([k, n]) => el("li", {}, el("span", { text: k }), el("b", { text: fmtNum(n) }))));
+  byId("violations-by-type").replaceChildren(...vt.slice(0, 3).map(([k, n]) => el("li", {}, el("span", { text: violationType(k) }), el("b", { text: fmtNum(n) }))));
   byId("alerts-by-sev").replaceChildren(...SEVERITIES.slice(0, 4).map(s => {
     const n = o.alerts_open?.[s] ?? 0;
     return el("li", { class: n === 0 ? "zero" : "" }, el("b", { text: fmtNum(n) }), el("span", { class: "sev " + s, text: t("sev." + s) }));
@@ -180,7 +180,7 @@ function renderViolations() {
   const list = [...state.violations.values()].sort((a, b) => new Date(b.ts) - new Date(a.ts)).slice(0, 20);
   const rows = list.map(v => el("li", { dataset: { id: v.id } },
     el("time", { text: fmtTime(v.ts) }),
-    el("b", { text: v.type }), " · ", v.camera, v.site ? ` (${v.site})` : "",
+    el("b", { text: violationType(v.type) }), " · ", v.camera, v.site ? ` (${v.site})` : "",
     v.plate ? el("span", { class: "plate", text: v.plate }) : null,
   ));
   byId("violations").replaceChildren(...(rows.length ? rows : [el("li", { class: "empty", text: t("none.violations") })]));
@@ -359,7 +359,7 @@ function drawCharts() {
       p.u = new uPlot({
         width: w, height: h, legend: { show: false }, cursor: { show: false }, pxAlign: 0,
         scales: { x: { time: true } },
-        axes: [{ ...axis, size: fs * 1.7, space: fs * 5, values: hhmm, incrs: [60, 120, 300, 600, 900, 1800, 3600] },
+        axes: [{ ...axis, size: fs * 1.7, space: fs * 5, values: hhmm, incrs: [15, 30, 60, 120, 300, 600, 900, 1800, 3600] },
           { ...axis, size: fs * 3.2, space: fs * 2, values: num }],
         series: [{}, ...devices.map((d, i) => ({ label: d, stroke: LINE_COLORS[i % LINE_COLORS.length], width: Math.max(2, fs / 8), spanGaps: true, points: { show: false } }))],
       }, data, plotBox);
