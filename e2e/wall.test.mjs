@@ -243,6 +243,8 @@ describe("the pages in Chromium", { skip }, () => {
     await eventually("feed live", () => page.locator("#conn").getAttribute("data-state"), s => s === "live");
     assert.equal(await text(page, "#who"), "minh · operator");
 
+    // The header says whether the telemetry path keeps up.
+    await eventually("ingest lag badge", () => text(page, "#lag"), s => s === "Dữ liệu kịp thời");
     // Tiles: the simulated fleet comes online; readings arrive.
     await eventually("devices online tile > 0", () => num(page, "#n-online"), n => n > 0);
     await eventually("readings per second > 0", () => text(page, "#n-rate"), s => parseFloat(s.replace(",", ".")) > 0);

@@ -473,6 +473,21 @@ async function rebuild() {
   if (ch.status === "fulfilled") { state.changes.clear(); for (const c of ch.value?.changes || []) addChange(c); renderChanges(); }
 }
 
+// pollLag says how far behind the telemetry path is: a wall whose
+// readings lag (InfluxDB down, the spool growing) must say so rather than
+// look current.
+async function pollLag() {
+  try {
+    const b = await api("GET", "/api/v1/ingest");
+    const behind = Math.round(b.behind_seconds || 0);
+    const lagEl = byId("lag");
+    lagEl.hidden = false;
+    lagEl.classList.toggle("behind", behind >= 5);
+    lagEl.dataset.behind = String(behind);
+    lagEl.textContent = behind >= 5 ? t("lag.behind", { s: behind, mb: fmtNum((b.spool_bytes || 0) / 1e6, 1) }) : t("lag.ok");
+  } catch { /* the next poll retries */ }
+}
+
 function tickClock() {
   byId("clock").textContent = fmtTime(Date.now());
 }
@@ -483,7 +498,7 @@ async function main() {
   header(state.sess);
   await initMap();
   renderAlerts(); renderViolations(); renderChanges();
-  onLang(() => { renderKPIs(); renderAlerts(); renderViolations(); renderChanges(); renderLegend(); renderStale(); tickClock(); for (const d of state.devices.values()) placeDevice(d); });
+  onLang(() => { pollLag(); renderKPIs(); renderAlerts(); renderViolations(); renderChanges(); renderLegend(); renderStale(); tickClock(); for (const d of state.devices.values()) placeDevice(d); });
   state.feed = new Feed(["fleet", "alerts", "violations", "cameras"], {
     onFrame,
     onState: s => {
@@ -495,6 +510,8 @@ async function main() {
   state.feed.start();
   setInterval(() => { tickClock(); renderStale(); drawCharts(); }, 1000);
   setInterval(renderChanges, 15_000);
+  pollLag();
+  setInterval(pollLag, 5000);
   // The feed sends the figures every 2 s; should it not (an older
   // server), read them from the API instead.
   setInterval(async () => {
