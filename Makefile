@@ -10,7 +10,7 @@ TEST_TIMEOUT ?= 30m
 # Missing servers fail the run instead of skipping tests (see internal/testrig).
 export IOCD_REQUIRE_SERVERS := 1
 
-# The dashboard page's browser tests (e2e/): node's own test runner drives
+# The pages' browser tests (e2e/): node's own test runner drives
 # Debian's Chromium against an iocd built from this checkout. The spec
 # reporter ends with the runner's summary lines (tests, pass, fail, ...).
 E2E = cd e2e && node --test --test-reporter=spec --test-reporter-destination=stdout
