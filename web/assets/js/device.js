@@ -1,7 +1,7 @@
 // A device's page: its registry entry and health, a chart of one field's
 // history from InfluxDB (GET /api/v1/devices/{id}/telemetry) and its
 // health history (GET /api/v1/devices/{id}/health).
-import { api, applyLang, el, fmtAgo, fmtDateTime, fmtTime, header, normDevice, onLang, session, t } from "./common.js";
+import { api, applyLang, el, fmtAgo, fmtDateTime, header, normDevice, onLang, session, t } from "./common.js";
 
 const byId = id => document.getElementById(id);
 const id = decodeURIComponent(location.pathname.replace(/^\/fleet\//, ""));
@@ -12,7 +12,7 @@ function renderFacts() {
   byId("dev-title").textContent = `${dev.name || dev.id}`;
   const facts = [
     ["col.id", dev.id], ["col.health", t("health." + dev.health) + (dev.reason ? ` (${dev.reason})` : "")],
-    ["col.site", dev.site], ["col.kind", dev.kind], ["col.lastseen", dev.last_seen ? `${fmtDateTime(dev.last_seen)} · ${fmtAgo(dev.last_seen)}` : t("never")],
+    ["col.site", dev.site], ["col.kind", t("kind." + dev.kind) === "kind." + dev.kind ? dev.kind : t("kind." + dev.kind)], ["col.lastseen", dev.last_seen ? `${fmtDateTime(dev.last_seen)} · ${fmtAgo(dev.last_seen)}` : t("never")],
     ["col.firmware", dev.firmware || "–"],
   ];
   if (dev.status === "pending") facts.push(["pending", ""]);
@@ -28,8 +28,12 @@ async function loadHistory() {
     const r = await api("GET", `/api/v1/devices/${encodeURIComponent(id)}/telemetry?field=${encodeURIComponent(field)}&from=${from}&every=${every}`);
     const pts = r.points || [];
     const data = [pts.map(p => new Date(p.t).getTime() / 1000), pts.map(p => p.v)];
-    byId("history-none").hidden = pts.some(p => p.v !== null);
+    const values = pts.filter(p => p.v !== null).length;
+    byId("history-none").hidden = values > 0;
     const box = byId("history");
+    box.hidden = values === 0;
+    box.dataset.values = String(values);
+    if (!values) { plot?.destroy(); plot = null; return; }
     plot?.destroy();
     const fs = parseFloat(getComputedStyle(document.documentElement).fontSize);
     const axis = { stroke: "#a9b4c2", grid: { stroke: "#2a3646" }, ticks: { stroke: "#2a3646" } };
@@ -38,9 +42,10 @@ async function loadHistory() {
       axes: [axis, { ...axis, size: fs * 3.5 }],
       series: [{}, { label: field, stroke: "#5aa9ff", width: 2, spanGaps: false, points: { show: false } }],
     }, data, box);
-    box.dataset.points = String(pts.length);
   } catch (e) {
-    byId("history").replaceChildren();
+    plot?.destroy();
+    plot = null;
+    byId("history").hidden = true;
     byId("history-none").hidden = false;
   }
 }
@@ -48,8 +53,8 @@ async function loadHistory() {
 function renderHealth() {
   const rows = healthRows.map(h => el("li", {},
     el("time", { text: fmtDateTime(h.at || h.ts || h.time) }),
-    el("span", { class: "dot " + (h.health || h.to) }), " ",
-    el("span", { text: t("health." + (h.health || h.to)) }),
+    h.from ? el("span", { class: "muted", text: t("health." + h.from) + " →" }) : null,
+    el("span", {}, el("span", { class: "dot " + (h.health || h.to) }), " ", t("health." + (h.health || h.to))),
     h.reason ? el("span", { class: "muted", text: h.reason }) : null));
   byId("health-history").replaceChildren(...(rows.length ? rows : [el("li", { class: "empty", text: t("device.nohealth") })]));
 }
@@ -68,6 +73,9 @@ async function main() {
   renderFacts();
   const fields = Object.entries(dev.values || {}).filter(([, v]) => typeof v === "number").map(([k]) => k).sort();
   byId("field").replaceChildren(...fields.map(f => el("option", { value: f, text: f })));
+  // The field a person most likely came for: the measurement, not the battery.
+  const first = ["level_m", "pm25", "temp_c", "cabinet_temp_c", "cpu_pct", "fps"].find(f => fields.includes(f));
+  if (first) byId("field").value = first;
   byId("field").addEventListener("change", loadHistory);
   byId("range").addEventListener("change", loadHistory);
   onLang(() => { renderFacts(); renderHealth(); });
@@ -77,7 +85,6 @@ async function main() {
     healthRows = (h.history || h.changes || h.health || h.points || []).slice().sort((a, b) => new Date(b.at || b.ts || b.time) - new Date(a.at || a.ts || a.time));
   } catch { healthRows = []; }
   renderHealth();
-  void fmtTime;
 }
 
 main().catch(e => console.error(e));
