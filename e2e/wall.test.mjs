@@ -157,7 +157,7 @@ describe("the pages in Chromium", { skip }, () => {
       "reporting-disabled = true", `bind-address = "127.0.0.1:${irpc}"`,
       "[meta]", `  dir = "${join(idir, "meta")}"`,
       "[data]", `  dir = "${join(idir, "data")}"`, `  wal-dir = "${join(idir, "wal")}"`, "  query-log-enabled = false",
-      "[http]", "  enabled = true", `  bind-address = "127.0.0.1:${ihttp}"`, "  auth-enabled = false", "  log-enabled = false",
+      "[http]", "  enabled = true", `  bind-address = "127.0.0.1:${ihttp}"`, "  auth-enabled = false", "  log-enabled = false", "  flux-enabled = true",
       "[logging]", '  level = "warn"', "[monitor]", "  store-enabled = false", "",
     ].join("\n"));
     const influx = start("influxd", influxd, ["-config", join(idir, "influxdb.conf")]);
