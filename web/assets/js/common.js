@@ -267,6 +267,18 @@ export function fmtAgo(ts, now = Date.now()) {
   return t("ago.d", { n: Math.floor(s / 86400) });
 }
 
+// Axis labels for uPlot: times as 24-hour HH:MM, and numbers with as many
+// decimals as the tick step needs (0.879, 0.880, ... rather than 0.88 twice).
+export function timeTicks(u, vals) {
+  return vals.map(v => new Date(v * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", hour12: false }));
+}
+
+export function numTicks(u, vals) {
+  const step = vals.length > 1 ? Math.abs(vals[1] - vals[0]) : 1;
+  const d = step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step) - 1e-9))) : 0;
+  return vals.map(v => (v === null ? "" : Number(v).toLocaleString(locale(), { minimumFractionDigits: d, maximumFractionDigits: d })));
+}
+
 export function fmtNum(n, digits = 0) {
   if (n === null || n === undefined || Number.isNaN(n)) return "–";
   return Number(n).toLocaleString(locale(), { maximumFractionDigits: digits, minimumFractionDigits: 0 });

@@ -1,7 +1,7 @@
 // A device's page: its registry entry and health, a chart of one field's
 // history from InfluxDB (GET /api/v1/devices/{id}/telemetry) and its
 // health history (GET /api/v1/devices/{id}/health).
-import { api, applyLang, el, fmtAgo, fmtDateTime, header, normDevice, onLang, session, t } from "./common.js";
+import { api, applyLang, el, fmtAgo, fmtDateTime, header, numTicks, timeTicks, normDevice, onLang, session, t } from "./common.js";
 
 const byId = id => document.getElementById(id);
 const id = decodeURIComponent(location.pathname.replace(/^\/fleet\//, ""));
@@ -36,10 +36,10 @@ async function loadHistory() {
     if (!values) { plot?.destroy(); plot = null; return; }
     plot?.destroy();
     const fs = parseFloat(getComputedStyle(document.documentElement).fontSize);
-    const axis = { stroke: "#a9b4c2", grid: { stroke: "#2a3646" }, ticks: { stroke: "#2a3646" } };
+    const axis = { stroke: "#c3ccd8", grid: { stroke: "#2a3646" }, ticks: { stroke: "#2a3646" }, font: `${Math.round(fs * 0.8)}px "Be Vietnam Pro"` };
     plot = new window.uPlot({
       width: box.clientWidth, height: box.clientHeight, legend: { show: false },
-      axes: [axis, { ...axis, size: fs * 3.5 }],
+      axes: [{ ...axis, values: timeTicks, space: fs * 5 }, { ...axis, size: fs * 4, values: numTicks }],
       series: [{}, { label: field, stroke: "#5aa9ff", width: 2, spanGaps: false, points: { show: false } }],
     }, data, box);
   } catch (e) {

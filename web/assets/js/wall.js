@@ -3,8 +3,8 @@
 // rebuilt from the API and the feed's snapshots, then kept up to date in
 // place: one line per record, keyed by its id.
 import {
-  api, applyLang, el, Feed, fmtNum, fmtTime, header, lang, locale, normDevice, onLang, roleAtLeast,
-  session, SEVERITIES, t, violationType,
+  api, applyLang, el, Feed, fmtNum, fmtTime, header, lang, normDevice, numTicks, onLang, roleAtLeast,
+  session, SEVERITIES, t, timeTicks, violationType,
 } from "./common.js";
 
 const CHANGES_WINDOW = 15 * 60 * 1000;
@@ -354,13 +354,11 @@ function drawCharts() {
       p.u?.destroy();
       p.fs = fs;
       const axis = { stroke: "#c3ccd8", grid: { stroke: "#2a3646", width: 1 }, ticks: { stroke: "#2a3646", size: fs * 0.3 }, font: `600 ${Math.round(fs * 0.85)}px "Be Vietnam Pro"`, gap: fs * 0.2 };
-      const hhmm = (u, vals) => vals.map(v => new Date(v * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", hour12: false }));
-      const num = (u, vals) => vals.map(v => fmtNum(v, Math.abs(v) < 10 ? 2 : 0));
       p.u = new uPlot({
         width: w, height: h, legend: { show: false }, cursor: { show: false }, pxAlign: 0,
         scales: { x: { time: true } },
-        axes: [{ ...axis, size: fs * 1.7, space: fs * 5, values: hhmm, incrs: [15, 30, 60, 120, 300, 600, 900, 1800, 3600] },
-          { ...axis, size: fs * 3.2, space: fs * 2, values: num }],
+        axes: [{ ...axis, size: fs * 1.7, space: fs * 5, values: timeTicks, incrs: [15, 30, 60, 120, 300, 600, 900, 1800, 3600] },
+          { ...axis, size: fs * 3.2, space: fs * 2, values: numTicks }],
         series: [{}, ...devices.map((d, i) => ({ label: d, stroke: LINE_COLORS[i % LINE_COLORS.length], width: Math.max(2, fs / 8), spanGaps: true, points: { show: false } }))],
       }, data, plotBox);
       p.devices = devices;
