@@ -270,7 +270,10 @@ export function fmtAgo(ts, now = Date.now()) {
 // Axis labels for uPlot: times as 24-hour HH:MM, and numbers with as many
 // decimals as the tick step needs (0.879, 0.880, ... rather than 0.88 twice).
 export function timeTicks(u, vals) {
-  return vals.map(v => new Date(v * 1000).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", hour12: false }));
+  const step = vals.length > 1 ? Math.abs(vals[1] - vals[0]) : 60;
+  const opts = { hour: "2-digit", minute: "2-digit", hour12: false };
+  if (step < 60) opts.second = "2-digit";
+  return vals.map(v => new Date(v * 1000).toLocaleTimeString(locale(), opts));
 }
 
 export function numTicks(u, vals) {

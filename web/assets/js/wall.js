@@ -357,7 +357,7 @@ function drawCharts() {
       p.u = new uPlot({
         width: w, height: h, legend: { show: false }, cursor: { show: false }, pxAlign: 0,
         scales: { x: { time: true } },
-        axes: [{ ...axis, size: fs * 1.7, space: fs * 5, values: timeTicks, incrs: [15, 30, 60, 120, 300, 600, 900, 1800, 3600] },
+        axes: [{ ...axis, size: fs * 1.7, space: fs * 6.5, values: timeTicks },
           { ...axis, size: fs * 3.2, space: fs * 2, values: numTicks }],
         series: [{}, ...devices.map((d, i) => ({ label: d, stroke: LINE_COLORS[i % LINE_COLORS.length], width: Math.max(2, fs / 8), spanGaps: true, points: { show: false } }))],
       }, data, plotBox);
