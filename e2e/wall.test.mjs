@@ -263,6 +263,7 @@ describe("the pages in Chromium", { skip }, () => {
     const page = await login("minh", "not-the-password");
     await eventually("refusal shown", () => text(page, "#login-error"), s => /Sai tên đăng nhập hoặc mật khẩu/.test(s));
     assert.match(page.url(), /\/login/, "still on the login page");
+    await page.screenshot({ path: join(shots, "login-1920x1080.png") });
     const cookies = await page.context().cookies();
     assert.ok(!cookies.some(c => c.name === "iocd_session"), "no session cookie after a refused login");
     await page.context().close();
