@@ -369,6 +369,13 @@ describe("the pages in Chromium", { skip }, () => {
     assert.match(await text(page, "#stale-banner"), /MẤT KẾT NỐI DỮ LIỆU/);
     await page.context().setOffline(false);
     await page.locator("#stale-banner").waitFor({ state: "hidden", timeout: 60_000 });
+    // Back: the lists are rebuilt, one line per record, as the API has them.
+    const open = (await api("GET", "/api/v1/alerts?state=firing,acknowledged,pending")).body.alerts.map(a => a.id).sort();
+    await eventually("the alert list as the API has it, each once", async () => (await page.locator("#alerts li[data-id]").evaluateAll(lis => lis.map(li => li.dataset.id))).sort(),
+      ids => JSON.stringify(ids) === JSON.stringify(open));
+    const vids = await page.locator("#violations li[data-id]").evaluateAll(lis => lis.map(li => li.dataset.id));
+    assert.equal(new Set(vids).size, vids.length, `a violation listed twice: ${vids}`);
+    assert.equal(vids.length, 3);
     // A viewer has no acknowledge button.
     assert.equal(await page.locator("#alerts button.ack").count(), 0);
     await page.context().close();
