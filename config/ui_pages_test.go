@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,24 +14,31 @@ func TestUIPagesValidate(t *testing.T) {
 	if err := os.WriteFile(geo, []byte(`{"type":"FeatureCollection","features":[]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	many := make([]UIChart, 33)
+	for i := range many {
+		many[i] = UIChart{Site: "tan-an", Field: "level_m"}
+	}
+	// Each case changes the defaults, so other ui.* keys stay valid.
 	cases := []struct {
 		name string
-		ui   UI
+		set  func(*UI)
 		want string // substring of the error; empty: valid
 	}{
-		{"empty", UI{}, ""},
-		{"map file", UI{MapGeoJSON: geo}, ""},
-		{"missing map", UI{MapGeoJSON: filepath.Join(dir, "nope.geojson")}, "ui.map_geojson"},
-		{"map is a directory", UI{MapGeoJSON: dir}, "ui.map_geojson"},
-		{"missing pmtiles", UI{PMTiles: filepath.Join(dir, "nope.pmtiles")}, "ui.pmtiles"},
-		{"chart", UI{Charts: []UIChart{{Site: "tan-an", Field: "level_m"}}}, ""},
-		{"chart without field", UI{Charts: []UIChart{{Site: "tan-an"}}}, "ui.charts"},
-		{"too many charts", UI{Charts: make([]UIChart, 33)}, "at most 32"},
+		{"defaults", func(*UI) {}, ""},
+		{"map file", func(u *UI) { u.MapGeoJSON = geo }, ""},
+		{"missing map", func(u *UI) { u.MapGeoJSON = filepath.Join(dir, "nope.geojson") }, "ui.map_geojson"},
+		{"map is a directory", func(u *UI) { u.MapGeoJSON = dir }, "ui.map_geojson"},
+		{"missing pmtiles", func(u *UI) { u.PMTiles = filepath.Join(dir, "nope.pmtiles") }, "ui.pmtiles"},
+		{"chart", func(u *UI) { u.Charts = []UIChart{{Site: "tan-an", Field: "level_m"}} }, ""},
+		{"chart without field", func(u *UI) { u.Charts = []UIChart{{Site: "tan-an"}} }, "ui.charts"},
+		{"too many charts", func(u *UI) { u.Charts = many }, "at most 32"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			u := Default().UI
+			c.set(&u)
 			var errs []string
-			c.ui.validate(func(key, format string, args ...any) { errs = append(errs, key+": "+format) })
+			u.validate(func(key, format string, args ...any) { errs = append(errs, key+": "+fmt.Sprintf(format, args...)) })
 			got := strings.Join(errs, "; ")
 			if c.want == "" && got != "" {
 				t.Fatalf("want valid, got %s", got)
