@@ -332,6 +332,7 @@ describe("the pages in Chromium", { skip }, () => {
     assert.equal(await text(page, "#kpi-devices h2"), "Devices");
     assert.equal(await text(page, "#conn"), "Live");
     await eventually("alert in English", () => page.locator("#alerts li .msg").first().textContent(), s => /PM2\.5 at/.test(s));
+    await page.screenshot({ path: join(shots, "wall-en-1920x1080.png") });
     await page.reload();
     await eventually("English remembered after a reload", () => text(page, "#kpi-devices h2"), s => s === "Devices");
     await page.click("#lang");
