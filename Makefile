@@ -10,12 +10,12 @@ TEST_TIMEOUT ?= 30m
 # Missing servers fail the run instead of skipping tests (see internal/testrig).
 export IOCD_REQUIRE_SERVERS := 1
 
-# The dashboard page's browser tests (e2e/): node's own test runner drives
+# The pages' browser tests (e2e/): node's own test runner drives
 # Debian's Chromium against an iocd built from this checkout. The spec
 # reporter ends with the runner's summary lines (tests, pass, fail, ...).
 E2E = cd e2e && node --test --test-reporter=spec --test-reporter-destination=stdout
 
-.PHONY: test test-faults e2e setup build demo bench-ingest bench-ingest-latency bench-alerts-latency bench-streams bench-streams-h265 bench-alerts soak fmt vet fuzz fuzz-ci
+.PHONY: test test-faults e2e setup build demo ui-vendor bench-ingest bench-ingest-latency bench-alerts-latency bench-streams bench-streams-h265 bench-alerts soak fmt vet fuzz fuzz-ci
 
 test: setup vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -38,6 +38,11 @@ setup:
 
 build:
 	$(GO) build -o bin/iocd ./cmd/iocd
+
+# ui-vendor refreshes the pages' third-party files (web/assets/vendor/) from
+# npm at the versions pinned in scripts/ui-vendor/; the result is committed.
+ui-vendor:
+	scripts/ui-vendor.sh
 
 # demo installs only what the demo needs (InfluxDB into ~/.cache/iocd-tools),
 # then runs iocd with its embedded broker, a local InfluxDB under ./var and

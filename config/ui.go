@@ -1,12 +1,37 @@
 package config
 
-import "time"
+import (
+	"os"
+	"strings"
+	"time"
+)
 
-// UI configures what the wall and its API show.
+// UI configures the pages iocd serves (package web: the wall, the fleet
+// page and the login page) and what the wall's API figures mean.
 type UI struct {
 	// Timezone is the IANA time zone whose midnight starts "today" for
 	// the wall's figures (violations today).
 	Timezone string `yaml:"timezone"`
+	// MapGeoJSON is an operator's GeoJSON file (a province's outline and
+	// districts, say) drawn as the wall's map instead of the shipped
+	// outline of Vietnam. Empty: the shipped outline.
+	MapGeoJSON string `yaml:"map_geojson"`
+	// PMTiles is an operator's raster PMTiles file (PNG, JPEG or WebP
+	// tiles) drawn under the outline as the map's basemap. Empty: none.
+	PMTiles string `yaml:"pmtiles"`
+	// Charts lists the wall's small live charts, one per site and field
+	// (YAML only). Empty: the wall picks up to four from the telemetry it
+	// sees (water level and PM2.5 first).
+	Charts []UIChart `yaml:"charts"`
+}
+
+// UIChart is one chart of the wall: a telemetry field of the devices of a
+// site, one line per device.
+type UIChart struct {
+	Site  string `yaml:"site" json:"site"`
+	Field string `yaml:"field" json:"field"`
+	// Label is the chart's title; empty: "<field> · <site>".
+	Label string `yaml:"label" json:"label,omitempty"`
 }
 
 func defaultUI() UI {
@@ -16,10 +41,26 @@ func defaultUI() UI {
 func (u UI) validate(bad badFunc) {
 	if u.Timezone == "" {
 		bad("ui.timezone", "must not be empty (an IANA zone such as Asia/Ho_Chi_Minh)")
-		return
-	}
-	if _, err := time.LoadLocation(u.Timezone); err != nil {
+	} else if _, err := time.LoadLocation(u.Timezone); err != nil {
 		bad("ui.timezone", "%q is not a known time zone: %v", u.Timezone, err)
+	}
+	for _, f := range []struct{ key, path string }{{"ui.map_geojson", u.MapGeoJSON}, {"ui.pmtiles", u.PMTiles}} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			bad(f.key, "%v", err)
+		} else if st.IsDir() {
+			bad(f.key, "%s is a directory, not a file", f.path)
+		}
+	}
+	if len(u.Charts) > 32 {
+		bad("ui.charts", "%d charts; at most 32 fit on a wall", len(u.Charts))
+	}
+	for i, c := range u.Charts {
+		if strings.TrimSpace(c.Site) == "" || strings.TrimSpace(c.Field) == "" {
+			bad("ui.charts", "chart %d needs both site and field", i+1)
+		}
 	}
 }
 

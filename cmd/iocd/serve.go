@@ -32,6 +32,7 @@ import (
 	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/streams"
 	"github.com/iocd/iocd/violations"
+	"github.com/iocd/iocd/web"
 )
 
 const serveSummary = `Runs iocd: the MQTT ingest, the camera sessions, the API on http_addr and the
@@ -330,10 +331,15 @@ func (s *service) startHTTP() error {
 	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, apiSrv.Handler())
 	}
-	// Logins: POST only, so that GET /login stays the page's.
+	pages, err := web.New(web.Config{MapGeoJSON: s.cfg.UI.MapGeoJSON, PMTiles: s.cfg.UI.PMTiles, Charts: uiCharts(s.cfg.UI.Charts)},
+		web.Deps{Logger: s.log.With("component", "web")})
+	if err != nil {
+		return err
+	}
+	// Logging in and out are the API's (POST); GET /login is the page.
 	mux.Handle("POST /login", apiSrv.Handler())
 	mux.Handle("POST /logout", apiSrv.Handler())
-	mux.Handle("/", opts.Deadlines.Wrap(dashboard.PageHandler()))
+	mux.Handle("/", opts.Deadlines.Wrap(pages))
 
 	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
 	if err != nil {
@@ -413,4 +419,13 @@ func (s *service) shutdown(ctx context.Context) error {
 	}
 	s.stops = nil
 	return errors.Join(errs...)
+}
+
+// uiCharts turns the ui.charts config into the web package's own type.
+func uiCharts(cs []config.UIChart) []web.Chart {
+	out := make([]web.Chart, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, web.Chart{Site: c.Site, Field: c.Field, Label: c.Label})
+	}
+	return out
 }
