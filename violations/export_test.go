@@ -2,16 +2,32 @@ package violations
 
 import (
 	"os"
+
+	"github.com/iocd/iocd/defs"
 	"syscall"
 	"time"
 )
 
 // Exported for violations_test, which plays someone with write access to
-// the database re-sealing a record the same public way iocd does.
+// the database re-sealing a record the public (form 1) way, or iocd's key
+// holder re-sealing it.
 var (
-	SealEvidence = sealEvidence
-	LinkHash     = linkHash
+	SealEvidenceUnsigned = func(v defs.Violation, prev string) defs.LedgerEntry {
+		e := defs.LedgerEntry{ViolationID: v.ID, Kind: defs.LedgerEvidence, ContentHash: evidenceHash(v), IdentityHash: identityHash(v),
+			PrevHash: prev, At: time.Now().UTC(), Form: 1}
+		e.Hash = linkHash(prev, e)
+		return e
+	}
+	EntryHash      = entryHash
+	SignedMessage  = signedMessage
+	SealedRecordV2 = SealedRecord
 )
+
+// TestSigner returns the key the service signs with.
+func (s *Service) TestSigner() *Signer { return s.signer.Load() }
+
+// Finish signs e (form 2) as iocd does.
+func (s *Signer) Finish(e defs.LedgerEntry) defs.LedgerEntry { return s.finish(e) }
 
 // WithDisk makes the service see free bytes free on the clip disk and, while
 // full reports true, fail every clip and snapshot write with ENOSPC, as a
