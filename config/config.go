@@ -38,6 +38,7 @@ type Config struct {
 	Streams    Streams    `yaml:"streams"`
 	Violations Violations `yaml:"violations"`
 	Retention  Retention  `yaml:"retention"`
+	Evidence   Evidence   `yaml:"evidence"`
 	HTTP       HTTP       `yaml:"http"`
 	Alerts     Alerts     `yaml:"alerts"`
 }
