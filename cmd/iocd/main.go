@@ -35,6 +35,7 @@ func commands() []command {
 		{"token", "manage API bearer tokens (token create --role R --name N)", runToken},
 		{"sim", "run a simulator against a broker (sim devices)", runSim},
 		{"verify", "check the violation hash chain and every evidence file", runVerify},
+		{"evidence", "manage the evidence signing key (evidence rotate-key)", runEvidence},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -224,8 +224,17 @@ func (s *service) start(ctx context.Context) error {
 	}
 	s.streams = streams.New(cfg.Streams, cfg.Violations, s.registry, s.bus, points, s.prom, log)
 	s.runLoop("streams", s.streams.Run)
+	keyPath, createKey := evidenceKeyPath(cfg)
+	keys, err := violations.OpenKeyring(keyPath, createKey)
+	if err != nil {
+		return fmt.Errorf("evidence signing key: %w", err)
+	}
 	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log,
-		violations.WithConditions(s.conditions))
+		violations.WithConditions(s.conditions), violations.WithKeyring(keys))
+	// The key (or its rotation) is sealed before the first event can be.
+	if err := s.viol.OpenLedger(ctx); err != nil {
+		return err
+	}
 	s.runLoop("violations", s.viol.Run)
 
 	// The alerts engine reads the fleet, the camera sessions and the
