@@ -108,9 +108,9 @@ func (s *Signer) SealAudit(a defs.AuditEntry, prev string) defs.LedgerEntry {
 		ContentHash: sha256Hex(SealedAudit(a)), PrevHash: prev, At: time.Now()})
 }
 
-// keyEntry returns the entry introducing s, endorsed by previous (nil: the
+// KeyEntry returns the entry introducing s, endorsed by previous (nil: the
 // first key, or a key installed without its predecessor).
-func (s *Signer) keyEntry(previous *Signer, prev string) defs.LedgerEntry {
+func (s *Signer) KeyEntry(previous *Signer, prev string) defs.LedgerEntry {
 	p := keyPayload{Algorithm: "ed25519", PublicKey: b64(s.pub), Fingerprint: s.fpr}
 	if previous != nil {
 		p.Previous = previous.fpr
@@ -248,23 +248,23 @@ func (k *Keyring) open(ctx context.Context, st keyStore) (warn error, err error)
 	case k.next != nil && chain == k.next.fpr:
 		// The rotation was sealed but the file not yet moved.
 	case chain == k.current.fpr && k.next != nil:
-		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.next.keyEntry(k.current, prev) }); err != nil {
+		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.next.KeyEntry(k.current, prev) }); err != nil {
 			return nil, fmt.Errorf("sealing the key rotation: %w", err)
 		}
 	case chain == k.current.fpr:
 		return nil, nil
 	case chain == "":
-		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.current.keyEntry(nil, prev) }); err != nil {
+		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.current.KeyEntry(nil, prev) }); err != nil {
 			return nil, fmt.Errorf("sealing the signing key: %w", err)
 		}
 		if k.next == nil {
 			return nil, nil
 		}
-		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.next.keyEntry(k.current, prev) }); err != nil {
+		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.next.KeyEntry(k.current, prev) }); err != nil {
 			return nil, fmt.Errorf("sealing the key rotation: %w", err)
 		}
 	default:
-		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.current.keyEntry(nil, prev) }); err != nil {
+		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.current.KeyEntry(nil, prev) }); err != nil {
 			return nil, fmt.Errorf("sealing the signing key: %w", err)
 		}
 		return fmt.Errorf("the signing key %s is not the ledger's key %s and was not rotated in (put the new key at %s%s beside the old one to rotate): it is sealed unendorsed, and iocd verify reports it",
