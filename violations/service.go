@@ -342,6 +342,7 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	s.metrics.created.WithLabelValues(label).Inc()
 	s.log.Debug("violation recorded", "violation", v.ID, "camera", dev.ID, "type", v.Type)
 	s.publish(v)
+	v.RawEvent = nil // held by the store; the clip job needs only the record
 	s.observe(v)
 	if s.points != nil {
 		s.points.WritePoint("violations",
@@ -497,6 +498,9 @@ func (s *Service) seal(ctx context.Context, v defs.Violation, seal func(defs.Vio
 }
 
 func (s *Service) publish(v defs.Violation) {
+	// The raw event may carry a snapshot of megabytes: the feed and other
+	// subscribers get the record without it (Get has it).
+	v.RawEvent = nil
 	if s.bus != nil {
 		s.bus.Publish(defs.Event{Kind: defs.EventViolation, Time: time.Now(), Violation: &v})
 	}
