@@ -2,8 +2,9 @@
 // decoding violation events from cameras and ANPR units, normalising
 // Vietnamese plates, cutting and muxing each event's clip from the camera's
 // buffer, storing the record idempotently, the police review workflow, the
-// audit log of every access to evidence, the hash chain that makes any
-// later change detectable (Verify), and the retention of clip files.
+// audit log of every access to evidence, the signed hash chain that makes
+// any later change detectable (Verify) and its signing keys, and the
+// retention of clip files. Only an active registered camera files.
 package violations
 
 import (
