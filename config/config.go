@@ -127,6 +127,7 @@ func (c *Config) Validate() error {
 	c.Streams.validate(bad)
 	c.Violations.validate(bad)
 	c.Retention.validate(bad)
+	c.Evidence.validate(bad)
 	c.HTTP.validate(bad)
 	checkRanges(c, bad)
 	c.Alerts.validate(bad)

@@ -6,4 +6,15 @@ type Evidence struct {
 	// that signs the evidence ledger. Empty: data_dir/evidence/signing.key,
 	// created at first start. A configured file must exist.
 	SigningKeyFile string `yaml:"signing_key_file"`
+	// TSAURL is an RFC 3161 time-stamping authority (http or https) that
+	// timestamps ledger heads. Empty: none.
+	TSAURL string `yaml:"tsa_url"`
+}
+
+func (e Evidence) validate(bad badFunc) {
+	if e.TSAURL != "" {
+		if err := checkURL(e.TSAURL, "http", "https"); err != nil {
+			bad("evidence.tsa_url", "%v", err)
+		}
+	}
 }

@@ -132,6 +132,9 @@ const (
 	// LedgerKey introduces a signing key: the first key, or a rotation
 	// endorsed by the key it replaces.
 	LedgerKey LedgerKind = "key"
+	// LedgerStamp seals a TSA's RFC 3161 timestamp of a head (its Ref
+	// is the stamped head's hash).
+	LedgerStamp LedgerKind = "timestamp"
 )
 
 // LedgerEntry is one link of the violations hash chain: Hash is
@@ -163,6 +166,15 @@ type LedgerEntry struct {
 	KeyID     string `json:"key_id,omitempty"`
 	Signature string `json:"signature,omitempty"`
 	Payload   string `json:"payload,omitempty"`
+}
+
+// LedgerTimestamp is an RFC 3161 timestamp of a ledger head: Token is the
+// TSA's TimeStampToken (DER) over the SHA-256 of the head hash (as hex
+// text), At the time the TSA put in it.
+type LedgerTimestamp struct {
+	Hash  string    `json:"hash"`
+	Token []byte    `json:"token"`
+	At    time.Time `json:"at"`
 }
 
 // EvidenceKey is one public key that signs (or signed) the ledger.

@@ -62,3 +62,8 @@ func (r *Snapshot) AuditLog(ctx context.Context) ([]defs.AuditEntry, error) {
 func (r *Snapshot) RawEvent(ctx context.Context, id string) ([]byte, error) {
 	return rawEvent(ctx, r.conn, id)
 }
+
+// Timestamps is SQLite.Timestamps, read in the snapshot.
+func (r *Snapshot) Timestamps(ctx context.Context) ([]defs.LedgerTimestamp, error) {
+	return timestamps(ctx, r.conn)
+}

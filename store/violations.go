@@ -144,6 +144,74 @@ ALTER TABLE violations ADD COLUMN clock_offset_ms REAL NOT NULL DEFAULT 0;
 ALTER TABLE violations ADD COLUMN host_clock_synced INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE violations ADD COLUMN host_clock_error_ms REAL NOT NULL DEFAULT 0;
 `})
+	// RFC 3161 timestamps of ledger heads from evidence.tsa_url.
+	register(migration{version: 352, name: "ledger_timestamps", sql: `
+CREATE TABLE violation_timestamps (
+	id    INTEGER PRIMARY KEY AUTOINCREMENT,
+	hash  TEXT NOT NULL,
+	token BLOB NOT NULL,
+	at    TEXT NOT NULL,
+	-- the hash of the ledger entry that seals this timestamp
+	sealed_by TEXT NOT NULL
+);
+`})
+}
+
+// AddTimestamp stores a TSA's timestamp of a ledger head and, in the same
+// transaction, the ledger entry seal computes for it, so a deleted
+// timestamp is found like a deleted audit row.
+func (s *SQLite) AddTimestamp(ctx context.Context, ts defs.LedgerTimestamp, seal func(defs.LedgerTimestamp, string) defs.LedgerEntry) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storing timestamp: %w", retryable(err))
+	}
+	defer tx.Rollback()
+	e, err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(ts, prev) })
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO violation_timestamps (hash, token, at, sealed_by) VALUES (?,?,?,?)`,
+		ts.Hash, ts.Token, timeText(ts.At), e.Hash); err != nil {
+		return fmt.Errorf("storing timestamp: %w", retryable(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storing timestamp: %w", retryable(err))
+	}
+	return nil
+}
+
+// Timestamps returns the stored timestamps of ledger heads, oldest first.
+func (s *SQLite) Timestamps(ctx context.Context) ([]defs.LedgerTimestamp, error) {
+	return timestamps(ctx, s.db)
+}
+
+func timestamps(ctx context.Context, db querier) ([]defs.LedgerTimestamp, error) {
+	rows, err := db.QueryContext(ctx, `SELECT hash, token, at FROM violation_timestamps ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("reading timestamps: %w", err)
+	}
+	defer rows.Close()
+	var out []defs.LedgerTimestamp
+	for rows.Next() {
+		var ts defs.LedgerTimestamp
+		var at string
+		if err := rows.Scan(&ts.Hash, &ts.Token, &at); err != nil {
+			return nil, fmt.Errorf("reading timestamps: %w", err)
+		}
+		ts.At = parseTime(at)
+		out = append(out, ts)
+	}
+	return out, rows.Err()
+}
+
+// LastTimestamp returns the ledger head stamped last and the hash of the
+// entry that sealed its stamp ("" for none).
+func (s *SQLite) LastTimestamp(ctx context.Context) (stamped, sealedBy string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT hash, sealed_by FROM violation_timestamps ORDER BY id DESC LIMIT 1`).Scan(&stamped, &sealedBy)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("reading timestamps: %w", err)
+	}
+	return stamped, sealedBy, nil
 }
 
 // violationCols are the columns of a record as listed; raw_event is read

@@ -1,6 +1,7 @@
 package violations
 
 import (
+	"context"
 	"os"
 
 	"github.com/iocd/iocd/defs"
@@ -68,3 +69,11 @@ func WithSealRetry(d time.Duration) Option {
 func WithStoreTimeout(d time.Duration) Option {
 	return func(s *Service) { s.storeTimeout = d }
 }
+
+// WithStampEvery sets how often the ledger head is checked for a stamp.
+func WithStampEvery(d time.Duration) Option {
+	return func(s *Service) { s.stampEvery = d }
+}
+
+// StampHead runs one stamping try.
+func (s *Service) StampHead(ctx context.Context) error { return s.stampHead(ctx, s.store) }

@@ -193,3 +193,10 @@ func TestUnsignedChainUpgrades(t *testing.T) {
 		t.Errorf("reviewed_by: want the principal's subject, got %q", got.ReviewedBy)
 	}
 }
+
+func (r *keyRig) exec(q string) {
+	r.t.Helper()
+	if _, err := r.st.DB().Exec(q); err != nil {
+		r.t.Fatalf("%s: %v", q, err)
+	}
+}

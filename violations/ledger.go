@@ -187,12 +187,16 @@ type LedgerStore interface {
 	AuditLog(ctx context.Context) ([]defs.AuditEntry, error)
 	// RawEvent returns a violation's raw event as stored.
 	RawEvent(ctx context.Context, violationID string) ([]byte, error)
+	// Timestamps returns the TSA timestamps of ledger heads (tsa.go).
+	Timestamps(ctx context.Context) ([]defs.LedgerTimestamp, error)
 }
 
 // Problem is one mismatch Verify found.
 type Problem struct {
 	// Kind is one of: chain_broken, entry_altered, entry_unsigned,
-	// signature_invalid, key_unendorsed, key_untrusted, record_changed,
+	// signature_invalid, key_unendorsed, key_untrusted, timestamp_invalid,
+	// timestamp_changed, timestamp_deleted, timestamp_unsealed,
+	// record_changed,
 	// record_resealed, record_deleted, record_unsealed, review_changed,
 	// review_deleted, review_unsealed, reviewer_changed, status_changed,
 	// audit_changed, audit_deleted, audit_unsealed, raw_event_changed,
@@ -217,6 +221,11 @@ type Report struct {
 	// (false when it was told none).
 	Key        string `json:"key"`
 	KeyTrusted bool   `json:"key_trusted"`
+	// Timestamps is how many RFC 3161 timestamps of heads were checked;
+	// StampedHead and StampedAt are the latest valid one's.
+	Timestamps  int       `json:"timestamps"`
+	StampedHead string    `json:"stamped_head,omitempty"`
+	StampedAt   time.Time `json:"stamped_at,omitzero"`
 	// PinnedHead is the head Verify was asked to check (-head), if any.
 	PinnedHead string    `json:"pinned_head,omitempty"`
 	Problems   []Problem `json:"problems"`
@@ -271,10 +280,13 @@ func VerifyWith(ctx context.Context, st LedgerStore, dataDir string, opts Verify
 	lastEvidence := map[string]defs.LedgerEntry{}
 	reviewEntries := map[string]defs.LedgerEntry{}
 	auditEntries := map[string]defs.LedgerEntry{}
+	stampEntries := map[string]defs.LedgerEntry{}
 	keys := map[string]ed25519.PublicKey{}
 	current := ""        // the fingerprint of the key that signs from here on
 	headSeq := int64(-1) // -1: the pinned head has not been seen (yet)
+	inChain := make(map[string]bool, len(entries))
 	for _, e := range entries {
+		inChain[e.Hash] = true
 		if e.PrevHash != prev || e.Seq != prevSeq+1 {
 			add("chain_broken", e.ViolationID, e.Seq, "entry %d does not follow entry %d: an entry was removed, inserted or reordered", e.Seq, prevSeq)
 		}
@@ -317,6 +329,8 @@ func VerifyWith(ctx context.Context, st LedgerStore, dataDir string, opts Verify
 			reviewEntries[e.Ref] = e
 		case defs.LedgerAudit:
 			auditEntries[e.Ref] = e
+		case defs.LedgerStamp:
+			stampEntries[e.Ref] = e
 		}
 		// Set after the entry's own checks: only entries after the pinned
 		// head are held to it.
@@ -334,6 +348,12 @@ func VerifyWith(ctx context.Context, st LedgerStore, dataDir string, opts Verify
 			add("key_untrusted", "", 0, "the chain is signed by key %q, which is not the trusted key %s", current, strings.Join(opts.TrustedKeys, ", "))
 		}
 	}
+
+	tss, err := st.Timestamps(ctx)
+	if err != nil {
+		return rep, err
+	}
+	verifyTimestamps(tss, stampEntries, inChain, &rep, add)
 
 	reviews, err := st.Reviews(ctx, "")
 	if err != nil {
@@ -543,4 +563,7 @@ func (r Report) WriteText(w io.Writer) {
 		trust = "trusted"
 	}
 	fmt.Fprintf(w, "signing key: %s (%s)\n", r.Key, trust)
+	if r.StampedHead != "" {
+		fmt.Fprintf(w, "timestamped: head %s at %s by the TSA (%d timestamps)\n", r.StampedHead, r.StampedAt.Format(time.RFC3339), r.Timestamps)
+	}
 }

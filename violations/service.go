@@ -51,6 +51,7 @@ type Store interface {
 	// (its ID set) in the same transaction.
 	SetAuditSealer(seal func(e defs.AuditEntry, prevHash string) defs.LedgerEntry)
 	keyStore
+	timestampStore
 }
 
 // ClipSource cuts video from a camera's buffer; *streams.Manager is one.
@@ -95,6 +96,8 @@ type Service struct {
 	signer     atomic.Pointer[Signer]
 	ledgerMu   sync.Mutex
 	ledgerOpen bool
+	tsaURL     string        // "": no timestamps (tsa.go)
+	stampEvery time.Duration // how often the head is checked for a stamp
 	conds      *condState
 	disk       diskFS
 	// sealRetry bounds how long a finished clip's seal is retried while
@@ -129,6 +132,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		kick:       make(chan struct{}, 1),
 		disk:       osDisk,
 		sealRetry:  time.Minute,
+		stampEvery: stampEvery,
 		// storeTimeout is under the store's busy_timeout (10 s).
 		storeTimeout: 5 * time.Second,
 	}
@@ -215,6 +219,10 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.OpenLedger(ctx); err != nil {
 		s.metrics.storeErrors.WithLabelValues("open_ledger").Inc()
 		s.log.Error("opening the evidence ledger", "err", err)
+	}
+	if s.tsaURL != "" {
+		s.jobs.Add(1)
+		go func() { defer s.jobs.Done(); s.stampLoop(s.jobsCtx, s.store) }()
 	}
 	if err := s.recover(ctx); err != nil {
 		s.metrics.storeErrors.WithLabelValues("recover").Inc()

@@ -229,8 +229,11 @@ func (s *service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("evidence signing key: %w", err)
 	}
-	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log,
-		violations.WithConditions(s.conditions), violations.WithKeyring(keys))
+	violOpts := []violations.Option{violations.WithConditions(s.conditions), violations.WithKeyring(keys)}
+	if cfg.Evidence.TSAURL != "" {
+		violOpts = append(violOpts, violations.WithTSA(cfg.Evidence.TSAURL))
+	}
+	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log, violOpts...)
 	// The key (or its rotation) is sealed before the first event can be.
 	if err := s.viol.OpenLedger(ctx); err != nil {
 		return err
