@@ -92,7 +92,9 @@ func (s *Service) stampHead(ctx context.Context, st timestampStore) error {
 	if err := s.OpenLedger(ctx); err != nil {
 		return err
 	}
-	seal := func(ts defs.LedgerTimestamp, prev string) defs.LedgerEntry { return s.signer.Load().SealTimestamp(ts, prev) }
+	seal := func(ts defs.LedgerTimestamp, prev string) defs.LedgerEntry {
+		return s.signer.Load().SealTimestamp(ts, prev)
+	}
 	if err := st.AddTimestamp(ctx, defs.LedgerTimestamp{Hash: head, Token: token, At: at}, seal); err != nil {
 		return err
 	}
