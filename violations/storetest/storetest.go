@@ -28,6 +28,38 @@ type Open func(t *testing.T) violations.Store
 func Run(t *testing.T, open Open) {
 	t.Run("record", func(t *testing.T) { testRecord(t, open(t)) })
 	t.Run("ledger and audit", func(t *testing.T) { testLedger(t, open(t)) })
+	t.Run("timestamps", func(t *testing.T) { testTimestamps(t, open(t)) })
+}
+
+func testTimestamps(t *testing.T, st violations.Store) {
+	ctx := context.Background()
+	signer, err := violations.GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return signer.KeyEntry(nil, prev) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defs.LedgerTimestamp{Hash: key.Hash, Token: []byte{0x30, 0x00, 0xff, 0x00, 0x01}, At: time.Date(2026, 12, 2, 1, 2, 3, 0, time.UTC)}
+	var sealed defs.LedgerEntry
+	if err := st.AddTimestamp(ctx, want, func(ts defs.LedgerTimestamp, prev string) defs.LedgerEntry {
+		sealed = signer.SealTimestamp(ts, prev)
+		return sealed
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Timestamps(ctx)
+	if err != nil || len(got) != 1 || got[0].Hash != want.Hash || !bytes.Equal(got[0].Token, want.Token) || !got[0].At.Equal(want.At) {
+		t.Fatalf("Timestamps: want %+v back, got %+v (%v)", want, got, err)
+	}
+	stamped, sealedBy, err := st.LastTimestamp(ctx)
+	if err != nil || stamped != key.Hash || sealedBy != sealed.Hash {
+		t.Errorf("LastTimestamp: want %s sealed by %s, got %s, %s (%v)", key.Hash, sealed.Hash, stamped, sealedBy, err)
+	}
+	if head, err := st.LedgerHead(ctx); err != nil || head != sealed.Hash {
+		t.Errorf("LedgerHead: want the stamp's seal %s, got %s (%v)", sealed.Hash, head, err)
+	}
 }
 
 func sum(b []byte) string {
