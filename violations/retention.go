@@ -187,7 +187,7 @@ func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) er
 		v.ClipReason = "removed by retention (" + reason + ")"
 	}
 	v.ClipPath, v.SnapshotPath = "", ""
-	a := auditEntry(Actor{Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
+	a := auditEntry(Actor{Subject: "system:retention", Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
 	if err := s.seal(ctx, v, func(v defs.Violation, prev string) defs.LedgerEntry { return s.signer.Load().SealPurge(v, prev) }, &a); err != nil {
 		return err
 	}

@@ -27,7 +27,11 @@ elsewhere. -head H checks that a head kept earlier is still in the chain
 than a retention purge (resealed_after_head). Every entry's signature is
 checked (signature_invalid, entry_unsigned), and the key signing the head
 against the signing key file when it is readable, or the key -key names
-(key_untrusted); the report prints that key's fingerprint. It reads the store in one
+(key_untrusted); the report prints that key's fingerprint. Reviewers and
+review times are checked against the sealed decisions (reviewer_changed),
+audit rows and TSA timestamps against their seals (audit_changed,
+audit_deleted, timestamp_invalid, timestamp_deleted, ...), raw events
+against their hashes (raw_event_changed). It reads the store in one
 snapshot and writes nothing, so it may run beside iocd serve. Exits 0 when
 all is intact, 1 when anything is not. -json prints the report as JSON.`
 
