@@ -279,3 +279,25 @@ func (k *Keyring) open(ctx context.Context, st keyStore) (warn error, err error)
 	k.current, k.next = k.next, nil
 	return nil, nil
 }
+
+// AuditSealer returns the sealer a command-line tool installs with the
+// store's SetAuditSealer, so the audit rows it writes are sealed as iocd
+// serve's are (Verify reports unsealed ones). It introduces the key if the
+// ledger has none yet; it applies no rotation (iocd serve does, at start)
+// and refuses if the ledger's key is not the keyring's.
+func (k *Keyring) AuditSealer(ctx context.Context, st keyStore) (func(defs.AuditEntry, string) defs.LedgerEntry, error) {
+	entries, err := st.KeyEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(entries) == 0:
+		if _, err := st.AppendLedger(ctx, func(prev string) defs.LedgerEntry { return k.current.KeyEntry(nil, prev) }); err != nil {
+			return nil, fmt.Errorf("sealing the signing key: %w", err)
+		}
+	case entries[len(entries)-1].Ref != k.current.fpr:
+		return nil, fmt.Errorf("the ledger is signed by key %s, not the key file's %s: start iocd serve once to seal the rotation",
+			entries[len(entries)-1].Ref, k.current.fpr)
+	}
+	return k.current.SealAudit, nil
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/violations"
 )
 
@@ -78,6 +79,24 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	default:
 		return usageError(fs, "unknown evidence command %q: want rotate-key or key", verb)
 	}
+}
+
+// sealAuditRows makes the audit rows a command writes to st sealed with
+// the evidence key, as iocd serve's are; without it `iocd verify` reports
+// them as audit_unsealed. Commands that write the audit log (token and
+// user management) call it after opening the store.
+func sealAuditRows(ctx context.Context, cfg config.Config, st *store.SQLite) error {
+	path, create := evidenceKeyPath(cfg)
+	k, err := violations.OpenKeyring(path, create)
+	if err != nil {
+		return fmt.Errorf("evidence signing key: %w", err)
+	}
+	seal, err := k.AuditSealer(ctx, st)
+	if err != nil {
+		return err
+	}
+	st.SetAuditSealer(seal)
+	return nil
 }
 
 // trustedKey reads the key `iocd verify -key` pins: a PEM public or

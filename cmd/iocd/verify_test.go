@@ -15,9 +15,11 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/internal/testrig"
 	"github.com/iocd/iocd/sim"
+	"github.com/iocd/iocd/store"
 )
 
 // TestVerifyCatchesTampering runs the whole violations path through the
@@ -178,6 +180,33 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		t.Errorf("after the rotation the next key should have moved into place: %v", err)
 	}
 
+	// An audit row written by a command (as token and user management
+	// do) is sealed with the key when the command installs the sealer,
+	// and reported when it does not (at the end of the test).
+	writeAudit := func(seal bool) {
+		t.Helper()
+		st, err := store.Open(context.Background(), filepath.Join(dataDir, "iocd.db"), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if seal {
+			cfg := config.Default()
+			cfg.DataDir = dataDir
+			if err := sealAuditRows(context.Background(), cfg, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.AddAudit(context.Background(), defs.AuditEntry{At: time.Now(), Actor: "bootstrap-admin", Role: defs.RoleAdmin,
+			Action: "token.create", Target: "9"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeAudit(true)
+	if code, out := verify(); code != 0 {
+		t.Fatalf("verify after a command's sealed audit row: exit %d\n%s", code, out)
+	}
+
 	clips, _ := filepath.Glob(filepath.Join(dataDir, "clips", "*", "*", "*", v.ID+".mp4"))
 	if len(clips) != 1 {
 		t.Fatalf("clip files for %s: %v, want one", v.ID, clips)
@@ -194,5 +223,9 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	code, out = verify()
 	if code != 1 || !strings.Contains(out, "file_changed") {
 		t.Errorf("verify after changing the clip on disk: exit %d, want 1 naming file_changed\n%s", code, out)
+	}
+	writeAudit(false)
+	if code, out := verify(); code != 1 || !strings.Contains(out, "audit_unsealed") {
+		t.Errorf("verify after an unsealed audit row: exit %d, want 1 naming audit_unsealed\n%s", code, out)
 	}
 }
