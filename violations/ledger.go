@@ -495,12 +495,13 @@ func verifyRecord(v defs.Violation, first defs.LedgerEntry, lastEvidence map[str
 		switch {
 		case content != e.ContentHash:
 			add("record_changed", v.ID, e.Seq, "record differs from what entry %d sealed", e.Seq)
-		case identity != first.IdentityHash && (e.Form != first.Form || e.IdentityHash == first.IdentityHash):
+		case first.IdentityHash != "" && identity != first.IdentityHash && (e.Form != first.Form || e.IdentityHash == first.IdentityHash):
 			// The latest entry matches the record but the record's
 			// identity is not the first entry's: a forged re-seal
 			// copying the first identity hash, or one in another form.
 			// (A differing identity in the same form was already
-			// reported while walking the chain.)
+			// reported while walking the chain; entries from before
+			// identity hashes have none to compare.)
 			add("record_resealed", v.ID, e.Seq, "record's identity differs from what entry %d sealed first", first.Seq)
 		}
 	} else if v.ClipStatus != defs.ClipRecording {
