@@ -25,6 +25,7 @@ type ViolationService interface {
 	OpenClip(ctx context.Context, a violations.Actor, id string) (*os.File, defs.Violation, error)
 	OpenSnapshot(ctx context.Context, a violations.Actor, id string) (*os.File, defs.Violation, error)
 	WriteEvidence(ctx context.Context, a violations.Actor, id string, w io.Writer) error
+	Keys(ctx context.Context) ([]defs.EvidenceKey, error)
 }
 
 var _ ViolationService = (*violations.Service)(nil)
@@ -41,11 +42,34 @@ func (s *Server) violationsRoutes() {
 	d.route("GET", "/api/v1/violations/{id}/evidence", defs.RoleReviewer, s.violationEvidence).streaming()
 	d.route("GET", "/api/v1/violations/{id}/reviews", defs.RoleReviewer, s.violationReviews)
 	d.route("POST", "/api/v1/violations/{id}/review", defs.RoleReviewer, s.reviewViolation)
+	// The public keys are public: anyone holding evidence checks it with
+	// them.
+	d.route("GET", "/api/v1/evidence/keys", defs.RoleViewer, s.evidenceKeys)
 }
 
+// actor names the caller by its unique subject (decisions and audit
+// entries record it) as well as its display name.
 func actor(r *http.Request) violations.Actor {
 	p, _ := auth.PrincipalFrom(r.Context())
-	return violations.Actor{Name: p.Name, Role: p.Role}
+	return violations.Actor{Subject: p.Subject(), Name: p.Name, Role: p.Role}
+}
+
+type evidenceKeyList struct {
+	Keys []defs.EvidenceKey `json:"keys"`
+}
+
+// evidenceKeys answers the ledger's public keys, oldest first: the last
+// one signs now; each earlier one until valid_until.
+func (s *Server) evidenceKeys(w http.ResponseWriter, r *http.Request) error {
+	ks, err := s.opts.Violations.Keys(r.Context())
+	if err != nil {
+		return err
+	}
+	if ks == nil {
+		ks = []defs.EvidenceKey{}
+	}
+	writeJSON(w, http.StatusOK, evidenceKeyList{Keys: ks})
+	return nil
 }
 
 type violationList struct {

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,11 +149,43 @@ func TestViolationsAPI(t *testing.T) {
 		names := map[string]bool{}
 		for _, f := range zr.File {
 			names[f.Name] = true
+			// Real times, not the zip epoch (1980) of a zero time.
+			if f.Modified.Year() < 2020 || time.Since(f.Modified) > time.Hour {
+				t.Errorf("evidence %s: want its real time, got %v", f.Name, f.Modified)
+			}
+			if f.Name == "event.json" {
+				rc, _ := f.Open()
+				b, _ := io.ReadAll(rc)
+				rc.Close()
+				if string(b) != payload {
+					t.Errorf("event.json: want the event as sent, got %.200q", b)
+				}
+			}
 		}
-		for _, n := range []string{"clip.mp4", "snapshot.jpg", "metadata.json", "reviews.json"} {
+		for _, n := range []string{"clip.mp4", "snapshot.jpg", "event.json", "metadata.json", "reviews.json"} {
 			if !names[n] {
 				t.Errorf("evidence: want %s, got %v", n, names)
 			}
+		}
+		// The decision names the unique principal, not the token's name.
+		var revs struct{ Reviews []defs.Review }
+		r.do("GET", base+"/reviews", reviewer, nil).json(t, &revs)
+		if len(revs.Reviews) != 1 || !strings.HasPrefix(revs.Reviews[0].Actor, "token:") {
+			t.Errorf("reviews: want one decision by a token:<id> subject, got %+v", revs.Reviews)
+		}
+	})
+
+	t.Run("evidence keys", func(t *testing.T) {
+		var keys struct{ Keys []defs.EvidenceKey }
+		res := r.do("GET", "/api/v1/evidence/keys", viewer, nil)
+		wantStatus(t, res, http.StatusOK)
+		res.json(t, &keys)
+		if len(keys.Keys) != 1 || keys.Keys[0].Algorithm != "ed25519" || len(keys.Keys[0].Fingerprint) != 64 || keys.Keys[0].ValidFrom.IsZero() {
+			t.Fatalf("keys: want one ed25519 key with its fingerprint and validity, got %+v", keys.Keys)
+		}
+		rep, err := violations.Verify(context.Background(), vr.store, vr.dataDir)
+		if err != nil || !rep.OK() || rep.Key != keys.Keys[0].Fingerprint {
+			t.Errorf("verify: want OK and signed by the published key %s, got key %s, %+v %v", keys.Keys[0].Fingerprint, rep.Key, rep.Problems, err)
 		}
 	})
 
@@ -181,6 +215,10 @@ func TestViolationsAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := filepath.Join(vr.dataDir, v.ClipPath)
+		before, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		os.Chmod(p, 0o600)
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -189,6 +227,13 @@ func TestViolationsAPI(t *testing.T) {
 		b[len(b)/2] ^= 0xff // same size: only the hash can tell
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
+		}
+		// And the modification time put back, as `touch -d` would.
+		if err := os.Chtimes(p, before.ModTime(), before.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := os.Stat(p); after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+			t.Fatalf("the altered clip should keep size and mtime: %v %v -> %v %v", before.Size(), before.ModTime(), after.Size(), after.ModTime())
 		}
 		for _, path := range []string{base + "/clip", base + "/evidence"} {
 			res := r.do("GET", path, reviewer, nil)

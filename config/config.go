@@ -38,6 +38,7 @@ type Config struct {
 	Streams    Streams    `yaml:"streams"`
 	Violations Violations `yaml:"violations"`
 	Retention  Retention  `yaml:"retention"`
+	Evidence   Evidence   `yaml:"evidence"`
 	HTTP       HTTP       `yaml:"http"`
 	Alerts     Alerts     `yaml:"alerts"`
 	Auth       Auth       `yaml:"auth"`
@@ -130,6 +131,7 @@ func (c *Config) Validate() error {
 	c.Streams.validate(bad)
 	c.Violations.validate(bad)
 	c.Retention.validate(bad)
+	c.Evidence.validate(bad)
 	c.HTTP.validate(bad)
 	checkRanges(c, bad)
 	c.Alerts.validate(bad)

@@ -1,6 +1,9 @@
 package defs
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ReviewStatus is a violation's place in the police review workflow.
 type ReviewStatus string
@@ -67,6 +70,37 @@ type Violation struct {
 	ReviewedAt time.Time `json:"reviewed_at,omitzero"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+
+	// Evidential says whether the camera passed the evidential health
+	// gate for this violation's window; EvidenceChecks names each check.
+	// ClockOffsetMs is the camera clock's offset from the host's;
+	// HostClockSynced and HostClockErrorMs are the host clock's kernel
+	// synchronisation state. (Branch retime fills them; seal seals them.)
+	Evidential       bool            `json:"evidential"`
+	EvidenceChecks   []EvidenceCheck `json:"evidence_checks"`
+	ClockOffsetMs    float64         `json:"clock_offset_ms"`
+	HostClockSynced  bool            `json:"host_clock_synced"`
+	HostClockErrorMs float64         `json:"host_clock_error_ms"`
+
+	// The place as it was at filing time: copied from the registry when
+	// the event arrived and sealed with the record, so a later edit of
+	// the registry changes no past evidence.
+	CameraName string  `json:"camera_name"`
+	Address    string  `json:"address"`
+	Lat        float64 `json:"lat"`
+	Lon        float64 `json:"lon"`
+	// RawEvent is the event's JSON exactly as the detector sent it, and
+	// RawEventSHA256 its hash (sealed with the record). RawEvent is only
+	// read with one record (Get), not in lists: it may carry a snapshot.
+	RawEvent       json.RawMessage `json:"raw_event,omitempty"`
+	RawEventSHA256 string          `json:"raw_event_sha256,omitempty"`
+}
+
+// EvidenceCheck is one check of the evidential health gate.
+type EvidenceCheck struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Review is one decision on a violation. Reviews are append-only: a changed
@@ -93,6 +127,14 @@ const (
 	LedgerEvidence LedgerKind = "evidence"
 	// LedgerReview seals one review decision.
 	LedgerReview LedgerKind = "review"
+	// LedgerAudit seals one audit log entry.
+	LedgerAudit LedgerKind = "audit"
+	// LedgerKey introduces a signing key: the first key, or a rotation
+	// endorsed by the key it replaces.
+	LedgerKey LedgerKind = "key"
+	// LedgerStamp seals a TSA's RFC 3161 timestamp of a head (its Ref
+	// is the stamped head's hash).
+	LedgerStamp LedgerKind = "timestamp"
 )
 
 // LedgerEntry is one link of the violations hash chain: Hash is
@@ -114,6 +156,36 @@ type LedgerEntry struct {
 	PrevHash     string    `json:"prev_hash"`
 	Hash         string    `json:"hash"`
 	At           time.Time `json:"at"`
+	// Form is the sealing form: 1 (unsigned, before signing keys) or 2
+	// (the link hash covers the entry's time, form and key, and the entry
+	// is signed). KeyID is the signing key's fingerprint and Signature the
+	// Ed25519 signature (base64) of the entry's hash. Payload holds what a
+	// key entry introduces (public key, endorsement), hashed as its
+	// content.
+	Form      int    `json:"form"`
+	KeyID     string `json:"key_id,omitempty"`
+	Signature string `json:"signature,omitempty"`
+	Payload   string `json:"payload,omitempty"`
+}
+
+// LedgerTimestamp is an RFC 3161 timestamp of a ledger head: Token is the
+// TSA's TimeStampToken (DER) over the SHA-256 of the head hash (as hex
+// text), At the time the TSA put in it.
+type LedgerTimestamp struct {
+	Hash  string    `json:"hash"`
+	Token []byte    `json:"token"`
+	At    time.Time `json:"at"`
+}
+
+// EvidenceKey is one public key that signs (or signed) the ledger.
+type EvidenceKey struct {
+	Fingerprint string    `json:"fingerprint"`
+	Algorithm   string    `json:"algorithm"`
+	PublicKey   string    `json:"public_key"`
+	ValidFrom   time.Time `json:"valid_from"`
+	ValidUntil  time.Time `json:"valid_until,omitzero"`
+	// Seq is the ledger entry that introduced the key.
+	Seq int64 `json:"seq"`
 }
 
 // ViolationFilter selects violations for listing, newest first.

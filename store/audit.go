@@ -23,22 +23,80 @@ CREATE TABLE audit_log (
 `})
 }
 
-// AddAudit appends one entry to the audit log.
-func (s *SQLite) AddAudit(ctx context.Context, e defs.AuditEntry) error {
-	return insertAudit(ctx, s.db, e)
+// SetAuditSealer makes every audit entry written from now on append the
+// ledger entry seal computes for it (with its ID), in the same
+// transaction: an audit row cannot be deleted or changed unnoticed.
+func (s *SQLite) SetAuditSealer(seal func(e defs.AuditEntry, prevHash string) defs.LedgerEntry) {
+	s.auditSeal.Store(&seal)
 }
 
-// insertAudit appends e using db or, to commit it with the change it
-// records, the caller's transaction.
-func insertAudit(ctx context.Context, db interface {
-	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
-}, e defs.AuditEntry) error {
-	_, err := db.ExecContext(ctx, `INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)`,
-		timeText(e.At), e.Actor, e.Role.String(), e.Action, e.Target, e.Detail)
+// AddAudit appends one entry to the audit log (and seals it, see
+// SetAuditSealer).
+func (s *SQLite) AddAudit(ctx context.Context, e defs.AuditEntry) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("writing audit log: %w", err)
+		return fmt.Errorf("writing audit log: %w", retryable(err))
+	}
+	defer tx.Rollback()
+	if err := s.insertAudit(ctx, tx, e); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("writing audit log: %w", retryable(err))
 	}
 	return nil
+}
+
+// insertAudit appends e, and its ledger entry, in the caller's
+// transaction, to commit them with the change they record.
+func (s *SQLite) insertAudit(ctx context.Context, tx txer, e defs.AuditEntry) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, role, action, target, detail) VALUES (?,?,?,?,?,?)`,
+		timeText(e.At), e.Actor, e.Role.String(), e.Action, e.Target, e.Detail)
+	if err != nil {
+		return fmt.Errorf("writing audit log: %w", retryable(err))
+	}
+	seal := s.auditSeal.Load()
+	if seal == nil {
+		return nil
+	}
+	e.ID, _ = res.LastInsertId()
+	if _, err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return (*seal)(e, prev) }); err != nil {
+		return fmt.Errorf("sealing audit entry: %w", err)
+	}
+	return nil
+}
+
+// AuditLog returns the whole audit log, oldest first (for Verify).
+func (s *SQLite) AuditLog(ctx context.Context) ([]defs.AuditEntry, error) {
+	return auditLog(ctx, s.db)
+}
+
+func auditLog(ctx context.Context, db querier) ([]defs.AuditEntry, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, at, actor, role, action, target, detail FROM audit_log ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("reading audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []defs.AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func scanAudit(rows *sql.Rows) (defs.AuditEntry, error) {
+	var e defs.AuditEntry
+	var at, role string
+	if err := rows.Scan(&e.ID, &at, &e.Actor, &role, &e.Action, &e.Target, &e.Detail); err != nil {
+		return e, fmt.Errorf("reading audit log: %w", err)
+	}
+	e.At = parseTime(at)
+	e.Role, _ = defs.ParseRole(role)
+	return e, nil
 }
 
 // ListAudit returns up to limit audit entries, newest first, before the
@@ -64,13 +122,10 @@ func (s *SQLite) ListAudit(ctx context.Context, cursor string, limit int) ([]def
 	defer rows.Close()
 	var out []defs.AuditEntry
 	for rows.Next() {
-		var e defs.AuditEntry
-		var at, role string
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &role, &e.Action, &e.Target, &e.Detail); err != nil {
-			return nil, "", fmt.Errorf("reading audit log: %w", err)
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, "", err
 		}
-		e.At = parseTime(at)
-		e.Role, _ = defs.ParseRole(role)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

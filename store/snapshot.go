@@ -52,3 +52,18 @@ func (r *Snapshot) Reviews(ctx context.Context, violationID string) ([]defs.Revi
 func (r *Snapshot) ListViolations(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error) {
 	return listViolations(ctx, r.conn, f)
 }
+
+// AuditLog is SQLite.AuditLog, read in the snapshot.
+func (r *Snapshot) AuditLog(ctx context.Context) ([]defs.AuditEntry, error) {
+	return auditLog(ctx, r.conn)
+}
+
+// RawEvent is SQLite.RawEvent, read in the snapshot.
+func (r *Snapshot) RawEvent(ctx context.Context, id string) ([]byte, error) {
+	return rawEvent(ctx, r.conn, id)
+}
+
+// Timestamps is SQLite.Timestamps, read in the snapshot.
+func (r *Snapshot) Timestamps(ctx context.Context) ([]defs.LedgerTimestamp, error) {
+	return timestamps(ctx, r.conn)
+}

@@ -15,9 +15,12 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/iocd/iocd/defs"
 )
 
 // migration is one versioned schema change. Versions are global and
@@ -51,6 +54,8 @@ type SQLite struct {
 	db     *sql.DB
 	log    *slog.Logger
 	closed sync.Once
+	// auditSeal seals every audit entry in the ledger (SetAuditSealer).
+	auditSeal atomic.Pointer[func(defs.AuditEntry, string) defs.LedgerEntry]
 }
 
 // Open opens (creating if need be) the database at path and applies every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,10 +117,126 @@ ALTER TABLE violation_ledger ADD COLUMN identity_hash TEXT NOT NULL DEFAULT '';
 `})
 }
 
+func init() {
+	// Migrations 350-399 are the signed ledger's (branch seal). The
+	// ledger's form 2 entries carry their key, signature and (key
+	// entries) payload; form 1 entries are those written before.
+	register(migration{version: 350, name: "ledger_signed", sql: `
+ALTER TABLE violation_ledger ADD COLUMN form INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE violation_ledger ADD COLUMN key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE violation_ledger ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+ALTER TABLE violation_ledger ADD COLUMN payload TEXT NOT NULL DEFAULT '';
+CREATE INDEX violation_ledger_kind ON violation_ledger (kind, seq);
+`})
+	// The place as it was at filing, the raw event as sent, and the
+	// evidential checks (filled by the streams health gate), all sealed
+	// with the record.
+	register(migration{version: 351, name: "violation_place_raw_evidential", sql: `
+ALTER TABLE violations ADD COLUMN camera_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE violations ADD COLUMN address TEXT NOT NULL DEFAULT '';
+ALTER TABLE violations ADD COLUMN lat REAL NOT NULL DEFAULT 0;
+ALTER TABLE violations ADD COLUMN lon REAL NOT NULL DEFAULT 0;
+ALTER TABLE violations ADD COLUMN raw_event BLOB NOT NULL DEFAULT x'';
+ALTER TABLE violations ADD COLUMN raw_event_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE violations ADD COLUMN evidential INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE violations ADD COLUMN evidence_checks TEXT NOT NULL DEFAULT '';
+ALTER TABLE violations ADD COLUMN clock_offset_ms REAL NOT NULL DEFAULT 0;
+ALTER TABLE violations ADD COLUMN host_clock_synced INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE violations ADD COLUMN host_clock_error_ms REAL NOT NULL DEFAULT 0;
+`})
+	// RFC 3161 timestamps of ledger heads from evidence.tsa_url.
+	register(migration{version: 352, name: "ledger_timestamps", sql: `
+CREATE TABLE violation_timestamps (
+	id    INTEGER PRIMARY KEY AUTOINCREMENT,
+	hash  TEXT NOT NULL,
+	token BLOB NOT NULL,
+	at    TEXT NOT NULL,
+	-- the hash of the ledger entry that seals this timestamp
+	sealed_by TEXT NOT NULL
+);
+`})
+}
+
+// AddTimestamp stores a TSA's timestamp of a ledger head and, in the same
+// transaction, the ledger entry seal computes for it, so a deleted
+// timestamp is found like a deleted audit row.
+func (s *SQLite) AddTimestamp(ctx context.Context, ts defs.LedgerTimestamp, seal func(defs.LedgerTimestamp, string) defs.LedgerEntry) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storing timestamp: %w", retryable(err))
+	}
+	defer tx.Rollback()
+	e, err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(ts, prev) })
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO violation_timestamps (hash, token, at, sealed_by) VALUES (?,?,?,?)`,
+		ts.Hash, ts.Token, timeText(ts.At), e.Hash); err != nil {
+		return fmt.Errorf("storing timestamp: %w", retryable(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("storing timestamp: %w", retryable(err))
+	}
+	return nil
+}
+
+// Timestamps returns the stored timestamps of ledger heads, oldest first.
+func (s *SQLite) Timestamps(ctx context.Context) ([]defs.LedgerTimestamp, error) {
+	return timestamps(ctx, s.db)
+}
+
+func timestamps(ctx context.Context, db querier) ([]defs.LedgerTimestamp, error) {
+	rows, err := db.QueryContext(ctx, `SELECT hash, token, at FROM violation_timestamps ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("reading timestamps: %w", err)
+	}
+	defer rows.Close()
+	var out []defs.LedgerTimestamp
+	for rows.Next() {
+		var ts defs.LedgerTimestamp
+		var at string
+		if err := rows.Scan(&ts.Hash, &ts.Token, &at); err != nil {
+			return nil, fmt.Errorf("reading timestamps: %w", err)
+		}
+		ts.At = parseTime(at)
+		out = append(out, ts)
+	}
+	return out, rows.Err()
+}
+
+// LastTimestamp returns the ledger head stamped last and the hash of the
+// entry that sealed its stamp ("" for none).
+func (s *SQLite) LastTimestamp(ctx context.Context) (stamped, sealedBy string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT hash, sealed_by FROM violation_timestamps ORDER BY id DESC LIMIT 1`).Scan(&stamped, &sealedBy)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("reading timestamps: %w", err)
+	}
+	return stamped, sealedBy, nil
+}
+
+// violationCols are the columns of a record as listed; raw_event is read
+// only with one record (GetViolation), since it may hold a snapshot.
 const violationCols = `id, camera, site, event_id, type, ts, plate, plate_raw, plate_valid, plate_flag,
 	plate_confidence, vehicle, speed_kmh, limit_kmh, lane, status, clip_status, clip_reason, clip_sha256,
 	clip_path, clip_bytes, clip_start, clip_end, snapshot_sha256, snapshot_path, reviewed_by, reviewed_at,
-	created_at, updated_at`
+	created_at, updated_at, camera_name, address, lat, lon, raw_event_sha256, evidential, evidence_checks,
+	clock_offset_ms, host_clock_synced, host_clock_error_ms`
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checksText stores evidence checks as JSON ("" for none).
+func checksText(cs []defs.EvidenceCheck) string {
+	if len(cs) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(cs) // plain structs: cannot fail
+	return string(b)
+}
 
 func optTime(t time.Time) string {
 	if t.IsZero() {
@@ -130,15 +247,22 @@ func optTime(t time.Time) string {
 
 func scanViolation(row interface{ Scan(...any) error }) (defs.Violation, error) {
 	var v defs.Violation
-	var ts, clipStart, clipEnd, reviewedAt, created, updated, status, clipStatus string
-	var valid int
+	var ts, clipStart, clipEnd, reviewedAt, created, updated, status, clipStatus, checks string
+	var valid, evidential, synced int
 	err := row.Scan(&v.ID, &v.Camera, &v.Site, &v.EventID, &v.Type, &ts, &v.Plate, &v.PlateRaw, &valid, &v.PlateFlag,
 		&v.PlateConfidence, &v.Vehicle, &v.SpeedKmh, &v.LimitKmh, &v.Lane, &status, &clipStatus, &v.ClipReason,
 		&v.ClipSHA256, &v.ClipPath, &v.ClipBytes, &clipStart, &clipEnd, &v.SnapshotSHA256, &v.SnapshotPath,
-		&v.ReviewedBy, &reviewedAt, &created, &updated)
+		&v.ReviewedBy, &reviewedAt, &created, &updated, &v.CameraName, &v.Address, &v.Lat, &v.Lon, &v.RawEventSHA256,
+		&evidential, &checks, &v.ClockOffsetMs, &synced, &v.HostClockErrorMs)
 	if err != nil {
 		return v, err
 	}
+	if checks != "" {
+		if err := json.Unmarshal([]byte(checks), &v.EvidenceChecks); err != nil {
+			return v, fmt.Errorf("violation %s: evidence checks: %w", v.ID, err)
+		}
+	}
+	v.Evidential, v.HostClockSynced = evidential != 0, synced != 0
 	v.Time, v.ClipStart, v.ClipEnd = parseTime(ts), parseTime(clipStart), parseTime(clipEnd)
 	v.ReviewedAt, v.CreatedAt, v.UpdatedAt = parseTime(reviewedAt), parseTime(created), parseTime(updated)
 	v.PlateValid = valid != 0
@@ -150,17 +274,19 @@ func scanViolation(row interface{ Scan(...any) error }) (defs.Violation, error) 
 // event id exists (a re-delivered event), it is returned instead and
 // created is false.
 func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored defs.Violation, created bool, err error) {
-	valid := 0
-	if v.PlateValid {
-		valid = 1
+	raw := []byte(v.RawEvent)
+	if raw == nil {
+		raw = []byte{}
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO violations (`+violationCols+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO violations (`+violationCols+`, raw_event)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (camera, event_id) DO NOTHING`,
-		v.ID, v.Camera, v.Site, v.EventID, v.Type, timeText(v.Time), v.Plate, v.PlateRaw, valid, v.PlateFlag,
+		v.ID, v.Camera, v.Site, v.EventID, v.Type, timeText(v.Time), v.Plate, v.PlateRaw, boolInt(v.PlateValid), v.PlateFlag,
 		v.PlateConfidence, v.Vehicle, v.SpeedKmh, v.LimitKmh, v.Lane, v.Status, v.ClipStatus, v.ClipReason,
 		v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd), v.SnapshotSHA256,
-		v.SnapshotPath, v.ReviewedBy, optTime(v.ReviewedAt), timeText(v.CreatedAt), timeText(v.UpdatedAt))
+		v.SnapshotPath, v.ReviewedBy, optTime(v.ReviewedAt), timeText(v.CreatedAt), timeText(v.UpdatedAt),
+		v.CameraName, v.Address, v.Lat, v.Lon, v.RawEventSHA256, boolInt(v.Evidential), checksText(v.EvidenceChecks),
+		v.ClockOffsetMs, boolInt(v.HostClockSynced), v.HostClockErrorMs, raw)
 	if err != nil {
 		return v, false, fmt.Errorf("inserting violation: %w", retryable(err))
 	}
@@ -190,9 +316,11 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 	defer tx.Rollback()
 	_, err = tx.ExecContext(ctx, `UPDATE violations SET clip_status = ?, clip_reason = ?, clip_sha256 = ?,
 		clip_path = ?, clip_bytes = ?, clip_start = ?, clip_end = ?, snapshot_sha256 = ?, snapshot_path = ?,
+		evidential = ?, evidence_checks = ?, clock_offset_ms = ?, host_clock_synced = ?, host_clock_error_ms = ?,
 		updated_at = ? WHERE id = ?`,
 		v.ClipStatus, v.ClipReason, v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd),
-		v.SnapshotSHA256, v.SnapshotPath, timeText(v.UpdatedAt), v.ID)
+		v.SnapshotSHA256, v.SnapshotPath, boolInt(v.Evidential), checksText(v.EvidenceChecks), v.ClockOffsetMs,
+		boolInt(v.HostClockSynced), v.HostClockErrorMs, timeText(v.UpdatedAt), v.ID)
 	if err != nil {
 		return v, fmt.Errorf("updating violation evidence: %w", retryable(err))
 	}
@@ -203,11 +331,11 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 	if err != nil {
 		return v, fmt.Errorf("reading violation back: %w", err)
 	}
-	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(stored, prev) }); err != nil {
+	if _, err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(stored, prev) }); err != nil {
 		return v, err
 	}
 	if audit != nil {
-		if err := insertAudit(ctx, tx, *audit); err != nil {
+		if err := s.insertAudit(ctx, tx, *audit); err != nil {
 			return v, err
 		}
 	}
@@ -217,7 +345,8 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 	return stored, nil
 }
 
-// GetViolation returns one violation, or a defs.NotFound error.
+// GetViolation returns one violation with its raw event, or a
+// defs.NotFound error.
 func (s *SQLite) GetViolation(ctx context.Context, id string) (defs.Violation, error) {
 	v, err := scanViolation(s.db.QueryRowContext(ctx, `SELECT `+violationCols+` FROM violations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -226,7 +355,34 @@ func (s *SQLite) GetViolation(ctx context.Context, id string) (defs.Violation, e
 	if err != nil {
 		return v, fmt.Errorf("reading violation: %w", err)
 	}
+	raw, err := rawEvent(ctx, s.db, id)
+	if err != nil {
+		return v, err
+	}
+	if len(raw) > 0 {
+		v.RawEvent = raw
+	}
 	return v, nil
+}
+
+// RawEvent returns a violation's raw event as stored (empty if none).
+func (s *SQLite) RawEvent(ctx context.Context, id string) ([]byte, error) {
+	return rawEvent(ctx, s.db, id)
+}
+
+func rawEvent(ctx context.Context, db querier, id string) ([]byte, error) {
+	rows, err := db.QueryContext(ctx, `SELECT raw_event FROM violations WHERE id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading raw event: %w", err)
+	}
+	defer rows.Close()
+	var raw []byte
+	if rows.Next() {
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("reading raw event: %w", err)
+		}
+	}
+	return raw, rows.Err()
 }
 
 // ListViolations returns a page of violations matching f, newest first,
@@ -366,10 +522,10 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.
 		return r, fmt.Errorf("adding review: %w", err)
 	}
 	r.ID, _ = res.LastInsertId()
-	if err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(r, prev) }); err != nil {
+	if _, err := appendLedger(ctx, tx, func(prev string) defs.LedgerEntry { return seal(r, prev) }); err != nil {
 		return r, err
 	}
-	if err := insertAudit(ctx, tx, audit); err != nil {
+	if err := s.insertAudit(ctx, tx, audit); err != nil {
 		return r, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -413,22 +569,56 @@ func reviews(ctx context.Context, db querier, violationID string) ([]defs.Review
 // appendLedger appends the entry entry() computes from the last entry's
 // hash. It runs in the caller's write transaction (BEGIN IMMEDIATE, see
 // Open), so no other append can come between the read and the insert.
-func appendLedger(ctx context.Context, tx *sql.Tx, entry func(prevHash string) defs.LedgerEntry) error {
+func appendLedger(ctx context.Context, tx txer, entry func(prevHash string) defs.LedgerEntry) (defs.LedgerEntry, error) {
 	prev := ""
 	err := tx.QueryRowContext(ctx, `SELECT hash FROM violation_ledger ORDER BY seq DESC LIMIT 1`).Scan(&prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("reading ledger head: %w", err)
+		return defs.LedgerEntry{}, fmt.Errorf("reading ledger head: %w", err)
 	}
 	e := entry(prev)
 	if e.PrevHash != prev || e.Hash == "" {
-		return fmt.Errorf("ledger entry for %s does not chain to the head", e.ViolationID)
+		return e, fmt.Errorf("ledger entry for %s does not chain to the head", e.ViolationID)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at)
-		VALUES (?,?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.IdentityHash, e.PrevHash, e.Hash, timeText(e.At))
+	if e.Form == 0 {
+		e.Form = 1
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO violation_ledger (violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at,
+		form, key_id, signature, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, e.ViolationID, e.Kind, e.Ref, e.ContentHash, e.IdentityHash,
+		e.PrevHash, e.Hash, timeText(e.At), e.Form, e.KeyID, e.Signature, e.Payload)
 	if err != nil {
-		return fmt.Errorf("appending to ledger: %w", err)
+		return e, fmt.Errorf("appending to ledger: %w", retryable(err))
 	}
-	return nil
+	e.Seq, _ = res.LastInsertId()
+	return e, nil
+}
+
+// txer is a write transaction as appendLedger and insertAudit use it.
+type txer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// AppendLedger appends the entry entry() computes from the head's hash, in
+// a transaction of its own (a key entry: nothing else changes with it).
+func (s *SQLite) AppendLedger(ctx context.Context, entry func(prevHash string) defs.LedgerEntry) (defs.LedgerEntry, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return defs.LedgerEntry{}, fmt.Errorf("appending to ledger: %w", retryable(err))
+	}
+	defer tx.Rollback()
+	e, err := appendLedger(ctx, tx, entry)
+	if err != nil {
+		return e, err
+	}
+	if err := tx.Commit(); err != nil {
+		return e, fmt.Errorf("appending to ledger: %w", retryable(err))
+	}
+	return e, nil
+}
+
+// KeyEntries returns the ledger's key entries in order.
+func (s *SQLite) KeyEntries(ctx context.Context) ([]defs.LedgerEntry, error) {
+	return ledgerWhere(ctx, s.db, `kind = ?`, defs.LedgerKey)
 }
 
 // Ledger returns the hash chain in order; violationID "" returns all of it.
@@ -437,11 +627,17 @@ func (s *SQLite) Ledger(ctx context.Context, violationID string) ([]defs.LedgerE
 }
 
 func ledger(ctx context.Context, db querier, violationID string) ([]defs.LedgerEntry, error) {
-	q := `SELECT seq, violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at FROM violation_ledger`
-	var args []any
 	if violationID != "" {
-		q += ` WHERE violation_id = ?`
-		args = append(args, violationID)
+		return ledgerWhere(ctx, db, `violation_id = ?`, violationID)
+	}
+	return ledgerWhere(ctx, db, "")
+}
+
+func ledgerWhere(ctx context.Context, db querier, where string, args ...any) ([]defs.LedgerEntry, error) {
+	q := `SELECT seq, violation_id, kind, ref, content_hash, identity_hash, prev_hash, hash, at, form, key_id, signature, payload
+		FROM violation_ledger`
+	if where != "" {
+		q += ` WHERE ` + where
 	}
 	rows, err := db.QueryContext(ctx, q+` ORDER BY seq`, args...)
 	if err != nil {
@@ -452,7 +648,8 @@ func ledger(ctx context.Context, db querier, violationID string) ([]defs.LedgerE
 	for rows.Next() {
 		var e defs.LedgerEntry
 		var kind, at string
-		if err := rows.Scan(&e.Seq, &e.ViolationID, &kind, &e.Ref, &e.ContentHash, &e.IdentityHash, &e.PrevHash, &e.Hash, &at); err != nil {
+		if err := rows.Scan(&e.Seq, &e.ViolationID, &kind, &e.Ref, &e.ContentHash, &e.IdentityHash, &e.PrevHash, &e.Hash, &at,
+			&e.Form, &e.KeyID, &e.Signature, &e.Payload); err != nil {
 			return nil, fmt.Errorf("reading ledger: %w", err)
 		}
 		e.Kind, e.At = defs.LedgerKind(kind), parseTime(at)

@@ -1,17 +1,34 @@
 package violations
 
 import (
+	"context"
 	"os"
+
+	"github.com/iocd/iocd/defs"
 	"syscall"
 	"time"
 )
 
 // Exported for violations_test, which plays someone with write access to
-// the database re-sealing a record the same public way iocd does.
+// the database re-sealing a record the public (form 1) way, or iocd's key
+// holder re-sealing it.
 var (
-	SealEvidence = sealEvidence
-	LinkHash     = linkHash
+	SealEvidenceUnsigned = func(v defs.Violation, prev string) defs.LedgerEntry {
+		e := defs.LedgerEntry{ViolationID: v.ID, Kind: defs.LedgerEvidence, ContentHash: evidenceHash(v), IdentityHash: identityHash(v),
+			PrevHash: prev, At: time.Now().UTC(), Form: 1}
+		e.Hash = linkHash(prev, e)
+		return e
+	}
+	EntryHash      = entryHash
+	SignedMessage  = signedMessage
+	SealedRecordV2 = SealedRecord
 )
+
+// TestSigner returns the key the service signs with.
+func (s *Service) TestSigner() *Signer { return s.signer.Load() }
+
+// Finish signs e (form 2) as iocd does.
+func (s *Signer) Finish(e defs.LedgerEntry) defs.LedgerEntry { return s.finish(e) }
 
 // WithDisk makes the service see free bytes free on the clip disk and, while
 // full reports true, fail every clip and snapshot write with ENOSPC, as a
@@ -52,3 +69,11 @@ func WithSealRetry(d time.Duration) Option {
 func WithStoreTimeout(d time.Duration) Option {
 	return func(s *Service) { s.storeTimeout = d }
 }
+
+// WithStampEvery sets how often the ledger head is checked for a stamp.
+func WithStampEvery(d time.Duration) Option {
+	return func(s *Service) { s.stampEvery = d }
+}
+
+// StampHead runs one stamping try.
+func (s *Service) StampHead(ctx context.Context) error { return s.stampHead(ctx, s.store) }

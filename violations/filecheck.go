@@ -5,59 +5,32 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 
 	"github.com/iocd/iocd/defs"
 )
 
-// maxFileHashes bounds the hash cache; past it the cache starts afresh
-// (a miss costs one read of the file, not a wrong answer).
-const maxFileHashes = 1024
+// Every time a clip or snapshot is served or packaged, the whole file is
+// hashed and compared with its sealed SHA-256 before the first byte goes
+// out. No cache by path, size and modification time: a file altered in
+// place with both kept (a deliberate `touch -d`) would pass such a cache.
+// Hashing while streaming would find the alteration only after the
+// headers (200 and the file's start) were sent, when the answer can no
+// longer be a 409. The cost is one read of the file per request (a 10 s
+// clip of a few MB hashes in milliseconds, from the page cache after the
+// first); a video player's Range requests each pay it.
 
-// fileHashes remembers evidence files' SHA-256 by path, size and
-// modification time, so the many Range requests a video player makes for
-// one clip hash it once. A change that keeps both size and mtime (a
-// deliberate `touch -d`) is not seen until the entry is dropped; Verify
-// always rehashes.
-type fileHashes struct {
-	mu sync.Mutex
-	m  map[fileKey]string
-}
-
-type fileKey struct {
-	path  string
-	size  int64
-	mtime int64
-}
-
-func newFileHashes() *fileHashes { return &fileHashes{m: map[fileKey]string{}} }
-
-// sum returns the SHA-256 of the open file f (read with ReadAt, so f's
+// sumFile returns the SHA-256 of the open file f (read with ReadAt, so f's
 // offset is left at the start for serving).
-func (c *fileHashes) sum(f *os.File) (string, error) {
+func sumFile(f *os.File) (string, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return "", err
-	}
-	k := fileKey{f.Name(), st.Size(), st.ModTime().UnixNano()}
-	c.mu.Lock()
-	h, ok := c.m[k]
-	c.mu.Unlock()
-	if ok {
-		return h, nil
 	}
 	hs := newHasher()
 	if _, err := io.Copy(hs, io.NewSectionReader(f, 0, st.Size())); err != nil {
 		return "", err
 	}
-	h = hs.hex()
-	c.mu.Lock()
-	if len(c.m) >= maxFileHashes {
-		clear(c.m)
-	}
-	c.m[k] = h
-	c.mu.Unlock()
-	return h, nil
+	return hs.hex(), nil
 }
 
 // openChecked opens a record's evidence file and checks it against the
@@ -74,7 +47,7 @@ func (s *Service) openChecked(ctx context.Context, a Actor, v defs.Violation, wh
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", what, err)
 	}
-	got, err := s.hashes.sum(f)
+	got, err := sumFile(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("hashing %s: %w", what, err)

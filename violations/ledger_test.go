@@ -3,7 +3,12 @@ package violations_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,8 +27,13 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}{
 		{"nothing", func(*testing.T, *rig, defs.Violation) {}, map[string]int{}},
 		{"ledger entry removed", func(t *testing.T, r *rig, v defs.Violation) {
-			r.exec(t, `DELETE FROM violation_ledger WHERE seq = 1`)
+			r.exec(t, `DELETE FROM violation_ledger WHERE seq = 2`)
 		}, map[string]int{"chain_broken": 1, "record_unsealed": 1}},
+		{"key entry removed", func(t *testing.T, r *rig, v defs.Violation) {
+			// Every later entry is signed by a key the chain no longer
+			// introduces.
+			r.exec(t, `DELETE FROM violation_ledger WHERE seq = 1`)
+		}, map[string]int{"chain_broken": 1, "signature_invalid": 4}},
 		{"ledger entry altered", func(t *testing.T, r *rig, v defs.Violation) {
 			r.exec(t, `UPDATE violation_ledger SET content_hash = 'ab' WHERE seq = 2`)
 		}, map[string]int{"entry_altered": 1, "record_changed": 1}},
@@ -32,7 +42,46 @@ func TestVerifyFindsTampering(t *testing.T) {
 		}, map[string]int{"review_changed": 1}},
 		{"review deleted", func(t *testing.T, r *rig, v defs.Violation) {
 			r.exec(t, `DELETE FROM violation_reviews`)
-		}, map[string]int{"review_deleted": 1, "status_changed": 1}},
+		}, map[string]int{"review_deleted": 1, "reviewer_changed": 1, "status_changed": 1}},
+		{"decision forged and appended with recomputed hashes, no key", func(t *testing.T, r *rig, v defs.Violation) {
+			forgeDecision(t, r, v, func(e defs.LedgerEntry) defs.LedgerEntry {
+				// Signed with a key of the forger's own, named as iocd's.
+				_, priv, _ := ed25519.GenerateKey(rand.New(rand.NewSource(1)))
+				e.Form, e.KeyID = 2, r.svc.TestSigner().Fingerprint()
+				e.Hash = violations.EntryHash(e)
+				e.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(priv, violations.SignedMessage(e.Hash)))
+				return e
+			})
+		}, map[string]int{"signature_invalid": 1}},
+		{"decision forged and appended unsigned (form 1)", func(t *testing.T, r *rig, v defs.Violation) {
+			forgeDecision(t, r, v, func(e defs.LedgerEntry) defs.LedgerEntry {
+				e.Form = 1
+				e.Hash = violations.EntryHash(e)
+				return e
+			})
+		}, map[string]int{"entry_unsigned": 1}},
+		{"reviewed_by edited", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violations SET reviewed_by = 'user:someone-else' WHERE id = '`+v.ID+`'`)
+		}, map[string]int{"reviewer_changed": 1}},
+		{"reviewed_at edited", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violations SET reviewed_at = '2020-01-01T00:00:00.000000000Z' WHERE id = '`+v.ID+`'`)
+		}, map[string]int{"reviewer_changed": 1}},
+		{"review's reviewer edited in both tables", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violation_reviews SET actor = 'user:someone-else'`)
+			r.exec(t, `UPDATE violations SET reviewed_by = 'user:someone-else' WHERE id = '`+v.ID+`'`)
+		}, map[string]int{"review_changed": 1}},
+		{"audit row deleted", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `DELETE FROM audit_log WHERE action = 'violation.review'`)
+		}, map[string]int{"audit_deleted": 1}},
+		{"audit row altered", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE audit_log SET actor = 'user:nobody' WHERE action = 'violation.review'`)
+		}, map[string]int{"audit_changed": 1}},
+		{"raw event altered", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violations SET raw_event = CAST('{"event_id":"a","type":"speeding","speed_kmh":51}' AS BLOB) WHERE id = '`+v.ID+`'`)
+		}, map[string]int{"raw_event_changed": 1}},
+		{"place edited", func(t *testing.T, r *rig, v defs.Violation) {
+			r.exec(t, `UPDATE violations SET address = 'somewhere else', lat = 10.5 WHERE id = '`+v.ID+`'`)
+		}, map[string]int{"record_changed": 1}},
 		{"status flipped", func(t *testing.T, r *rig, v defs.Violation) {
 			r.exec(t, `UPDATE violations SET status = 'rejected' WHERE status = 'confirmed'`)
 		}, map[string]int{"status_changed": 1}},
@@ -88,6 +137,33 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}
 }
 
+// forgeDecision plays someone who can write the database but not read the
+// key: it changes a confirmed violation to rejected as an admin would,
+// with a review row, the record's reviewer and a ledger entry appended with
+// every hash recomputed; sign finishes the entry.
+func forgeDecision(t *testing.T, r *rig, v defs.Violation, sign func(defs.LedgerEntry) defs.LedgerEntry) {
+	t.Helper()
+	at := time.Now().UTC()
+	rv := defs.Review{ViolationID: v.ID, Decision: defs.ReviewRejected, Previous: defs.ReviewConfirmed, Note: "mistake", Actor: "user:forger",
+		Role: defs.RoleAdmin, At: at}
+	res, err := r.store.DB().Exec(`INSERT INTO violation_reviews (violation_id, decision, previous, note, actor, role, at) VALUES (?,?,?,?,?,?,?)`,
+		rv.ViolationID, rv.Decision, rv.Previous, rv.Note, rv.Actor, rv.Role.String(), at.Format("2006-01-02T15:04:05.000000000Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv.ID, _ = res.LastInsertId()
+	r.exec(t, fmt.Sprintf(`UPDATE violations SET status = 'rejected', reviewed_by = 'user:forger', reviewed_at = '%s' WHERE id = '%s'`,
+		at.Format("2006-01-02T15:04:05.000000000Z"), v.ID))
+	sum := sha256.Sum256(violations.SealedReview(rv))
+	_, err = r.store.AppendLedger(context.Background(), func(prev string) defs.LedgerEntry {
+		return sign(defs.LedgerEntry{ViolationID: v.ID, Kind: defs.LedgerReview, Ref: fmt.Sprint(rv.ID), ContentHash: hex.EncodeToString(sum[:]),
+			PrevHash: prev, At: at})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestVerifyFindsReseals plays someone with write access to the database
 // who changes a sealed record and appends a fresh seal computed the public
 // way: comparing the record with its latest seal alone would pass it.
@@ -113,10 +189,10 @@ func TestVerifyFindsReseals(t *testing.T) {
 	}{
 		{"nothing, pinned", true, func(*testing.T, *rig, defs.Violation) {}, map[string]int{}},
 		{"plate and speed changed and re-sealed", false, func(t *testing.T, r *rig, v defs.Violation) {
-			reseal(t, r, changed(t, r, v), violations.SealEvidence)
+			reseal(t, r, changed(t, r, v), r.svc.TestSigner().SealRecord)
 		}, map[string]int{"record_resealed": 1}},
 		{"plate and speed changed and re-sealed, pinned", true, func(t *testing.T, r *rig, v defs.Violation) {
-			reseal(t, r, changed(t, r, v), violations.SealEvidence)
+			reseal(t, r, changed(t, r, v), r.svc.TestSigner().SealRecord)
 		}, map[string]int{"record_resealed": 1, "resealed_after_head": 1}},
 		{"re-sealed copying the first identity", false, func(t *testing.T, r *rig, v defs.Violation) {
 			l, err := r.store.Ledger(context.Background(), v.ID)
@@ -124,15 +200,14 @@ func TestVerifyFindsReseals(t *testing.T) {
 				t.Fatalf("ledger of %s: %v %v", v.ID, l, err)
 			}
 			reseal(t, r, changed(t, r, v), func(v defs.Violation, prev string) defs.LedgerEntry {
-				e := violations.SealEvidence(v, prev)
+				e := r.svc.TestSigner().SealRecord(v, prev)
 				e.IdentityHash = l[0].IdentityHash
-				e.Hash = violations.LinkHash(prev, e)
-				return e
+				return r.svc.TestSigner().Finish(e)
 			})
 		}, map[string]int{"record_resealed": 1}},
 		{"reason changed and re-sealed, pinned", true, func(t *testing.T, r *rig, v defs.Violation) {
 			v.ClipReason = "camera was pointed elsewhere"
-			reseal(t, r, v, violations.SealEvidence)
+			reseal(t, r, v, r.svc.TestSigner().SealRecord)
 		}, map[string]int{"resealed_after_head": 1}},
 	}
 	for _, tc := range tests {

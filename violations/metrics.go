@@ -11,6 +11,8 @@ type metrics struct {
 	created      *prometheus.CounterVec
 	duplicates   prometheus.Counter
 	invalid      prometheus.Counter
+	refused      *prometheus.CounterVec
+	timestamps   *prometheus.CounterVec
 	clips        *prometheus.CounterVec
 	clipsDropped prometheus.Counter
 	clipLatency  prometheus.Histogram
@@ -66,6 +68,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "iocd_violation_duplicates_total", Help: "Violation events re-delivered and ignored."}),
 		invalid: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "iocd_violation_events_invalid_total", Help: "Violation events refused as malformed."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_violation_events_refused_total",
+			Help: "Violation events refused because their device may not file violations (only an active registered camera may), by reason: not_camera, auto_registered, pending, inactive."}, []string{"reason"}),
+		timestamps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_evidence_timestamps_total",
+			Help: "Tries to get an RFC 3161 timestamp of the ledger head from evidence.tsa_url, by result: stamped, failed (retried with the newest head)."}, []string{"result"}),
 		clips: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iocd_violation_clips_total", Help: "Violation clips finished, by clip status."}, []string{"status"}),
 		clipsDropped: prometheus.NewCounter(prometheus.CounterOpts{
@@ -90,7 +98,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "iocd_violation_types_overflow_total",
 		Help: "Violations whose type was labelled \"other\" in metrics and InfluxDB because violations.max_types distinct types were already seen (the record keeps its type)."})
 	if reg != nil {
-		reg.MustRegister(m.created, m.duplicates, m.invalid, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed, m.writeFailed, m.storeErrors, m.types.overflow)
+		reg.MustRegister(m.created, m.duplicates, m.invalid, m.refused, m.timestamps, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed, m.writeFailed, m.storeErrors, m.types.overflow)
+	}
+	for _, r := range []string{"stamped", "failed"} {
+		m.timestamps.WithLabelValues(r)
+	}
+	for _, r := range []string{RefusedNotCamera, RefusedAutoRegistered, RefusedPending, RefusedInactive} {
+		m.refused.WithLabelValues(r)
 	}
 	return m
 }

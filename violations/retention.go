@@ -187,8 +187,8 @@ func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) er
 		v.ClipReason = "removed by retention (" + reason + ")"
 	}
 	v.ClipPath, v.SnapshotPath = "", ""
-	a := auditEntry(Actor{Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
-	if err := s.seal(ctx, v, sealPurge, &a); err != nil {
+	a := auditEntry(Actor{Subject: "system:retention", Name: "retention", Role: defs.RoleAdmin}, ActionPurge, v.ID, reason)
+	if err := s.seal(ctx, v, func(v defs.Violation, prev string) defs.LedgerEntry { return s.signer.Load().SealPurge(v, prev) }, &a); err != nil {
 		return err
 	}
 	s.metrics.purged.WithLabelValues(reason).Inc()

@@ -2,6 +2,7 @@ package violations
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,10 +15,23 @@ import (
 	"github.com/iocd/iocd/defs"
 )
 
-// Actor is who is acting: the authenticated token's name and role.
+// Actor is who is acting: the authenticated principal's unique subject
+// (auth.Principal.Subject(): "user:<name>", "token:<id>",
+// "bootstrap-admin"), its display name and role. Decisions and audit
+// entries name the subject; a name need not be unique.
 type Actor struct {
-	Name string
-	Role defs.Role
+	Subject string
+	Name    string
+	Role    defs.Role
+}
+
+// id is what records name the actor by: the subject, or for an internal
+// actor without one (retention) its name.
+func (a Actor) id() string {
+	if a.Subject != "" {
+		return a.Subject
+	}
+	return a.Name
 }
 
 // Audit actions.
@@ -72,6 +86,9 @@ func requireReviewer(a Actor) error {
 // audit records an access. Evidence is served only once its access is on
 // record, so a failure here fails the request.
 func (s *Service) audit(ctx context.Context, a Actor, action, target, detail string) error {
+	if err := s.OpenLedger(ctx); err != nil {
+		return err
+	}
 	if err := s.store.AddAudit(ctx, auditEntry(a, action, target, detail)); err != nil {
 		return err
 	}
@@ -80,7 +97,7 @@ func (s *Service) audit(ctx context.Context, a Actor, action, target, detail str
 }
 
 func auditEntry(a Actor, action, target, detail string) defs.AuditEntry {
-	return defs.AuditEntry{At: time.Now().UTC(), Actor: a.Name, Role: a.Role, Action: action, Target: target, Detail: detail}
+	return defs.AuditEntry{At: time.Now().UTC(), Actor: a.id(), Role: a.Role, Action: action, Target: target, Detail: detail}
 }
 
 // Review records a decision on a violation. A reviewer may decide a
@@ -106,10 +123,13 @@ func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.
 	if v.Status == decision {
 		return v, defs.Errorf(defs.ECONFLICT, "violation %s is already %s", id, decision)
 	}
+	if err := s.OpenLedger(ctx); err != nil {
+		return v, err
+	}
 	// The audit entry commits with the decision: a decision cannot stand
 	// unaudited.
-	_, err = s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.Name, Role: a.Role, At: time.Now().UTC()},
-		sealReview, auditEntry(a, ActionReview, id, fmt.Sprintf("%s -> %s", v.Status, decision)))
+	_, err = s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.id(), Role: a.Role, At: time.Now().UTC()},
+		func(r defs.Review, prev string) defs.LedgerEntry { return s.signer.Load().SealReview(r, prev) }, auditEntry(a, ActionReview, id, fmt.Sprintf("%s -> %s", v.Status, decision)))
 	if err != nil {
 		return v, err
 	}
@@ -183,11 +203,13 @@ type evidenceFile struct {
 
 // evidenceMetadata is metadata.json in an evidence package.
 type evidenceMetadata struct {
-	Violation   defs.Violation     `json:"violation"`
-	Files       []evidenceFile     `json:"files"`
-	Reviews     []defs.Review      `json:"reviews"`
-	Ledger      []defs.LedgerEntry `json:"ledger"`
-	LedgerHead  string             `json:"ledger_head"`
+	Violation  defs.Violation     `json:"violation"`
+	Files      []evidenceFile     `json:"files"`
+	Reviews    []defs.Review      `json:"reviews"`
+	Ledger     []defs.LedgerEntry `json:"ledger"`
+	LedgerHead string             `json:"ledger_head"`
+	// Keys are the ledger's public keys (the last one signs the head).
+	Keys        []defs.EvidenceKey `json:"keys"`
 	GeneratedAt time.Time          `json:"generated_at"`
 	GeneratedBy string             `json:"generated_by"`
 }
@@ -196,7 +218,8 @@ type evidenceMetadata struct {
 // SHA-256 (refusing the package with a defs ECONFLICT error, audited, if
 // either does not match), audits the access and writes a violation's
 // evidence package to w as a zip: clip.mp4, snapshot.jpg (those that exist),
-// reviews.json and metadata.json with each file's SHA-256, the review
+// event.json (the raw event as the detector sent it), reviews.json and
+// metadata.json with each file's SHA-256, the review
 // history and the violation's ledger entries with the chain's head.
 func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Writer) error {
 	if err := requireReviewer(a); err != nil {
@@ -214,15 +237,23 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 	if err != nil {
 		return err
 	}
-	head, err := s.store.LedgerHead(ctx)
+	keys, err := s.Keys(ctx)
 	if err != nil {
 		return err
+	}
+	if v.RawEventSHA256 != "" && sha256Hex(v.RawEvent) != v.RawEventSHA256 {
+		detail := fmt.Sprintf("raw event has SHA-256 %s, recorded %s", sha256Hex(v.RawEvent), v.RawEventSHA256)
+		if err := s.audit(ctx, a, ActionRefused, v.ID, detail); err != nil {
+			return err
+		}
+		return defs.Errorf(defs.ECONFLICT, "violation %s's raw event does not match its recorded hash; it may have been altered (run iocd verify)", v.ID)
 	}
 	// Check every file before the first byte of the zip: an altered file
 	// must refuse the whole package, not appear in it.
 	type part struct {
 		name, recorded string
 		f              *os.File
+		at             time.Time
 	}
 	var parts []part
 	defer func() {
@@ -230,9 +261,18 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 			p.f.Close()
 		}
 	}()
-	for _, c := range []struct{ name, what, rel, recorded string }{
-		{"clip.mp4", "clip", v.ClipPath, v.ClipSHA256},
-		{"snapshot.jpg", "snapshot", v.SnapshotPath, v.SnapshotSHA256},
+	// Each entry carries the time its content came to be: the clip's
+	// end, the snapshot's and raw event's arrival, the package's making.
+	clipAt := v.ClipEnd
+	if clipAt.IsZero() {
+		clipAt = v.CreatedAt
+	}
+	for _, c := range []struct {
+		name, what, rel, recorded string
+		at                        time.Time
+	}{
+		{"clip.mp4", "clip", v.ClipPath, v.ClipSHA256, clipAt},
+		{"snapshot.jpg", "snapshot", v.SnapshotPath, v.SnapshotSHA256, v.CreatedAt},
 	} {
 		if c.rel == "" {
 			continue
@@ -241,20 +281,28 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 		if err != nil {
 			return err
 		}
-		parts = append(parts, part{c.name, c.recorded, f})
+		parts = append(parts, part{c.name, c.recorded, f, c.at})
 	}
 	if err := s.audit(ctx, a, ActionEvidence, id, ""); err != nil {
 		return err
 	}
-	meta := evidenceMetadata{Violation: v, Reviews: reviews, Ledger: ledger, LedgerHead: head, GeneratedAt: time.Now().UTC(), GeneratedBy: a.Name}
+	// The head after this access's own audit entry: it seals the package's
+	// making too.
+	head, err := s.store.LedgerHead(ctx)
+	if err != nil {
+		return err
+	}
+	raw := v.RawEvent
+	v.RawEvent = nil // event.json carries it
+	meta := evidenceMetadata{Violation: v, Reviews: reviews, Ledger: ledger, LedgerHead: head, Keys: keys, GeneratedAt: time.Now().UTC(), GeneratedBy: a.id()}
 	if meta.Reviews == nil {
 		meta.Reviews = []defs.Review{}
 	}
 	zw := zip.NewWriter(w)
-	add := func(name, recorded string, f *os.File) error {
+	add := func(name, recorded string, f io.Reader, at time.Time) error {
 		// Store, not deflate: video does not compress, and a stored entry
 		// is byte-identical to the file on disk.
-		zf, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: v.UpdatedAt})
+		zf, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: at.UTC()})
 		if err != nil {
 			return err
 		}
@@ -267,7 +315,12 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 		return nil
 	}
 	for _, p := range parts {
-		if err := add(p.name, p.recorded, p.f); err != nil {
+		if err := add(p.name, p.recorded, p.f, p.at); err != nil {
+			return err
+		}
+	}
+	if v.RawEventSHA256 != "" {
+		if err := add("event.json", v.RawEventSHA256, bytes.NewReader(raw), v.CreatedAt); err != nil {
 			return err
 		}
 	}
@@ -275,7 +328,7 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 		name string
 		v    any
 	}{{"reviews.json", meta.Reviews}, {"metadata.json", meta}} {
-		zf, err := zw.Create(j.name)
+		zf, err := zw.CreateHeader(&zip.FileHeader{Name: j.name, Method: zip.Deflate, Modified: meta.GeneratedAt})
 		if err != nil {
 			return err
 		}

@@ -81,8 +81,8 @@ func TestReviewEvidenceAndVerify(t *testing.T) {
 	if err := json.Unmarshal(files["metadata.json"], &meta); err != nil {
 		t.Fatalf("metadata.json: %v", err)
 	}
-	if len(meta.Files) != 2 || len(meta.Reviews) != 3 {
-		t.Errorf("metadata: want 2 files and 3 reviews, got %d and %d", len(meta.Files), len(meta.Reviews))
+	if len(meta.Files) != 3 || len(meta.Reviews) != 3 {
+		t.Errorf("metadata: want 3 files (clip, snapshot, raw event) and 3 reviews, got %d and %d", len(meta.Files), len(meta.Reviews))
 	}
 	for _, f := range meta.Files {
 		s := sha256.Sum256(files[f.Name])
@@ -115,8 +115,10 @@ func TestReviewEvidenceAndVerify(t *testing.T) {
 	if meta.LedgerHead != rep.Head || rep.Head == "" {
 		t.Errorf("evidence ledger head: want the chain's head %s, got %q", rep.Head, meta.LedgerHead)
 	}
-	if rep.Entries != 5 || rep.Violations != 2 {
-		t.Errorf("verify: want 5 ledger entries (2 evidence, 3 reviews) and 2 records, got %d and %d", rep.Entries, rep.Violations)
+	// The key, 2 evidence entries, 3 reviews and 4 audit entries (the
+	// reviews' and the package's).
+	if rep.Entries != 10 || rep.Violations != 2 || rep.Audit != 4 {
+		t.Errorf("verify: want 10 ledger entries, 4 audit entries and 2 records, got %d, %d and %d", rep.Entries, rep.Audit, rep.Violations)
 	}
 
 	// Tamper: change a plate in the database, flip a byte of the clip.

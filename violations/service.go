@@ -2,21 +2,25 @@
 // decoding violation events from cameras and ANPR units, normalising
 // Vietnamese plates, cutting and muxing each event's clip from the camera's
 // buffer, storing the record idempotently, the police review workflow, the
-// audit log of every access to evidence, the hash chain that makes any
-// later change detectable (Verify), and the retention of clip files.
+// audit log of every access to evidence, the signed hash chain that makes
+// any later change detectable (Verify) and its signing keys, and the
+// retention of clip files. Only an active registered camera files.
 package violations
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +46,12 @@ type Store interface {
 	LedgerHead(ctx context.Context) (string, error)
 	AddAudit(ctx context.Context, e defs.AuditEntry) error
 	ListAudit(ctx context.Context, cursor string, limit int) ([]defs.AuditEntry, string, error)
+	// SetAuditSealer makes every audit entry the store writes, by this
+	// service or another, append the ledger entry seal computes for it
+	// (its ID set) in the same transaction.
+	SetAuditSealer(seal func(e defs.AuditEntry, prevHash string) defs.LedgerEntry)
+	keyStore
+	timestampStore
 }
 
 // ClipSource cuts video from a camera's buffer; *streams.Manager is one.
@@ -82,7 +92,12 @@ type Service struct {
 	warnLimit  *throttle.Throttle
 	started    time.Time
 	kick       chan struct{} // asks Run for a retention pass now
-	hashes     *fileHashes
+	keys       *Keyring
+	signer     atomic.Pointer[Signer]
+	ledgerMu   sync.Mutex
+	ledgerOpen bool
+	tsaURL     string        // "": no timestamps (tsa.go)
+	stampEvery time.Duration // how often the head is checked for a stamp
 	conds      *condState
 	disk       diskFS
 	// sealRetry bounds how long a finished clip's seal is retried while
@@ -115,9 +130,9 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		warnLimit:  throttle.New(time.Minute),
 		started:    time.Now(),
 		kick:       make(chan struct{}, 1),
-		hashes:     newFileHashes(),
 		disk:       osDisk,
 		sealRetry:  time.Minute,
+		stampEvery: stampEvery,
 		// storeTimeout is under the store's busy_timeout (10 s).
 		storeTimeout: 5 * time.Second,
 	}
@@ -125,7 +140,72 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 	for _, o := range opts {
 		o(s)
 	}
+	if s.keys == nil {
+		// serve passes the keyring (WithKeyring) and handles its errors;
+		// others (tests, tools) get the data dir's default key.
+		k, err := OpenKeyring(filepath.Join(dataDir, DefaultKeyFile), true)
+		if err != nil {
+			s.log.Error("opening the evidence signing key; signing with a key held in memory only", "err", err)
+			k = memoryKeyring()
+		}
+		s.keys = k
+	}
+	s.signer.Store(s.keys.Signer())
+	st.SetAuditSealer(func(e defs.AuditEntry, prev string) defs.LedgerEntry { return s.signer.Load().SealAudit(e, prev) })
 	return s
+}
+
+// WithKeyring makes the service sign with the keyring's key (OpenKeyring);
+// without it, New opens (or creates) the data dir's DefaultKeyFile.
+func WithKeyring(k *Keyring) Option {
+	return func(s *Service) { s.keys = k }
+}
+
+// OpenLedger brings the ledger's signing key up to the keyring's: at
+// first start it seals the key, after `iocd evidence rotate-key` the
+// rotation. It is done once, before the first seal, and Run does it
+// first; serve calls it before starting ingest so a key problem is seen
+// at start.
+func (s *Service) OpenLedger(ctx context.Context) error {
+	s.ledgerMu.Lock()
+	defer s.ledgerMu.Unlock()
+	if s.ledgerOpen {
+		return nil
+	}
+	warn, err := s.keys.open(ctx, s.store)
+	if err != nil {
+		return fmt.Errorf("opening the evidence ledger: %w", err)
+	}
+	if warn != nil {
+		s.log.Error("evidence signing key", "err", warn)
+	}
+	s.signer.Store(s.keys.Signer())
+	s.ledgerOpen = true
+	return nil
+}
+
+// Keys returns the public keys that sign or signed the ledger, oldest
+// first, each valid until the next one took over.
+func (s *Service) Keys(ctx context.Context) ([]defs.EvidenceKey, error) {
+	if err := s.OpenLedger(ctx); err != nil {
+		return nil, err
+	}
+	entries, err := s.store.KeyEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []defs.EvidenceKey
+	for _, e := range entries {
+		var p keyPayload
+		if err := json.Unmarshal([]byte(e.Payload), &p); err != nil {
+			return nil, fmt.Errorf("key entry %d: %w", e.Seq, err)
+		}
+		if n := len(out); n > 0 {
+			out[n-1].ValidUntil = e.At
+		}
+		out = append(out, defs.EvidenceKey{Fingerprint: p.Fingerprint, Algorithm: p.Algorithm, PublicKey: p.PublicKey, ValidFrom: e.At, Seq: e.Seq})
+	}
+	return out, nil
 }
 
 // Run finishes records left unfinished by a previous run, applies
@@ -136,6 +216,14 @@ func (s *Service) Run(ctx context.Context) error {
 		s.cancelJobs()
 		s.jobs.Wait()
 	}()
+	if err := s.OpenLedger(ctx); err != nil {
+		s.metrics.storeErrors.WithLabelValues("open_ledger").Inc()
+		s.log.Error("opening the evidence ledger", "err", err)
+	}
+	if s.tsaURL != "" {
+		s.jobs.Add(1)
+		go func() { defer s.jobs.Done(); s.stampLoop(s.jobsCtx, s.store) }()
+	}
 	if err := s.recover(ctx); err != nil {
 		s.metrics.storeErrors.WithLabelValues("recover").Inc()
 		s.log.Error("finishing interrupted clips", "err", err)
@@ -185,8 +273,16 @@ func (s *Service) recover(ctx context.Context) error {
 
 // HandleEvent records a violation event from camera dev; it implements
 // ingest's event consumer. A re-delivered event (same camera and event_id)
-// changes nothing. Bad payloads return a defs.Invalid error.
+// changes nothing. Bad payloads, and events from a device that may not
+// file violations (mayFile), return a defs.Invalid error.
 func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []byte, received time.Time) error {
+	if reason := mayFile(dev); reason != "" {
+		s.metrics.refused.WithLabelValues(reason).Inc()
+		if s.warnLimit.Allow() {
+			s.log.Warn("violation event refused: only an active registered camera files violations", "device", dev.ID, "reason", reason)
+		}
+		return defs.Invalid("device", "%s may not file violations (%s): only an active, registered device of kind camera does", dev.ID, reason)
+	}
 	ev, err := DecodeEvent(payload, received)
 	if err != nil {
 		s.metrics.invalid.Inc()
@@ -202,6 +298,10 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 		Plate: plate.Text, PlateRaw: ev.Plate, PlateValid: plate.Valid, PlateFlag: plate.Flag,
 		PlateConfidence: ev.PlateConfidence, Vehicle: ev.Vehicle, SpeedKmh: ev.SpeedKmh, LimitKmh: ev.LimitKmh, Lane: ev.Lane,
 		Status: defs.ReviewPending, ClipStatus: defs.ClipRecording, CreatedAt: now, UpdatedAt: now,
+		// The place as the registry has it now, sealed with the record.
+		CameraName: dev.Name, Address: dev.Address, Lat: dev.Lat, Lon: dev.Lon,
+		// The event as the detector sent it, byte for byte.
+		RawEvent: append(json.RawMessage(nil), payload...), RawEventSHA256: sha256Hex(payload),
 	}
 	if len(ev.Snapshot) > 0 {
 		rel := s.filePath(v, ".jpg")
@@ -251,6 +351,7 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	s.metrics.created.WithLabelValues(label).Inc()
 	s.log.Debug("violation recorded", "violation", v.ID, "camera", dev.ID, "type", v.Type)
 	s.publish(v)
+	v.RawEvent = nil // held by the store; the clip job needs only the record
 	s.observe(v)
 	if s.points != nil {
 		s.points.WritePoint("violations",
@@ -271,6 +372,34 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 		s.cutClip(v)
 	}()
 	return nil
+}
+
+// Reasons a device's violation event is refused (label of
+// iocd_violation_events_refused_total).
+const (
+	RefusedNotCamera      = "not_camera"
+	RefusedAutoRegistered = "auto_registered"
+	RefusedPending        = "pending"
+	RefusedInactive       = "inactive"
+)
+
+// mayFile says why dev may not file violations, or "" if it may: only an
+// active device registered as a camera does. A device iocd registered by
+// itself (unknown_devices=register: kind sensor, tagged source=auto) or
+// listed for approval never does; an admin who approves one as a camera
+// sets its kind, and then it may.
+func mayFile(dev defs.Device) string {
+	switch {
+	case dev.Status == defs.StatusPending:
+		return RefusedPending
+	case dev.Status != defs.StatusActive:
+		return RefusedInactive
+	case dev.Kind != defs.KindCamera && dev.Tags["source"] == "auto":
+		return RefusedAutoRegistered
+	case dev.Kind != defs.KindCamera:
+		return RefusedNotCamera
+	}
+	return ""
 }
 
 // cutClip waits for the clip's window, writes it, and seals the record.
@@ -359,12 +488,15 @@ func (s *Service) sealRetrying(v defs.Violation) {
 // finish stores final evidence and seals it in the ledger in one
 // transaction, then publishes it.
 func (s *Service) finish(ctx context.Context, v defs.Violation) error {
-	return s.seal(ctx, v, sealEvidence, nil)
+	return s.seal(ctx, v, func(v defs.Violation, prev string) defs.LedgerEntry { return s.signer.Load().SealRecord(v, prev) }, nil)
 }
 
 // seal stores v's evidence fields, the ledger entry seal computes and the
 // audit entry (if any) in one transaction, then publishes the record.
 func (s *Service) seal(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry, audit *defs.AuditEntry) error {
+	if err := s.OpenLedger(ctx); err != nil {
+		return err
+	}
 	v.UpdatedAt = time.Now().UTC()
 	stored, err := s.store.SealEvidence(ctx, v, seal, audit)
 	if err != nil {
@@ -375,6 +507,9 @@ func (s *Service) seal(ctx context.Context, v defs.Violation, seal func(defs.Vio
 }
 
 func (s *Service) publish(v defs.Violation) {
+	// The raw event may carry a snapshot of megabytes: the feed and other
+	// subscribers get the record without it (Get has it).
+	v.RawEvent = nil
 	if s.bus != nil {
 		s.bus.Publish(defs.Event{Kind: defs.EventViolation, Time: time.Now(), Violation: &v})
 	}

@@ -19,5 +19,7 @@ func ForRole(v defs.Violation, r defs.Role) defs.Violation {
 	}
 	v.Plate, v.PlateRaw, v.PlateFlag = "", "", ""
 	v.PlateValid, v.PlateConfidence = false, 0
+	// The raw event is the detector's own JSON, plate included.
+	v.RawEvent = nil
 	return v
 }

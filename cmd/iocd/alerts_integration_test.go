@@ -297,6 +297,11 @@ func TestRateOfViolationsOverMQTT(t *testing.T) {
 	r := startAlertsRig(t)
 	r.rule(defs.AlertRule{ID: "redlights", Name: "red lights", Kind: defs.RuleRate, Event: "violation", ViolationType: "red_light",
 		Count: 2, Window: defs.Duration(time.Minute), Per: "site", Severity: defs.SeverityMinor, Message: defs.Messages{VI: "Cảnh báo {{device}}", EN: "Alert at {{device}}"}})
+	// Only a registered camera files violations (an auto-registered
+	// device is a sensor).
+	if _, err := r.s.registry.Create(r.ctx, defs.Device{ID: "cam-v1", Site: "tanan", Kind: defs.KindCamera, Status: defs.StatusActive}); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3; i++ {
 		r.publish("cam-v1", "event", fmt.Sprintf(`{"event_id": "e%d", "type": "speeding", "ts": %q}`, i, time.Now().UTC().Format(time.RFC3339)))
 	}

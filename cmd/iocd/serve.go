@@ -238,8 +238,20 @@ func (s *service) start(ctx context.Context) error {
 	s.fleet = fleet.New(cfg.Fleet, known, s.bus, statusSink, log.With("component", "fleet"), s.prom,
 		fleet.WithCameras(s.streams), fleet.WithHistory(st))
 	s.runLoop("fleet", s.fleet.Run)
-	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log,
-		violations.WithConditions(s.conditions))
+	keyPath, createKey := evidenceKeyPath(cfg)
+	keys, err := violations.OpenKeyring(keyPath, createKey)
+	if err != nil {
+		return fmt.Errorf("evidence signing key: %w", err)
+	}
+	violOpts := []violations.Option{violations.WithConditions(s.conditions), violations.WithKeyring(keys)}
+	if cfg.Evidence.TSAURL != "" {
+		violOpts = append(violOpts, violations.WithTSA(cfg.Evidence.TSAURL))
+	}
+	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log, violOpts...)
+	// The key (or its rotation) is sealed before the first event can be.
+	if err := s.viol.OpenLedger(ctx); err != nil {
+		return err
+	}
 	s.runLoop("violations", s.viol.Run)
 
 	// The alerts engine reads the fleet, the camera sessions and the

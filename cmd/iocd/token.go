@@ -52,6 +52,10 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
+	// The audit rows this command writes are sealed like iocd serve's.
+	if err := sealAuditRows(ctx, cfg, st); err != nil {
+		return err
+	}
 	a := auth.New(st, "", log)
 
 	switch verb {

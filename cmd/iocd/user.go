@@ -89,6 +89,10 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	// The audit rows this command writes are sealed like iocd serve's.
+	if err := sealAuditRows(ctx, cfg, st); err != nil {
+		return err
+	}
 	users := auth.NewUsers(st, log)
 
 	switch verb {

@@ -24,7 +24,14 @@ file hashes), and hashes every clip and snapshot file. Prints each mismatch
 file_changed, file_missing, ...) and the chain's head hash: keep it
 elsewhere. -head H checks that a head kept earlier is still in the chain
 (head_missing if not) and that nothing after it re-sealed a record other
-than a retention purge (resealed_after_head). It reads the store in one
+than a retention purge (resealed_after_head). Every entry's signature is
+checked (signature_invalid, entry_unsigned), and the key signing the head
+against the signing key file when it is readable, or the key -key names
+(key_untrusted); the report prints that key's fingerprint. Reviewers and
+review times are checked against the sealed decisions (reviewer_changed),
+audit rows and TSA timestamps against their seals (audit_changed,
+audit_deleted, timestamp_invalid, timestamp_deleted, ...), raw events
+against their hashes (raw_event_changed). It reads the store in one
 snapshot and writes nothing, so it may run beside iocd serve. Exits 0 when
 all is intact, 1 when anything is not. -json prints the report as JSON.
 ` + dataDirHelp
@@ -39,6 +46,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("verify", verifySummary, stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	head := fs.String("head", "", "a ledger head hash recorded earlier, to check the chain still holds it")
+	keyFile := fs.String("key", "", "the `file` of the key to trust (PEM public or private key, base64 public key or fingerprint); default: the signing key file, if readable")
 	ld := config.Bind(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -60,10 +68,27 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
+	opts := violations.VerifyOptions{Head: strings.TrimSpace(*head)}
+	if *keyFile != "" {
+		fpr, err := trustedKey(*keyFile)
+		if err != nil {
+			return err
+		}
+		opts.TrustedKeys = []string{fpr}
+	} else {
+		// The key iocd signs with, and one waiting to be rotated in
+		// (sealed but not yet moved into place if iocd stopped between).
+		path, _ := evidenceKeyPath(cfg)
+		for _, p := range []string{path, path + violations.NextKeySuffix} {
+			if k, err := violations.LoadKey(p); err == nil {
+				opts.TrustedKeys = append(opts.TrustedKeys, k.Fingerprint())
+			}
+		}
+	}
 	var rep violations.Report
 	err = st.ReadSnapshot(ctx, func(snap *store.Snapshot) error {
 		var err error
-		rep, err = violations.VerifyPinned(ctx, snap, cfg.DataDir, strings.TrimSpace(*head))
+		rep, err = violations.VerifyWith(ctx, snap, cfg.DataDir, opts)
 		return err
 	})
 	if err != nil {

@@ -15,9 +15,11 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/internal/testrig"
 	"github.com/iocd/iocd/sim"
+	"github.com/iocd/iocd/store"
 )
 
 // TestVerifyCatchesTampering runs the whole violations path through the
@@ -104,10 +106,15 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		return code, out.String()
 	}
 	code, out := verify()
-	if code != 0 || !strings.Contains(out, "OK") {
-		t.Fatalf("verify on untouched evidence: exit %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "OK") || !strings.Contains(out, "(trusted)") {
+		t.Fatalf("verify on untouched evidence: exit %d, want OK with the signing key trusted\n%s", code, out)
+	}
+	// The place as the registry had it is in the record.
+	if v.CameraName != "Ngã tư Tân An" || len(v.RawEvent) != 0 {
+		t.Errorf("record: want the camera's name copied and no raw event in lists, got %q, %d bytes", v.CameraName, len(v.RawEvent))
 	}
 	_, head, _ := strings.Cut(out, "ledger head: ")
+	head, _, _ = strings.Cut(head, "\n")
 	head = strings.TrimSpace(head)
 	for _, tc := range []struct {
 		head     string
@@ -143,6 +150,63 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		t.Fatalf("verify after restoring the plate: exit %d\n%s", code, out)
 	}
 
+	// A verifier pinning another key is told the chain is not signed by it.
+	other := filepath.Join(t.TempDir(), "other.fpr")
+	os.WriteFile(other, []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
+	var pinned strings.Builder
+	if code := run(context.Background(), []string{"verify", "-data_dir", dataDir, "-key", other}, &pinned, io.Discard); code != 1 ||
+		!strings.Contains(pinned.String(), "key_untrusted") {
+		t.Errorf("verify -key with another key: want exit 1 naming key_untrusted, got %d\n%s", code, pinned.String())
+	}
+
+	// Rotation: a next key beside the current one, sealed at the next
+	// start, endorsed by the old key; verify then trusts the new key.
+	var keyOut strings.Builder
+	if code := run(context.Background(), []string{"evidence", "rotate-key", "-data_dir", dataDir}, &keyOut, io.Discard); code != 0 {
+		t.Fatalf("evidence rotate-key: exit %d\n%s", code, keyOut.String())
+	}
+	_, nextFpr, _ := strings.Cut(keyOut.String(), "next key:")
+	nextFpr, _, _ = strings.Cut(strings.TrimSpace(nextFpr), " ")
+	_, stop = startServe(t, "-data_dir", dataDir, "-mqtt.embedded_addr", mqttAddr, "-admin_token", admin,
+		"-devices.seed_file", seed)
+	if code := stop(); code != 0 {
+		t.Fatalf("serve after rotate-key exited %d", code)
+	}
+	code, out = verify()
+	if code != 0 || !strings.Contains(out, "signing key: "+nextFpr+" (trusted)") {
+		t.Fatalf("verify after the rotation: want OK signed by the new key %s, got exit %d\n%s", nextFpr, code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "evidence", "signing.key.next")); !os.IsNotExist(err) {
+		t.Errorf("after the rotation the next key should have moved into place: %v", err)
+	}
+
+	// An audit row written by a command (as token and user management
+	// do) is sealed with the key when the command installs the sealer,
+	// and reported when it does not (at the end of the test).
+	writeAudit := func(seal bool) {
+		t.Helper()
+		st, err := store.Open(context.Background(), filepath.Join(dataDir, "iocd.db"), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if seal {
+			cfg := config.Default()
+			cfg.DataDir = dataDir
+			if err := sealAuditRows(context.Background(), cfg, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.AddAudit(context.Background(), defs.AuditEntry{At: time.Now(), Actor: "bootstrap-admin", Role: defs.RoleAdmin,
+			Action: "token.create", Target: "9"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeAudit(true)
+	if code, out := verify(); code != 0 {
+		t.Fatalf("verify after a command's sealed audit row: exit %d\n%s", code, out)
+	}
+
 	clips, _ := filepath.Glob(filepath.Join(dataDir, "clips", "*", "*", "*", v.ID+".mp4"))
 	if len(clips) != 1 {
 		t.Fatalf("clip files for %s: %v, want one", v.ID, clips)
@@ -159,5 +223,9 @@ func TestVerifyCatchesTampering(t *testing.T) {
 	code, out = verify()
 	if code != 1 || !strings.Contains(out, "file_changed") {
 		t.Errorf("verify after changing the clip on disk: exit %d, want 1 naming file_changed\n%s", code, out)
+	}
+	writeAudit(false)
+	if code, out := verify(); code != 1 || !strings.Contains(out, "audit_unsealed") {
+		t.Errorf("verify after an unsealed audit row: exit %d, want 1 naming audit_unsealed\n%s", code, out)
 	}
 }
