@@ -40,6 +40,7 @@ type Config struct {
 	Retention  Retention  `yaml:"retention"`
 	HTTP       HTTP       `yaml:"http"`
 	Alerts     Alerts     `yaml:"alerts"`
+	Evidence   Evidence   `yaml:"evidence"`
 }
 
 // Log configures the process logger.
@@ -85,6 +86,7 @@ func Default() Config {
 		Retention:      defaultRetention(),
 		HTTP:           defaultHTTP(),
 		Alerts:         defaultAlerts(),
+		Evidence:       defaultEvidence(),
 	}
 }
 

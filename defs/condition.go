@@ -36,4 +36,8 @@ const (
 	ConditionBrokerDown        = "broker_disconnected"    // ingest: no MQTT connection
 	ConditionBusDrops          = "bus_drops"              // bus: a subscriber dropped events
 	ConditionClipDiskFull      = "clip_disk_full"         // violations: a clip or snapshot could not be written
+	// streams: a camera fails the evidential health gate (frame rate,
+	// keyframe interval, format changes, clock offset, host clock); its
+	// violations are marked not evidential. Subject: the camera id.
+	ConditionCameraNotEvidential = "camera_not_evidential"
 )
