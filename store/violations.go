@@ -119,7 +119,7 @@ ALTER TABLE violation_ledger ADD COLUMN identity_hash TEXT NOT NULL DEFAULT '';
 const violationCols = `id, camera, site, event_id, type, ts, plate, plate_raw, plate_valid, plate_flag,
 	plate_confidence, vehicle, speed_kmh, limit_kmh, lane, status, clip_status, clip_reason, clip_sha256,
 	clip_path, clip_bytes, clip_start, clip_end, snapshot_sha256, snapshot_path, reviewed_by, reviewed_at,
-	created_at, updated_at`
+	created_at, updated_at, ` + evidenceCols
 
 func optTime(t time.Time) string {
 	if t.IsZero() {
@@ -132,13 +132,15 @@ func scanViolation(row interface{ Scan(...any) error }) (defs.Violation, error) 
 	var v defs.Violation
 	var ts, clipStart, clipEnd, reviewedAt, created, updated, status, clipStatus string
 	var valid int
-	err := row.Scan(&v.ID, &v.Camera, &v.Site, &v.EventID, &v.Type, &ts, &v.Plate, &v.PlateRaw, &valid, &v.PlateFlag,
+	var ev evidenceScan
+	err := row.Scan(append([]any{&v.ID, &v.Camera, &v.Site, &v.EventID, &v.Type, &ts, &v.Plate, &v.PlateRaw, &valid, &v.PlateFlag,
 		&v.PlateConfidence, &v.Vehicle, &v.SpeedKmh, &v.LimitKmh, &v.Lane, &status, &clipStatus, &v.ClipReason,
 		&v.ClipSHA256, &v.ClipPath, &v.ClipBytes, &clipStart, &clipEnd, &v.SnapshotSHA256, &v.SnapshotPath,
-		&v.ReviewedBy, &reviewedAt, &created, &updated)
+		&v.ReviewedBy, &reviewedAt, &created, &updated}, ev.dest(&v)...)...)
 	if err != nil {
 		return v, err
 	}
+	ev.apply(&v)
 	v.Time, v.ClipStart, v.ClipEnd = parseTime(ts), parseTime(clipStart), parseTime(clipEnd)
 	v.ReviewedAt, v.CreatedAt, v.UpdatedAt = parseTime(reviewedAt), parseTime(created), parseTime(updated)
 	v.PlateValid = valid != 0
@@ -155,12 +157,12 @@ func (s *SQLite) InsertViolation(ctx context.Context, v defs.Violation) (stored 
 		valid = 1
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO violations (`+violationCols+`)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (camera, event_id) DO NOTHING`,
-		v.ID, v.Camera, v.Site, v.EventID, v.Type, timeText(v.Time), v.Plate, v.PlateRaw, valid, v.PlateFlag,
-		v.PlateConfidence, v.Vehicle, v.SpeedKmh, v.LimitKmh, v.Lane, v.Status, v.ClipStatus, v.ClipReason,
-		v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd), v.SnapshotSHA256,
-		v.SnapshotPath, v.ReviewedBy, optTime(v.ReviewedAt), timeText(v.CreatedAt), timeText(v.UpdatedAt))
+		append([]any{v.ID, v.Camera, v.Site, v.EventID, v.Type, timeText(v.Time), v.Plate, v.PlateRaw, valid, v.PlateFlag,
+			v.PlateConfidence, v.Vehicle, v.SpeedKmh, v.LimitKmh, v.Lane, v.Status, v.ClipStatus, v.ClipReason,
+			v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd), v.SnapshotSHA256,
+			v.SnapshotPath, v.ReviewedBy, optTime(v.ReviewedAt), timeText(v.CreatedAt), timeText(v.UpdatedAt)}, evidenceArgs(v)...)...)
 	if err != nil {
 		return v, false, fmt.Errorf("inserting violation: %w", retryable(err))
 	}
@@ -190,9 +192,10 @@ func (s *SQLite) SealEvidence(ctx context.Context, v defs.Violation, seal func(s
 	defer tx.Rollback()
 	_, err = tx.ExecContext(ctx, `UPDATE violations SET clip_status = ?, clip_reason = ?, clip_sha256 = ?,
 		clip_path = ?, clip_bytes = ?, clip_start = ?, clip_end = ?, snapshot_sha256 = ?, snapshot_path = ?,
-		updated_at = ? WHERE id = ?`,
-		v.ClipStatus, v.ClipReason, v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd),
-		v.SnapshotSHA256, v.SnapshotPath, timeText(v.UpdatedAt), v.ID)
+		updated_at = ?, evidential = ?, evidence_checks = ?, clock_offset_ms = ?, host_clock_synced = ?,
+		host_clock_error_ms = ? WHERE id = ?`,
+		append(append([]any{v.ClipStatus, v.ClipReason, v.ClipSHA256, v.ClipPath, v.ClipBytes, optTime(v.ClipStart), optTime(v.ClipEnd),
+			v.SnapshotSHA256, v.SnapshotPath, timeText(v.UpdatedAt)}, evidenceArgs(v)...), v.ID)...)
 	if err != nil {
 		return v, fmt.Errorf("updating violation evidence: %w", retryable(err))
 	}

@@ -10,8 +10,10 @@ package streams
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/iocd/iocd/bus"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/hostclock"
 )
 
 // Registry is what the manager needs from the device registry: every
@@ -59,6 +62,51 @@ type Manager struct {
 	// prevStats is each camera's counters at the last stats tick, the
 	// baseline for the rates in Cameras.
 	prevStats map[defs.DeviceID]statSample
+
+	gate  Gate
+	host  hostclock.Source
+	conds Conditions
+	// failing is the cameras whose not-evidential condition is set.
+	failing map[defs.DeviceID]bool
+}
+
+// Conditions is where the manager sets and clears the cameras'
+// not-evidential conditions; *conditions.Registry is one.
+type Conditions interface {
+	Set(defs.Condition)
+	Clear(code, subject string)
+}
+
+type noConditions struct{}
+
+func (noConditions) Set(defs.Condition)   {}
+func (noConditions) Clear(string, string) {}
+
+// Option configures a Manager beyond New's arguments.
+type Option func(*Manager)
+
+// WithGate sets the evidential health gate's thresholds (default
+// DefaultGate).
+func WithGate(g Gate) Option { return func(m *Manager) { m.gate = g } }
+
+// WithHostClock sets where the host clock's state is read (default the
+// kernel's, hostclock.Kernel).
+func WithHostClock(src hostclock.Source) Option {
+	return func(m *Manager) {
+		if src != nil {
+			m.host = src
+		}
+	}
+}
+
+// WithConditions makes the manager raise a camera_not_evidential condition
+// for each camera that fails the gate over a stats interval.
+func WithConditions(c Conditions) Option {
+	return func(m *Manager) {
+		if c != nil {
+			m.conds = c
+		}
+	}
 }
 
 // running is a session with its lifecycle handles.
@@ -72,21 +120,29 @@ type running struct {
 // of viol (pre + post, so a clip can still be cut when ts + post arrives)
 // plus cfg.BufferSlack for late events, plus one GOP. b, points and reg
 // (Prometheus) may be nil.
-func New(cfg config.Streams, viol config.Violations, registry Registry, b *bus.Bus, points PointWriter, reg prometheus.Registerer, log *slog.Logger) *Manager {
+func New(cfg config.Streams, viol config.Violations, registry Registry, b *bus.Bus, points PointWriter, reg prometheus.Registerer, log *slog.Logger, opts ...Option) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:       cfg,
 		retain:    RetainFor(cfg, viol),
 		reg:       registry,
 		bus:       b,
 		points:    points,
 		log:       log.With("component", "streams"),
-		metrics:   newMetrics(reg),
 		sessions:  map[defs.DeviceID]*running{},
 		prevStats: map[defs.DeviceID]statSample{},
+		gate:      DefaultGate(),
+		host:      hostclock.Kernel,
+		conds:     noConditions{},
+		failing:   map[defs.DeviceID]bool{},
 	}
+	for _, o := range opts {
+		o(m)
+	}
+	m.metrics = newMetrics(reg, m.host)
+	return m
 }
 
 // RetainFor returns how much video each ring keeps, besides the one GOP
@@ -290,25 +346,40 @@ type Segment struct {
 	// the parameter sets for the MP4 sample description.
 	Codec         string
 	VPS, SPS, PPS []byte
-	// Samples start with a keyframe; timestamps are 90 kHz.
+	// Samples start with a keyframe; timestamps are 90 kHz. A segment
+	// that spans a reconnect holds both connections' samples in order
+	// (Sample.Epoch tells them apart) and the gap between them in Gaps.
 	Samples []Sample
 	// Complete reports whether the samples cover the whole window asked
-	// for; Reason says why not.
+	// for without a gap; Reason says why not.
 	Complete bool
 	Reason   string
+	Gaps     []Gap
+	// Checks is the evidential gate over the window (always every check);
+	// ClockKnown and ClockOffset the camera's clock, Host iocd's, when the
+	// segment was cut.
+	Checks      []defs.EvidenceCheck
+	ClockKnown  bool
+	ClockOffset time.Duration
+	Host        hostclock.State
 }
 
 // ErrNoCamera is returned by Clip for a camera with no session.
 var ErrNoCamera = errors.New("camera has no session")
 
-// Clip waits until the camera's buffer holds video up to `to`, the
-// camera's connection drops, or ctx ends, then cuts [from, to] from it: the
-// samples begin at the last keyframe at or before from. A camera that is
-// not connected is not waited for. The caller bounds the wait with ctx.
+// Clip waits until the camera's buffer holds video up to `to` or ctx ends,
+// then cuts [from, to] from it: the samples begin at the last keyframe at
+// or before from. A camera that drops inside the window is waited for
+// (until ctx ends): if it reconnects, the clip holds both connections and
+// names the gap. A camera that is not connected when Clip is called is not
+// waited for. The caller bounds the wait with ctx.
 func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.Time) (Segment, error) {
+	host := m.host()
 	s := m.session(camera)
 	if s == nil {
-		return Segment{Reason: "camera has no session"}, ErrNoCamera
+		seg := Segment{Reason: "camera has no session", Host: host}
+		seg.Checks = m.gate.Check(Measures{Gaps: []string{seg.Reason}, Host: host})
+		return seg, ErrNoCamera
 	}
 	reason := ""
 	connected, dropped := s.connState()
@@ -317,22 +388,50 @@ func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.
 	} else {
 		reached, stop := s.ring.WaitFor(to)
 		defer stop()
-		select {
-		case <-reached:
-		case <-dropped:
-			reason = "camera dropped during the clip window"
-		case <-ctx.Done():
-			reason = "timed out waiting for the end of the clip window"
+		wasDropped := false
+	wait:
+		for {
+			select {
+			case <-reached:
+				break wait
+			case <-dropped:
+				// Keep waiting: a reconnect appends to the same ring.
+				wasDropped, dropped = true, nil
+			case <-ctx.Done():
+				reason = "timed out waiting for the end of the clip window"
+				if wasDropped {
+					reason = "camera dropped during the clip window"
+				}
+				break wait
+			}
 		}
 	}
-	samples, complete := s.ring.Cut(from, to)
+	c := s.ring.cut(from, to)
 	codec, vps, sps, pps := s.params()
-	seg := Segment{Codec: codec, VPS: vps, SPS: sps, PPS: pps, Samples: samples, Complete: complete && reason == ""}
+	known, off := s.clock()
+	// Whatever happened since (a drop, the wait cut short), a window the
+	// ring holds to its end is whole.
+	if reason != "" && c.reachesEnd {
+		reason = ""
+	}
+	seg := Segment{Codec: codec, VPS: vps, SPS: sps, PPS: pps, Samples: c.samples, Gaps: c.gaps,
+		Complete: c.complete() && reason == "", ClockKnown: known, ClockOffset: off, Host: m.host()}
+	if len(c.samples) > 0 {
+		seg.Codec = c.samples[0].Codec
+	}
+	meas := windowMeasures(c, from, to)
+	meas.ClockKnown, meas.ClockOffset, meas.Host = known, off, seg.Host
+	seg.Checks = m.gate.Check(meas)
 	if !seg.Complete {
-		if reason == "" {
-			reason = "buffer does not cover the whole window"
+		var parts []string
+		if reason != "" {
+			parts = append(parts, reason)
 		}
-		seg.Reason = reason
+		parts = append(parts, meas.Gaps...)
+		if len(parts) == 0 {
+			parts = append(parts, "buffer does not cover the whole window")
+		}
+		seg.Reason = strings.Join(parts, "; ")
 	}
 	return seg, nil
 }
@@ -371,14 +470,29 @@ type CameraStats struct {
 	BufferBytes    int64   `json:"buffer_bytes"`
 	// BufferAllocated is the memory the buffer holds for BufferBytes.
 	BufferAllocated int64 `json:"buffer_allocated"`
+	// The camera's time and the evidential gate (README "Evidence: time
+	// and camera health"): ClockReported says whether the camera has sent
+	// an RTCP sender report, ClockOffsetMs its clock minus iocd's at the
+	// latest; HostClockSynced and HostClockErrorMs iocd's own clock
+	// (adjtimex); KeyframeIntervalMs the longest keyframe interval since
+	// the last stats interval; Evidential and EvidenceChecks the gate.
+	ClockReported      bool                 `json:"clock_reported"`
+	ClockOffsetMs      float64              `json:"clock_offset_ms"`
+	HostClockSynced    bool                 `json:"host_clock_synced"`
+	HostClockErrorMs   float64              `json:"host_clock_error_ms"`
+	KeyframeIntervalMs float64              `json:"keyframe_interval_ms"`
+	Evidential         bool                 `json:"evidential"`
+	EvidenceChecks     []defs.EvidenceCheck `json:"evidence_checks"`
 }
 
 // statSample is the counters at the last stats tick, for rates.
 type statSample struct {
-	at     time.Time
-	frames uint64
-	bytes  uint64
-	lost   uint64
+	at         time.Time
+	frames     uint64
+	bytes      uint64
+	lost       uint64
+	reconnects uint64
+	formats    uint64
 }
 
 // Cameras returns every session's state, ordered by camera id. Rates (fps,
@@ -395,15 +509,16 @@ func (m *Manager) Cameras() []CameraStats {
 	}
 	m.mu.Unlock()
 	now := time.Now()
+	host := m.host()
 	out := make([]CameraStats, 0, len(list))
 	for _, s := range list {
-		out = append(out, s.stats(now, prev[s.dev.ID]))
+		out = append(out, s.stats(now, prev[s.dev.ID], m.gate, host))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Camera < out[j].Camera })
 	return out
 }
 
-func (s *session) stats(now time.Time, prev statSample) CameraStats {
+func (s *session) stats(now time.Time, prev statSample, gate Gate, host hostclock.State) CameraStats {
 	s.mu.Lock()
 	st := CameraStats{
 		Camera: s.dev.ID, Site: s.dev.Site, Name: s.dev.Name, RTSPURL: defs.RedactURL(s.dev.RTSPURL),
@@ -430,6 +545,34 @@ func (s *session) stats(now time.Time, prev statSample) CameraStats {
 	st.BufferSeconds = rs.Span.Seconds()
 	st.BufferBytes = rs.Bytes
 	st.BufferAllocated = rs.Allocated
+
+	// The gate over the last stats interval.
+	known, off := s.clock()
+	keyGap := time.Duration(s.maxKeyGap.Load())
+	if lk := s.lastKey.Load(); lk != 0 && st.Connected {
+		keyGap = max(keyGap, now.Sub(time.Unix(0, lk)))
+	}
+	meas := Measures{FPS: st.FPS, FPSKnown: !prev.at.IsZero() && st.Connected, FPSPending: prev.at.IsZero() && st.Connected, KeyframeInterval: keyGap,
+		ClockKnown: known, ClockOffset: off, Host: host}
+	if n := s.formatChanges.Load(); !prev.at.IsZero() && n > prev.formats {
+		meas.FormatChange = fmt.Sprintf("codec or resolution changed %d times in the last interval", n-prev.formats)
+	}
+	if !prev.at.IsZero() {
+		if n := st.Reconnects - prev.reconnects; n > 0 {
+			meas.Gaps = append(meas.Gaps, fmt.Sprintf("%d reconnects in the last interval", n))
+		}
+		if n := st.FramesLost + st.PacketsLost; n > prev.lost {
+			meas.Gaps = append(meas.Gaps, fmt.Sprintf("%d frames or packets lost in the last interval", n-prev.lost))
+		}
+	}
+	if !st.Connected {
+		meas.Gaps = append(meas.Gaps, "camera not streaming")
+	}
+	st.ClockReported, st.ClockOffsetMs = known, ms(off)
+	st.HostClockSynced, st.HostClockErrorMs = host.Synced, host.ErrorMs
+	st.KeyframeIntervalMs = ms(keyGap)
+	st.EvidenceChecks = gate.Check(meas)
+	st.Evidential = Evidential(st.EvidenceChecks)
 	return st
 }
 
@@ -442,9 +585,12 @@ func (m *Manager) writeStats(now time.Time) {
 	m.prevStats = make(map[defs.DeviceID]statSample, len(m.sessions))
 	for _, r := range m.sessions {
 		s := r.s
-		m.prevStats[s.dev.ID] = statSample{at: now, frames: s.frames.Load(), bytes: s.bytes.Load(), lost: s.lost.Load() + s.pktsLost.Load()}
+		m.prevStats[s.dev.ID] = statSample{at: now, frames: s.frames.Load(), bytes: s.bytes.Load(), lost: s.lost.Load() + s.pktsLost.Load(),
+			reconnects: s.reconnects.Load(), formats: s.formatChanges.Load()}
+		s.maxKeyGap.Store(0)
 	}
 	m.mu.Unlock()
+	m.gateCameras(stats)
 	if m.points == nil {
 		return
 	}
@@ -459,7 +605,54 @@ func (m *Manager) writeStats(now time.Time) {
 		}
 		m.points.WritePoint("camera_stats",
 			map[string]string{"camera": string(st.Camera), "site": st.Site},
-			map[string]any{"fps": st.FPS, "kbps": st.Kbps, "connected": connected, "frames_lost": int64(lost)},
+			map[string]any{"fps": st.FPS, "kbps": st.Kbps, "connected": connected, "frames_lost": int64(lost),
+				"clock_offset_ms": st.ClockOffsetMs, "evidential": st.Evidential},
 			now)
 	}
+}
+
+// gateCameras keeps each camera's gate (for CameraStates) and its
+// not-evidential condition in line with the stats just taken. A camera
+// that is not streaming has its state said by its session state and the
+// camera-down rules, so only a streaming camera raises the condition.
+func (m *Manager) gateCameras(stats []CameraStats) {
+	host := m.host()
+	seen := make(map[defs.DeviceID]bool, len(stats))
+	failing, maxOffset := 0, 0.0
+	for _, st := range stats {
+		seen[st.Camera] = true
+		if s := m.session(st.Camera); s != nil {
+			s.mu.Lock()
+			s.checks, s.host = st.EvidenceChecks, host
+			s.mu.Unlock()
+		}
+		if st.ClockReported {
+			maxOffset = max(maxOffset, abs(st.ClockOffsetMs)/1000)
+		}
+		fail := st.Connected && !st.Evidential
+		if fail {
+			failing++
+			m.conds.Set(defs.Condition{Code: defs.ConditionCameraNotEvidential, Subject: string(st.Camera), Source: "streams",
+				Severity: defs.SeverityWarning, Message: "camera " + string(st.Camera) + " is not evidential: " + Failed(st.EvidenceChecks),
+				Labels: map[string]string{"camera": string(st.Camera), "site": st.Site}, Value: st.ClockOffsetMs})
+		} else if m.failing[st.Camera] {
+			m.conds.Clear(defs.ConditionCameraNotEvidential, string(st.Camera))
+		}
+		m.failing[st.Camera] = fail
+	}
+	for id := range m.failing {
+		if !seen[id] {
+			m.conds.Clear(defs.ConditionCameraNotEvidential, string(id))
+			delete(m.failing, id)
+		}
+	}
+	m.metrics.notEvidential.Set(float64(failing))
+	m.metrics.maxClockOffset.Set(maxOffset)
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
 }

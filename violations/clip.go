@@ -57,6 +57,16 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 		dur := lastDur
 		if i+1 < len(ss) {
 			dur = ss[i+1].DTS - s.DTS
+			if n := ss[i+1]; n.Epoch != s.Epoch {
+				// A reconnect: the next connection's timestamps start
+				// afresh. The last frame before the gap is held until
+				// the next connection's first frame is due, by wall
+				// time, so the clip's timeline stays the window's and a
+				// player shows the gap as a still picture.
+				gap := n.Wall.Sub(s.Wall) * 90000 / time.Second
+				dur = int64(gap) + (s.PTS - s.DTS) - (n.PTS - n.DTS)
+				dur = max(dur, 1)
+			}
 		}
 		if dur <= 0 || dur > 1<<31 {
 			return start, end, fmt.Errorf("sample %d: bad duration %d", i, dur)
