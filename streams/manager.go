@@ -167,6 +167,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	defer m.stopAll()
 
+	if h := m.host(); !h.Synced && m.gate.RequireHostSync {
+		// Said once at start; every record carries the state anyway.
+		m.log.Warn("host clock is not synchronised (adjtimex): violations are marked not evidential until it is",
+			"estimated_error_ms", h.ErrorMs, "detail", h.Err)
+	}
 	m.resync(ctx)
 	resync := time.NewTicker(resyncInterval)
 	defer resync.Stop()
