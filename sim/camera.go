@@ -316,7 +316,13 @@ func (c *Camera) sendSRLocked(now time.Time) error {
 		NTPTime: NTPTime(now.Add(c.spec.ClockOffset)),
 		RTPTime: c.rtpAt(now.UnixNano()),
 	}
-	if err := c.stream.WritePacketRTCP(c.desc.Medias[0], sr); err != nil {
+	// The report names the stream's SSRC, as a camera's does (gortsplib's
+	// client ignores reports for an SSRC it has not seen).
+	medi := c.desc.Medias[0]
+	if st := c.stream.Stats(); st != nil {
+		sr.SSRC = st.Medias[medi].Formats[medi.Formats[0]].LocalSSRC
+	}
+	if err := c.stream.WritePacketRTCP(medi, sr); err != nil {
 		return fmt.Errorf("sending sender report: %w", err)
 	}
 	c.srSent++

@@ -628,8 +628,14 @@ func (m *Manager) gateCameras(stats []CameraStats) {
 		seen[st.Camera] = true
 		if s := m.session(st.Camera); s != nil {
 			s.mu.Lock()
+			was := s.checks != nil && Evidential(s.checks)
 			s.checks, s.host = st.EvidenceChecks, host
+			cs := s.stateLocked()
 			s.mu.Unlock()
+			if was != st.Evidential {
+				// The feed shows the camera's gate: tell it when it turns.
+				m.publishState(cs)
+			}
 		}
 		if st.ClockReported {
 			maxOffset = max(maxOffset, abs(st.ClockOffsetMs)/1000)
