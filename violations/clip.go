@@ -47,9 +47,16 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 	// lasts 40 ms (25 fps).
 	lastDur := ss[len(ss)-1].Dur
 	if lastDur <= 0 {
+		// The average over the last connection's samples: timestamps
+		// restart with each connection.
 		lastDur = 3600
-		if len(ss) > 1 {
-			lastDur = max((ss[len(ss)-1].DTS-ss[0].DTS)/int64(len(ss)-1), 1)
+		last := ss[len(ss)-1]
+		first := len(ss) - 1
+		for first > 0 && ss[first-1].Epoch == last.Epoch {
+			first--
+		}
+		if n := len(ss) - 1 - first; n > 0 {
+			lastDur = max((last.DTS-ss[first].DTS)/int64(n), 1)
 		}
 	}
 	samples := make([]*pmp4.Sample, len(ss))
