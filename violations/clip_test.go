@@ -38,7 +38,7 @@ func TestMuxAcrossReconnect(t *testing.T) {
 				Key: f.Key, Dur: 3600, Epoch: epoch, AVCC: avcc})
 		}
 	}
-	add(1, t0, 9_000_000)             // 2 s, timestamps far along
+	add(1, t0, 9_000_000)            // 2 s, timestamps far along
 	add(2, t0.Add(3*time.Second), 0) // 1 s gap, timestamps from 0
 	path := filepath.Join(t.TempDir(), "clip.mp4")
 	f, err := os.Create(path)
