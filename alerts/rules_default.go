@@ -64,6 +64,9 @@ func DefaultRules() []defs.AlertRule {
 		system(defs.ConditionCameraNotEvidential, "Camera không đủ điều kiện làm bằng chứng", defs.SeverityMajor, time.Minute,
 			"Camera không đủ điều kiện làm bằng chứng (đồng hồ, tốc độ khung hình hoặc tín hiệu)",
 			"A camera fails the evidential health gate (clock, frame rate or signal)"),
+		system(defs.ConditionHostClockUnsynced, "Đồng hồ máy chủ chưa đồng bộ", defs.SeverityMajor, 5*time.Minute,
+			"Đồng hồ máy chủ iocd chưa được đồng bộ (NTP): vi phạm không đủ điều kiện làm bằng chứng",
+			"iocd's clock is not synchronised (NTP): violations are not evidential"),
 	}
 	for i := range rules {
 		rules[i].Builtin = true

@@ -40,4 +40,8 @@ const (
 	// keyframe interval, format changes, clock offset, host clock); its
 	// violations are marked not evidential. Subject: the camera id.
 	ConditionCameraNotEvidential = "camera_not_evidential"
+	// streams: the kernel says iocd's clock is not synchronised while
+	// evidence.require_host_sync is on; every violation is marked not
+	// evidential. One condition for the host, not one per camera.
+	ConditionHostClockUnsynced = "host_clock_unsynchronised"
 )

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -624,8 +625,40 @@ func (m *Manager) gateCameras(stats []CameraStats) {
 	host := m.host()
 	seen := make(map[defs.DeviceID]bool, len(stats))
 	failing, maxOffset := 0, 0.0
+	if m.gate.RequireHostSync && !host.Synced {
+		msg := fmt.Sprintf("iocd's clock is not synchronised (adjtimex; estimated error %.0f ms): violations are not evidential", host.ErrorMs)
+		if host.Err != "" {
+			msg = "iocd's clock synchronisation cannot be read (" + host.Err + "): violations are not evidential"
+		}
+		m.conds.Set(defs.Condition{Code: defs.ConditionHostClockUnsynced, Source: "streams", Severity: defs.SeverityMajor,
+			Message: msg, Value: host.ErrorMs})
+	} else {
+		m.conds.Clear(defs.ConditionHostClockUnsynced, "")
+	}
 	for _, st := range stats {
 		seen[st.Camera] = true
+		if st.ClockReported {
+			maxOffset = max(maxOffset, abs(st.ClockOffsetMs)/1000)
+		}
+		// The host's clock is the host's condition (below), not each
+		// camera's: one unsynchronised clock must not raise one alert per
+		// camera.
+		camChecks := slices.DeleteFunc(slices.Clone(st.EvidenceChecks), func(c defs.EvidenceCheck) bool {
+			return c.Name == defs.EvidenceCheckHostClock
+		})
+		fail := st.Connected && !Evidential(camChecks)
+		if st.Connected && !st.Evidential {
+			failing++
+		}
+		if fail {
+			m.conds.Set(defs.Condition{Code: defs.ConditionCameraNotEvidential, Subject: string(st.Camera), Source: "streams",
+				Severity: defs.SeverityWarning, Message: "camera " + string(st.Camera) + " is not evidential: " + Failed(camChecks),
+				Labels: map[string]string{"camera": string(st.Camera), "site": st.Site}, Value: st.ClockOffsetMs})
+		} else if m.failing[st.Camera] {
+			m.conds.Clear(defs.ConditionCameraNotEvidential, string(st.Camera))
+		}
+		m.failing[st.Camera] = fail
+		// The state shows the gate once its condition says the same.
 		if s := m.session(st.Camera); s != nil {
 			s.mu.Lock()
 			was := s.checks != nil && Evidential(s.checks)
@@ -637,19 +670,6 @@ func (m *Manager) gateCameras(stats []CameraStats) {
 				m.publishState(cs)
 			}
 		}
-		if st.ClockReported {
-			maxOffset = max(maxOffset, abs(st.ClockOffsetMs)/1000)
-		}
-		fail := st.Connected && !st.Evidential
-		if fail {
-			failing++
-			m.conds.Set(defs.Condition{Code: defs.ConditionCameraNotEvidential, Subject: string(st.Camera), Source: "streams",
-				Severity: defs.SeverityWarning, Message: "camera " + string(st.Camera) + " is not evidential: " + Failed(st.EvidenceChecks),
-				Labels: map[string]string{"camera": string(st.Camera), "site": st.Site}, Value: st.ClockOffsetMs})
-		} else if m.failing[st.Camera] {
-			m.conds.Clear(defs.ConditionCameraNotEvidential, string(st.Camera))
-		}
-		m.failing[st.Camera] = fail
 	}
 	for id := range m.failing {
 		if !seen[id] {
