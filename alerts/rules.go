@@ -63,6 +63,7 @@ var placeholders = map[string]bool{"device": true, "site": true, "value": true, 
 var systemConditions = []string{
 	defs.ConditionDiskLow, defs.ConditionClipsRemovedSpace, defs.ConditionInfluxUnreachable,
 	defs.ConditionSpoolGrowing, defs.ConditionBrokerDown, defs.ConditionBusDrops, defs.ConditionClipDiskFull,
+	defs.ConditionCameraNotEvidential, defs.ConditionHostClockUnsynced,
 }
 
 var severities = []defs.Severity{defs.SeverityInfo, defs.SeverityWarning, defs.SeverityMinor, defs.SeverityMajor, defs.SeverityCritical}

@@ -58,6 +58,15 @@ func DefaultRules() []defs.AlertRule {
 			"Bus nội bộ đã bỏ {{value}} sự kiện", "The internal bus dropped {{value}} events"),
 		system(defs.ConditionClipDiskFull, "Không ghi được clip", defs.SeverityCritical, 0,
 			"Không ghi được clip vi phạm: ổ đĩa đầy", "A violation clip could not be written: the disk is full"),
+		// One alert per camera (the condition's subject); its reason label
+		// names the failed checks. A minute's grace lets a camera's first
+		// sender report arrive after a (re)connect.
+		system(defs.ConditionCameraNotEvidential, "Camera không đủ điều kiện làm bằng chứng", defs.SeverityMajor, time.Minute,
+			"Camera không đủ điều kiện làm bằng chứng (đồng hồ, tốc độ khung hình hoặc tín hiệu)",
+			"A camera fails the evidential health gate (clock, frame rate or signal)"),
+		system(defs.ConditionHostClockUnsynced, "Đồng hồ máy chủ chưa đồng bộ", defs.SeverityMajor, 5*time.Minute,
+			"Đồng hồ máy chủ iocd chưa được đồng bộ (NTP): vi phạm không đủ điều kiện làm bằng chứng",
+			"iocd's clock is not synchronised (NTP): violations are not evidential"),
 	}
 	for i := range rules {
 		rules[i].Builtin = true

@@ -285,6 +285,7 @@ func TestDefaultRules(t *testing.T) {
 		defs.ConditionDiskLow: defs.RuleSystem, defs.ConditionClipsRemovedSpace: defs.RuleSystem,
 		defs.ConditionInfluxUnreachable: defs.RuleSystem, defs.ConditionSpoolGrowing: defs.RuleSystem,
 		defs.ConditionBrokerDown: defs.RuleSystem, defs.ConditionBusDrops: defs.RuleSystem, defs.ConditionClipDiskFull: defs.RuleSystem,
+		defs.ConditionCameraNotEvidential: defs.RuleSystem, defs.ConditionHostClockUnsynced: defs.RuleSystem,
 	}
 	if len(rules) != len(want) {
 		t.Errorf("%d default rules, want %d", len(rules), len(want))

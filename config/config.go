@@ -90,6 +90,7 @@ func Default() Config {
 		Alerts:         defaultAlerts(),
 		Auth:           defaultAuth(),
 		UI:             defaultUI(),
+		Evidence:       defaultEvidence(),
 	}
 }
 

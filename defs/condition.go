@@ -36,4 +36,12 @@ const (
 	ConditionBrokerDown        = "broker_disconnected"    // ingest: no MQTT connection
 	ConditionBusDrops          = "bus_drops"              // bus: a subscriber dropped events
 	ConditionClipDiskFull      = "clip_disk_full"         // violations: a clip or snapshot could not be written
+	// streams: a camera fails the evidential health gate (frame rate,
+	// keyframe interval, format changes, clock offset, host clock); its
+	// violations are marked not evidential. Subject: the camera id.
+	ConditionCameraNotEvidential = "camera_not_evidential"
+	// streams: the kernel says iocd's clock is not synchronised while
+	// evidence.require_host_sync is on; every violation is marked not
+	// evidential. One condition for the host, not one per camera.
+	ConditionHostClockUnsynced = "host_clock_unsynchronised"
 )

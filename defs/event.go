@@ -117,6 +117,19 @@ type CameraState struct {
 	Since    time.Time `json:"since,omitzero"`
 	At       time.Time `json:"at"`
 	Attempts int       `json:"attempts,omitempty"`
+
+	// The camera's time and health, as the evidential gate sees them.
+	// ClockReported says whether the camera has sent an RTCP sender report
+	// (on this or an earlier connection); ClockOffsetMs is its clock minus
+	// iocd's at the latest one. HostClockSynced and HostClockErrorMs are
+	// iocd's own clock (adjtimex). Evidential and EvidenceChecks are the
+	// gate over the last stats interval.
+	ClockReported    bool            `json:"clock_reported"`
+	ClockOffsetMs    float64         `json:"clock_offset_ms"`
+	HostClockSynced  bool            `json:"host_clock_synced"`
+	HostClockErrorMs float64         `json:"host_clock_error_ms"`
+	Evidential       bool            `json:"evidential"`
+	EvidenceChecks   []EvidenceCheck `json:"evidence_checks,omitempty"`
 }
 
 // Severity orders notices and alerts.

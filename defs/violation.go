@@ -71,16 +71,23 @@ type Violation struct {
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 
-	// Evidential says whether the camera passed the evidential health
-	// gate for this violation's window; EvidenceChecks names each check.
-	// ClockOffsetMs is the camera clock's offset from the host's;
-	// HostClockSynced and HostClockErrorMs are the host clock's kernel
-	// synchronisation state. (Branch retime fills them; seal seals them.)
-	Evidential       bool            `json:"evidential"`
-	EvidenceChecks   []EvidenceCheck `json:"evidence_checks"`
-	ClockOffsetMs    float64         `json:"clock_offset_ms"`
-	HostClockSynced  bool            `json:"host_clock_synced"`
-	HostClockErrorMs float64         `json:"host_clock_error_ms"`
+	// Evidential says whether the record passed every check of the
+	// evidential health gate (EvidenceChecks: the camera's frame rate,
+	// keyframe interval, codec and resolution, gaps in the clip window,
+	// the camera's clock offset and the host clock's synchronisation), as
+	// measured when the clip was cut. A record that failed one is kept and
+	// shown, marked not evidential with every failed check named.
+	Evidential     bool            `json:"evidential"`
+	EvidenceChecks []EvidenceCheck `json:"evidence_checks,omitempty"`
+	// ClockOffsetMs is the camera's clock minus iocd's, from its RTCP
+	// sender reports, when the clip was cut (0 and a failed clock_offset
+	// check when the camera sent none).
+	ClockOffsetMs float64 `json:"clock_offset_ms"`
+	// HostClockSynced and HostClockErrorMs are iocd's own clock as the
+	// kernel reported it (adjtimex) when the clip was cut: synchronised
+	// to a time source or not, and its estimated error.
+	HostClockSynced  bool    `json:"host_clock_synced"`
+	HostClockErrorMs float64 `json:"host_clock_error_ms"`
 
 	// The place as it was at filing time: copied from the registry when
 	// the event arrived and sealed with the record, so a later edit of
@@ -96,12 +103,23 @@ type Violation struct {
 	RawEventSHA256 string          `json:"raw_event_sha256,omitempty"`
 }
 
-// EvidenceCheck is one check of the evidential health gate.
+// EvidenceCheck is one check of the evidential health gate: its name
+// (EvidenceCheck* constants), whether it passed, and what was measured.
 type EvidenceCheck struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
 }
+
+// The evidential health gate's checks, as EvidenceCheck.Name carries them.
+const (
+	EvidenceCheckFrameRate   = "frame_rate"        // frames per second in the clip window, at least evidence.min_fps
+	EvidenceCheckKeyframes   = "keyframe_interval" // longest keyframe interval, at most evidence.max_keyframe_interval
+	EvidenceCheckFormat      = "codec_resolution"  // codec and resolution unchanged through the window
+	EvidenceCheckGaps        = "no_gaps"           // the clip covers the whole window without gaps
+	EvidenceCheckClockOffset = "clock_offset"      // camera clock within evidence.max_clock_offset of iocd's
+	EvidenceCheckHostClock   = "host_clock"        // iocd's clock synchronised (adjtimex)
+)
 
 // Review is one decision on a violation. Reviews are append-only: a changed
 // decision is a new Review, and the history is kept as evidence.

@@ -7,6 +7,13 @@ package sim
 // packet). One feeder goroutine drives every camera, so 200 cameras cost
 // one timer, not 200.
 //
+// Sender reports are the simulator's own, not gortsplib's: gortsplib
+// v4.16.2 writes nanoseconds where RFC 3550 has the NTP fraction (its
+// issue #869), which a real camera does not, and its reports come every
+// 10 s from the stream's start. Each camera sends RFC 3550 reports every
+// CameraSpec.SenderReportEvery, from its own clock (host time plus
+// CameraSpec.ClockOffset), and on demand (SendSenderReport).
+//
 // Every camera's loop is aligned to the wall clock: frame n of the
 // recording is sent when the wall clock's seconds, modulo the loop length,
 // equal the frame's offset. With the 10 s recordings this makes the counter
@@ -27,6 +34,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -52,6 +60,15 @@ type CameraSpec struct {
 	Recording *Recording
 	// User and Pass, if set, are required (Basic or Digest).
 	User, Pass string
+	// ClockOffset is how far the camera's clock (the NTP time of its RTCP
+	// sender reports) is ahead of the host's; negative: behind.
+	ClockOffset time.Duration
+	// FPS, if set, streams the recording's frames at this rate instead of
+	// its own (slow or fast motion, every frame kept, so it decodes).
+	FPS float64
+	// SenderReportEvery is the RTCP sender report interval: 0 is 2 s, a
+	// negative value sends none but those asked for by SendSenderReport.
+	SenderReportEvery time.Duration
 }
 
 // Camera is one simulated camera.
@@ -66,6 +83,8 @@ type Camera struct {
 	down    bool
 	next    int64 // absolute frame number to send next
 	rtpBase uint32
+	lastSR  time.Time
+	srSent  int
 }
 
 type rtpEncoder interface {
@@ -139,6 +158,8 @@ func NewCameraServer(addr string, log *slog.Logger, opts ...ServerOption) (*Came
 		Handler:        (*serverHandler)(s),
 		RTSPAddress:    addr,
 		WriteQueueSize: 4096,
+		// The cameras send their own, RFC 3550, sender reports.
+		DisableRTCPSenderReports: true,
 	}
 	for _, o := range opts {
 		if err := o(s.server); err != nil {
@@ -249,10 +270,71 @@ func (c *Camera) startLocked() error {
 	c.stream = st
 	// Start at the frame the wall clock says is current, so the burnt-in
 	// counter keeps matching the clock across restarts.
-	rec := c.spec.Recording
-	c.next = time.Now().UnixNano() / int64(rec.FrameDuration)
-	c.rtpBase = uint32(time.Now().UnixNano())
+	now := time.Now()
+	c.next = now.UnixNano() / int64(c.frameDuration())
+	c.rtpBase = uint32(now.UnixNano())
+	c.lastSR = now
 	return nil
+}
+
+// frameDuration is the interval between the frames the camera sends.
+func (c *Camera) frameDuration() time.Duration {
+	if c.spec.FPS > 0 {
+		return time.Duration(float64(time.Second) / c.spec.FPS)
+	}
+	return c.spec.Recording.FrameDuration
+}
+
+// rtpAt returns the RTP timestamp of host time t (Unix ns): frame n's
+// timestamp plus the ticks since it was due.
+func (c *Camera) rtpAt(t int64) uint32 {
+	fd := int64(c.frameDuration())
+	n, rest := t/fd, t%fd
+	return c.rtpBase + uint32(n*(90000*fd/int64(time.Second))) + uint32(rest*90000/int64(time.Second))
+}
+
+// SendSenderReport sends an RTCP sender report now to the camera's readers.
+func (c *Camera) SendSenderReport() error {
+	c.srv.mu.Lock()
+	defer c.srv.mu.Unlock()
+	if c.stream == nil {
+		return errors.New("camera is down")
+	}
+	return c.sendSRLocked(time.Now())
+}
+
+// SenderReports returns how many sender reports the camera has sent.
+func (c *Camera) SenderReports() int {
+	c.srv.mu.RLock()
+	defer c.srv.mu.RUnlock()
+	return c.srSent
+}
+
+func (c *Camera) sendSRLocked(now time.Time) error {
+	c.lastSR = now
+	sr := &rtcp.SenderReport{
+		NTPTime: NTPTime(now.Add(c.spec.ClockOffset)),
+		RTPTime: c.rtpAt(now.UnixNano()),
+	}
+	// The report names the stream's SSRC, as a camera's does (gortsplib's
+	// client ignores reports for an SSRC it has not seen).
+	medi := c.desc.Medias[0]
+	if st := c.stream.Stats(); st != nil {
+		sr.SSRC = st.Medias[medi].Formats[medi.Formats[0]].LocalSSRC
+	}
+	if err := c.stream.WritePacketRTCP(medi, sr); err != nil {
+		return fmt.Errorf("sending sender report: %w", err)
+	}
+	c.srSent++
+	return nil
+}
+
+// NTPTime returns t as an RFC 3550 NTP timestamp: seconds since 1900 in
+// the high 32 bits, the fraction of a second in units of 2^-32 below.
+func NTPTime(t time.Time) uint64 {
+	secs := uint64(t.Unix() + 2208988800)
+	frac := (uint64(t.Nanosecond()) << 32) / uint64(time.Second)
+	return secs<<32 | frac
 }
 
 // feed sends every camera's due frames every few milliseconds.
@@ -281,7 +363,7 @@ func (s *CameraServer) feed() {
 // recording frame n mod len(Frames).
 func (c *Camera) sendDue(now time.Time) {
 	rec := c.spec.Recording
-	fd := int64(rec.FrameDuration)
+	fd := int64(c.frameDuration())
 	due := now.UnixNano() / fd
 	if due-c.next > int64(len(rec.Frames)) {
 		// The feeder stalled for a whole loop; skip ahead rather than burst.
@@ -297,12 +379,21 @@ func (c *Camera) sendDue(now time.Time) {
 			continue
 		}
 		ts := c.rtpBase + uint32(c.next*(90000*fd/int64(time.Second)))
-		ntp := time.Unix(0, c.next*fd)
+		ntp := time.Unix(0, c.next*fd).Add(c.spec.ClockOffset)
 		for _, p := range pkts {
 			p.Timestamp = ts
 			if err := c.stream.WritePacketRTPWithNTP(medi, p, ntp); err != nil {
 				return
 			}
+		}
+	}
+	every := c.spec.SenderReportEvery
+	if every == 0 {
+		every = 2 * time.Second
+	}
+	if every > 0 && now.Sub(c.lastSR) >= every {
+		if err := c.sendSRLocked(now); err != nil {
+			c.srv.log.Warn("sending sender report", "camera", c.spec.Path, "error", err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -13,6 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -39,10 +41,48 @@ type auReader struct {
 	vps, sps, pps []byte
 	synced        bool // a keyframe has been seen since the start or the last loss
 
-	// Receipt-time clock, used until the camera's RTCP sender reports give
-	// its own: wall = base + (pts - basePTS).
+	// Receipt-time clock, used until the camera's first RTCP sender
+	// report gives its own: wall = base + (pts - basePTS).
 	baseWall time.Time
 	basePTS  int64
+	// sr is the latest sender report's mapping of RTP time to the camera's
+	// clock, written by the RTCP callback; retimed is set once the
+	// connection's frames have been moved onto it.
+	sr        atomic.Pointer[senderReport]
+	clockRate int
+	retimed   bool
+	lastKey   time.Time // wall time of the last keyframe on this connection
+}
+
+// senderReport is one RTCP sender report: the camera's clock (ntp) at RTP
+// time rtp.
+type senderReport struct {
+	ntp time.Time
+	rtp uint32
+}
+
+// ntpToTime decodes an RFC 3550 NTP timestamp: seconds since 1900 in the
+// high 32 bits, the fraction of a second in units of 2^-32 in the low 32.
+// (gortsplib v4.16.2's own PacketNTP reads the low bits as nanoseconds,
+// its issue #869, which puts a real camera's reports up to 3.3 s off.)
+func ntpToTime(v uint64) time.Time {
+	secs := int64(v>>32) - 2208988800
+	frac := int64((v & 0xFFFFFFFF) * uint64(time.Second) >> 32)
+	return time.Unix(secs, frac)
+}
+
+// onRTCP notes the camera's sender reports: the clock that times frames
+// from then on, and the camera's clock offset from iocd's, measured on
+// receipt (so it includes the network delay, milliseconds on a LAN).
+func (r *auReader) onRTCP(pkt rtcp.Packet) {
+	sr, ok := pkt.(*rtcp.SenderReport)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	ntp := ntpToTime(sr.NTPTime)
+	r.sr.Store(&senderReport{ntp: ntp, rtp: sr.RTPTime})
+	r.s.noteClock(ntp.Sub(now), now)
 }
 
 func newAUReader(s *session, desc *description.Session, epoch int32) (*auReader, error) {
@@ -50,7 +90,7 @@ func newAUReader(s *session, desc *description.Session, epoch int32) (*auReader,
 	if err != nil {
 		return nil, err
 	}
-	r := &auReader{s: s, media: medi, forma: forma, epoch: epoch}
+	r := &auReader{s: s, media: medi, forma: forma, epoch: epoch, clockRate: forma.ClockRate()}
 	switch f := forma.(type) {
 	case *format.H264:
 		dec, err := f.CreateDecoder()
@@ -128,14 +168,33 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 
 	// Prefer the camera's clock from RTCP sender reports: the violation's
 	// ts comes from the same camera (or a roadside unit synchronised with
-	// it), so its clock is the one that lines clips up with events.
-	wall, ok := c.PacketNTP(r.media, pkt)
-	if !ok {
+	// it), so its clock is the one that lines clips up with events. Until
+	// the first report, frames are timed by receipt; when it comes, the
+	// connection's buffered frames are re-timed onto the camera's clock by
+	// their RTP timestamps, so the connection keeps one timeline.
+	var wall time.Time
+	if sr := r.sr.Load(); sr != nil && r.clockRate > 0 {
+		wall = sr.ntp.Add(time.Duration(int32(pkt.Timestamp-sr.rtp)) * time.Second / time.Duration(r.clockRate))
+		if !r.retimed {
+			r.retimed = true
+			r.s.ring.Retime(r.epoch, wall, pts)
+			if !r.lastKey.IsZero() {
+				r.lastKey = time.Time{} // its time is on the old clock
+			}
+		}
+	} else {
 		if r.baseWall.IsZero() || absDur(r.baseWall.Add(ticks(pts-r.basePTS)).Sub(now)) > time.Second {
 			// First AU, or the receipt clock drifted: re-anchor.
 			r.baseWall, r.basePTS = now, pts
 		}
 		wall = r.baseWall.Add(ticks(pts - r.basePTS))
+	}
+	if key {
+		if !r.lastKey.IsZero() {
+			r.s.noteKeyframeInterval(wall.Sub(r.lastKey))
+		}
+		r.lastKey = wall
+		r.s.lastKey.Store(now.UnixNano())
 	}
 	r.s.ring.Append(au, key, wall, dts, pts, r.epoch)
 	r.s.frames.Add(1)
@@ -245,6 +304,7 @@ func (r *auReader) publishParams() {
 		}
 	}
 	r.s.setParams(r.codec, r.vps, r.sps, r.pps, w, h)
+	r.s.ring.SetFormat(r.codec, w, h)
 }
 
 func rtpBytes(au [][]byte) int {

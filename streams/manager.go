@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/iocd/iocd/bus"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/hostclock"
 )
 
 // Registry is what the manager needs from the device registry: every
@@ -59,6 +61,51 @@ type Manager struct {
 	// prevStats is each camera's counters at the last stats tick, the
 	// baseline for the rates in Cameras.
 	prevStats map[defs.DeviceID]statSample
+
+	gate  Gate
+	host  hostclock.Source
+	conds Conditions
+	// failing is the cameras whose not-evidential condition is set.
+	failing map[defs.DeviceID]bool
+}
+
+// Conditions is where the manager sets and clears the cameras'
+// not-evidential conditions; *conditions.Registry is one.
+type Conditions interface {
+	Set(defs.Condition)
+	Clear(code, subject string)
+}
+
+type noConditions struct{}
+
+func (noConditions) Set(defs.Condition)   {}
+func (noConditions) Clear(string, string) {}
+
+// Option configures a Manager beyond New's arguments.
+type Option func(*Manager)
+
+// WithGate sets the evidential health gate's thresholds (default
+// DefaultGate).
+func WithGate(g Gate) Option { return func(m *Manager) { m.gate = g } }
+
+// WithHostClock sets where the host clock's state is read (default the
+// kernel's, hostclock.Kernel).
+func WithHostClock(src hostclock.Source) Option {
+	return func(m *Manager) {
+		if src != nil {
+			m.host = src
+		}
+	}
+}
+
+// WithConditions makes the manager raise a camera_not_evidential condition
+// for each camera that fails the gate over a stats interval.
+func WithConditions(c Conditions) Option {
+	return func(m *Manager) {
+		if c != nil {
+			m.conds = c
+		}
+	}
 }
 
 // running is a session with its lifecycle handles.
@@ -72,21 +119,29 @@ type running struct {
 // of viol (pre + post, so a clip can still be cut when ts + post arrives)
 // plus cfg.BufferSlack for late events, plus one GOP. b, points and reg
 // (Prometheus) may be nil.
-func New(cfg config.Streams, viol config.Violations, registry Registry, b *bus.Bus, points PointWriter, reg prometheus.Registerer, log *slog.Logger) *Manager {
+func New(cfg config.Streams, viol config.Violations, registry Registry, b *bus.Bus, points PointWriter, reg prometheus.Registerer, log *slog.Logger, opts ...Option) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{
+	m := &Manager{
 		cfg:       cfg,
 		retain:    RetainFor(cfg, viol),
 		reg:       registry,
 		bus:       b,
 		points:    points,
 		log:       log.With("component", "streams"),
-		metrics:   newMetrics(reg),
 		sessions:  map[defs.DeviceID]*running{},
 		prevStats: map[defs.DeviceID]statSample{},
+		gate:      DefaultGate(),
+		host:      hostclock.Kernel,
+		conds:     noConditions{},
+		failing:   map[defs.DeviceID]bool{},
 	}
+	for _, o := range opts {
+		o(m)
+	}
+	m.metrics = newMetrics(reg, m.host)
+	return m
 }
 
 // RetainFor returns how much video each ring keeps, besides the one GOP
@@ -111,6 +166,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	defer m.stopAll()
 
+	if h := m.host(); !h.Synced && m.gate.RequireHostSync {
+		// Said once at start; every record carries the state anyway.
+		m.log.Warn("host clock is not synchronised (adjtimex): violations are marked not evidential until it is",
+			"estimated_error_ms", h.ErrorMs, "detail", h.Err)
+	}
 	m.resync(ctx)
 	resync := time.NewTicker(resyncInterval)
 	defer resync.Stop()
@@ -290,25 +350,40 @@ type Segment struct {
 	// the parameter sets for the MP4 sample description.
 	Codec         string
 	VPS, SPS, PPS []byte
-	// Samples start with a keyframe; timestamps are 90 kHz.
+	// Samples start with a keyframe; timestamps are 90 kHz. A segment
+	// that spans a reconnect holds both connections' samples in order
+	// (Sample.Epoch tells them apart) and the gap between them in Gaps.
 	Samples []Sample
 	// Complete reports whether the samples cover the whole window asked
-	// for; Reason says why not.
+	// for without a gap; Reason says why not.
 	Complete bool
 	Reason   string
+	Gaps     []Gap
+	// Checks is the evidential gate over the window (always every check);
+	// ClockKnown and ClockOffset the camera's clock, Host iocd's, when the
+	// segment was cut.
+	Checks      []defs.EvidenceCheck
+	ClockKnown  bool
+	ClockOffset time.Duration
+	Host        hostclock.State
 }
 
 // ErrNoCamera is returned by Clip for a camera with no session.
 var ErrNoCamera = errors.New("camera has no session")
 
-// Clip waits until the camera's buffer holds video up to `to`, the
-// camera's connection drops, or ctx ends, then cuts [from, to] from it: the
-// samples begin at the last keyframe at or before from. A camera that is
-// not connected is not waited for. The caller bounds the wait with ctx.
+// Clip waits until the camera's buffer holds video up to `to` or ctx ends,
+// then cuts [from, to] from it: the samples begin at the last keyframe at
+// or before from. A camera that drops inside the window is waited for
+// (until ctx ends): if it reconnects, the clip holds both connections and
+// names the gap. A camera that is not connected when Clip is called is not
+// waited for. The caller bounds the wait with ctx.
 func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.Time) (Segment, error) {
+	host := m.host()
 	s := m.session(camera)
 	if s == nil {
-		return Segment{Reason: "camera has no session"}, ErrNoCamera
+		seg := Segment{Reason: "camera has no session", Host: host}
+		seg.Checks = m.gate.Check(Measures{Gaps: []string{seg.Reason}, Host: host})
+		return seg, ErrNoCamera
 	}
 	reason := ""
 	connected, dropped := s.connState()
@@ -317,149 +392,50 @@ func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.
 	} else {
 		reached, stop := s.ring.WaitFor(to)
 		defer stop()
-		select {
-		case <-reached:
-		case <-dropped:
-			reason = "camera dropped during the clip window"
-		case <-ctx.Done():
-			reason = "timed out waiting for the end of the clip window"
+		wasDropped := false
+	wait:
+		for {
+			select {
+			case <-reached:
+				break wait
+			case <-dropped:
+				// Keep waiting: a reconnect appends to the same ring.
+				wasDropped, dropped = true, nil
+			case <-ctx.Done():
+				reason = "timed out waiting for the end of the clip window"
+				if wasDropped {
+					reason = "camera dropped during the clip window"
+				}
+				break wait
+			}
 		}
 	}
-	samples, complete := s.ring.Cut(from, to)
+	c := s.ring.cut(from, to)
 	codec, vps, sps, pps := s.params()
-	seg := Segment{Codec: codec, VPS: vps, SPS: sps, PPS: pps, Samples: samples, Complete: complete && reason == ""}
+	known, off := s.clock()
+	// Whatever happened since (a drop, the wait cut short), a window the
+	// ring holds to its end is whole.
+	if reason != "" && c.reachesEnd {
+		reason = ""
+	}
+	seg := Segment{Codec: codec, VPS: vps, SPS: sps, PPS: pps, Samples: c.samples, Gaps: c.gaps,
+		Complete: c.complete() && reason == "", ClockKnown: known, ClockOffset: off, Host: m.host()}
+	if len(c.samples) > 0 {
+		seg.Codec = c.samples[0].Codec
+	}
+	meas := windowMeasures(c, from, to)
+	meas.ClockKnown, meas.ClockOffset, meas.Host = known, off, seg.Host
+	seg.Checks = m.gate.Check(meas)
 	if !seg.Complete {
-		if reason == "" {
-			reason = "buffer does not cover the whole window"
+		var parts []string
+		if reason != "" {
+			parts = append(parts, reason)
 		}
-		seg.Reason = reason
+		parts = append(parts, meas.Gaps...)
+		if len(parts) == 0 {
+			parts = append(parts, "buffer does not cover the whole window")
+		}
+		seg.Reason = strings.Join(parts, "; ")
 	}
 	return seg, nil
-}
-
-// CameraStats is one camera's state, as GET /api/v1/cameras shows it.
-type CameraStats struct {
-	Camera    defs.DeviceID `json:"camera"`
-	Site      string        `json:"site"`
-	Name      string        `json:"name"`
-	RTSPURL   string        `json:"rtsp_url"` // redacted
-	Connected bool          `json:"connected"`
-	// State is connecting, streaming or backing_off; Reason is the last
-	// failure's code (unauthorized, unreachable, no_video, bad_codec,
-	// error), kept while the session retries, and Detail its text with
-	// credentials scrubbed. Since is when the session entered State;
-	// Attempts counts the attempts since it last streamed.
-	State       defs.CameraSession `json:"state"`
-	Reason      string             `json:"reason,omitempty"`
-	Detail      string             `json:"detail,omitempty"`
-	Since       time.Time          `json:"since,omitzero"`
-	Attempts    int                `json:"attempts"`
-	Codec       string             `json:"codec"`
-	Width       int                `json:"width"`
-	Height      int                `json:"height"`
-	FPS         float64            `json:"fps"`
-	Kbps        float64            `json:"kbps"`
-	LastFrameAt time.Time          `json:"last_frame_at,omitzero"`
-	Reconnects  uint64             `json:"reconnects"`
-	Frames      uint64             `json:"frames"`
-	FramesLost  uint64             `json:"frames_lost"`
-	// OversizeFrames counts access units dropped for exceeding
-	// streams.max_au_bytes (they are in FramesLost too).
-	OversizeFrames uint64  `json:"oversize_frames"`
-	PacketsLost    uint64  `json:"packets_lost"`
-	BufferSeconds  float64 `json:"buffer_seconds"`
-	BufferBytes    int64   `json:"buffer_bytes"`
-	// BufferAllocated is the memory the buffer holds for BufferBytes.
-	BufferAllocated int64 `json:"buffer_allocated"`
-}
-
-// statSample is the counters at the last stats tick, for rates.
-type statSample struct {
-	at     time.Time
-	frames uint64
-	bytes  uint64
-	lost   uint64
-}
-
-// Cameras returns every session's state, ordered by camera id. Rates (fps,
-// kbps) are over the time since the last stats interval.
-func (m *Manager) Cameras() []CameraStats {
-	m.mu.Lock()
-	list := make([]*session, 0, len(m.sessions))
-	for _, r := range m.sessions {
-		list = append(list, r.s)
-	}
-	prev := make(map[defs.DeviceID]statSample, len(m.prevStats))
-	for k, v := range m.prevStats {
-		prev[k] = v
-	}
-	m.mu.Unlock()
-	now := time.Now()
-	out := make([]CameraStats, 0, len(list))
-	for _, s := range list {
-		out = append(out, s.stats(now, prev[s.dev.ID]))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Camera < out[j].Camera })
-	return out
-}
-
-func (s *session) stats(now time.Time, prev statSample) CameraStats {
-	s.mu.Lock()
-	st := CameraStats{
-		Camera: s.dev.ID, Site: s.dev.Site, Name: s.dev.Name, RTSPURL: defs.RedactURL(s.dev.RTSPURL),
-		Connected: s.connected, State: s.state, Reason: s.reason, Detail: s.detail, Since: s.since, Attempts: s.attempts,
-		Codec: s.codec, Width: s.width, Height: s.height,
-	}
-	s.mu.Unlock()
-	frames, bytes := s.frames.Load(), s.bytes.Load()
-	if !prev.at.IsZero() {
-		if dt := now.Sub(prev.at).Seconds(); dt > 0 {
-			st.FPS = float64(frames-prev.frames) / dt
-			st.Kbps = float64(bytes-prev.bytes) * 8 / 1000 / dt
-		}
-	}
-	if lf := s.lastFrame.Load(); lf != 0 {
-		st.LastFrameAt = time.Unix(0, lf).UTC()
-	}
-	st.Reconnects = s.reconnects.Load()
-	st.Frames = frames
-	st.FramesLost = s.lost.Load()
-	st.OversizeFrames = s.oversize.Load()
-	st.PacketsLost = s.pktsLost.Load()
-	rs := s.ring.Stats()
-	st.BufferSeconds = rs.Span.Seconds()
-	st.BufferBytes = rs.Bytes
-	st.BufferAllocated = rs.Allocated
-	return st
-}
-
-// writeStats writes camera_stats for every camera and advances the rate
-// baseline.
-func (m *Manager) writeStats(now time.Time) {
-	stats := m.Cameras()
-	m.mu.Lock()
-	prev := m.prevStats
-	m.prevStats = make(map[defs.DeviceID]statSample, len(m.sessions))
-	for _, r := range m.sessions {
-		s := r.s
-		m.prevStats[s.dev.ID] = statSample{at: now, frames: s.frames.Load(), bytes: s.bytes.Load(), lost: s.lost.Load() + s.pktsLost.Load()}
-	}
-	m.mu.Unlock()
-	if m.points == nil {
-		return
-	}
-	for _, st := range stats {
-		connected := 0
-		if st.Connected {
-			connected = 1
-		}
-		lost := st.FramesLost + st.PacketsLost
-		if p, ok := prev[st.Camera]; ok && lost >= p.lost {
-			lost -= p.lost
-		}
-		m.points.WritePoint("camera_stats",
-			map[string]string{"camera": string(st.Camera), "site": st.Site},
-			map[string]any{"fps": st.FPS, "kbps": st.Kbps, "connected": connected, "frames_lost": int64(lost)},
-			now)
-	}
 }

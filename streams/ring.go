@@ -2,6 +2,7 @@ package streams
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -28,7 +29,38 @@ type auEntry struct {
 	pts   int64 // presentation time in 90 kHz ticks, unwrapped
 	n     int32 // AVCC length
 	epoch int32 // connection number; timestamps restart with each
+	// The format the AU was sent in: codec (codecH264Byte, codecH265Byte)
+	// and resolution, for the gate's "unchanged" check.
+	w, h  uint16
+	codec uint8
 	key   bool
+}
+
+// Codec numbers as the ring stores them.
+const (
+	codecNone uint8 = iota
+	codecH264Byte
+	codecH265Byte
+)
+
+func codecByte(codec string) uint8 {
+	switch codec {
+	case CodecH264:
+		return codecH264Byte
+	case CodecH265:
+		return codecH265Byte
+	}
+	return codecNone
+}
+
+func codecName(b uint8) string {
+	switch b {
+	case codecH264Byte:
+		return CodecH264
+	case codecH265Byte:
+		return CodecH265
+	}
+	return ""
 }
 
 // Ring is one camera's GOP-aligned buffer of access units. It does not
@@ -53,6 +85,9 @@ type Ring struct {
 	free       [][]byte
 	waiters    []waiter
 	overflows  uint64
+	// format stamps every appended AU (SetFormat).
+	fw, fh uint16
+	fcodec uint8
 }
 
 // waiter is a clip cutter waiting until the ring holds video up to at.
@@ -80,7 +115,8 @@ func (r *Ring) Append(nalus [][]byte, key bool, wall time.Time, dts, pts int64, 
 	if r.head == len(r.aus) && !key {
 		return false
 	}
-	e := auEntry{off: r.wpos, wall: wall.UnixNano(), dts: dts, pts: pts, n: int32(size), epoch: epoch, key: key}
+	e := auEntry{off: r.wpos, wall: wall.UnixNano(), dts: dts, pts: pts, n: int32(size), epoch: epoch, key: key,
+		w: r.fw, h: r.fh, codec: r.fcodec}
 	var hdr [4]byte
 	for _, n := range nalus {
 		binary.BigEndian.PutUint32(hdr[:], uint32(len(n)))
@@ -95,6 +131,36 @@ func (r *Ring) Append(nalus [][]byte, key bool, wall time.Time, dts, pts int64, 
 	r.evict()
 	r.wake(e.wall)
 	return true
+}
+
+// SetFormat sets the codec and resolution stamped on the AUs appended
+// from now on.
+func (r *Ring) SetFormat(codec string, width, height int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fcodec = codecByte(codec)
+	r.fw, r.fh = uint16(min(max(width, 0), 65535)), uint16(min(max(height, 0), 65535))
+}
+
+// Retime puts connection epoch's buffered AUs on the timeline of its first
+// RTCP sender report: each AU's wall time becomes at + (its PTS - pts), so
+// frames timed by receipt until then line up with the ones timed by the
+// camera's clock after it. The waiters whose time the ring now reaches are
+// released.
+func (r *Ring) Retime(epoch int32, at time.Time, pts int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	base := at.UnixNano()
+	changed := false
+	for i := r.head; i < len(r.aus); i++ {
+		if e := &r.aus[i]; e.epoch == epoch {
+			e.wall = base + int64(ticks(e.pts-pts))
+			changed = true
+		}
+	}
+	if changed {
+		r.wake(r.aus[len(r.aus)-1].wall)
+	}
 }
 
 // write copies b at the write position, adding blocks as needed.
@@ -249,64 +315,155 @@ type Sample struct {
 	// Dur is how long the AU lasts, in 90 kHz ticks: until the next AU of
 	// the same connection by decoding time; 0 when the ring holds none yet.
 	Dur int64
+	// Epoch is the connection the AU came in on: timestamps restart with
+	// each, and a change of epoch inside a cut is a reconnect.
+	Epoch int32
+	// Codec, Width and Height are the format the AU was sent in.
+	Codec         string
+	Width, Height int
 	// AVCC is the AU as length-prefixed NAL units, as MP4 stores it.
 	AVCC []byte
 }
 
+// Gap is a stretch of a cut's window without video.
+type Gap struct {
+	From, To time.Time
+	// Reconnect: the camera's connection ended and a new one began;
+	// otherwise frames were lost or not sent.
+	Reconnect bool
+}
+
+// cutResult is what Cut copies and what it finds missing.
+type cutResult struct {
+	samples []Sample
+	// reachesBack: the samples start at a keyframe at or before from;
+	// reachesEnd: the last one is shown until to.
+	reachesBack, reachesEnd bool
+	gaps                    []Gap
+	// codecStop is set when the cut stopped early at a connection with
+	// another codec, which one MP4 track cannot hold.
+	codecStop string
+}
+
+// complete reports whether the cut covers the whole window without gaps.
+func (c cutResult) complete() bool {
+	return c.reachesBack && c.reachesEnd && len(c.gaps) == 0 && c.codecStop == ""
+}
+
+// minGap is the shortest stretch without frames, inside one connection,
+// that a cut reports as a gap; a longer one counts when it exceeds three
+// of the clip's average frame intervals (a slow camera is not a gappy one).
+const minGap = 500 * time.Millisecond
+
 // Cut copies the AUs covering [from, to]: from the last keyframe at or
-// before from, through the last AU at or before to. It stops at a
-// reconnection, whose timestamps do not continue the earlier ones. complete
-// reports whether the copy covers the whole window in one connection.
+// before from, through the last AU at or before to, across reconnections
+// (each new connection starts with a keyframe). complete reports whether
+// the copy covers the whole window without a gap.
 func (r *Ring) Cut(from, to time.Time) (samples []Sample, complete bool) {
+	c := r.cut(from, to)
+	return c.samples, c.complete()
+}
+
+func (r *Ring) cut(from, to time.Time) cutResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var c cutResult
 	if r.head == len(r.aus) {
-		return nil, false
+		return c
 	}
 	f, t := from.UnixNano(), to.UnixNano()
 	// The last keyframe at or before from; failing that, the oldest one:
 	// the buffer does not reach back far enough.
 	start := r.gops[r.gopHead]
-	reachesBack := false
 	for _, i := range r.gops[r.gopHead:] {
 		if r.aus[i].wall > f {
 			break
 		}
-		start, reachesBack = i, true
+		start, c.reachesBack = i, true
 	}
 	if r.aus[start].wall > t {
-		return nil, false
+		return cutResult{}
 	}
-	epoch := r.aus[start].epoch
+	codec := r.aus[start].codec
 	end := start
 	for i := start; i < len(r.aus); i++ {
 		e := r.aus[i]
-		if e.epoch != epoch || e.wall > t {
+		if e.wall > t {
+			break
+		}
+		if e.codec != codec {
+			c.codecStop = fmt.Sprintf("the camera reconnected with codec %s; the clip stops at the change", codecName(e.codec))
 			break
 		}
 		end = i
 	}
-	samples = make([]Sample, 0, end-start+1)
+	c.samples = make([]Sample, 0, end-start+1)
 	for i := start; i <= end; i++ {
 		e := r.aus[i]
 		b := make([]byte, e.n)
 		r.read(b, e.off)
-		s := Sample{Wall: time.Unix(0, e.wall), DTS: e.dts, PTS: e.pts, Key: e.key, AVCC: b}
-		if n := i + 1; n < len(r.aus) && r.aus[n].epoch == epoch && r.aus[n].dts > e.dts {
+		s := Sample{Wall: time.Unix(0, e.wall), DTS: e.dts, PTS: e.pts, Key: e.key, Epoch: e.epoch,
+			Codec: codecName(e.codec), Width: int(e.w), Height: int(e.h), AVCC: b}
+		if n := i + 1; n < len(r.aus) && r.aus[n].epoch == e.epoch && r.aus[n].dts > e.dts {
 			s.Dur = r.aus[n].dts - e.dts
 		}
-		samples = append(samples, s)
+		c.samples = append(c.samples, s)
 	}
+	c.gaps = findGaps(c.samples)
 	// The end is reached when the last AU copied is shown until t: it is
 	// itself at or after t, or it lasts (by the stream's own timestamps)
 	// until the next AU of its connection at or after t. An AU after t
 	// alone is not enough: when the wall clock jumps between two AUs (the
 	// receipt clock re-anchored after a stall), the clip's frames would
 	// end before t while the ring's clock had passed it.
-	last := samples[len(samples)-1]
-	reachesEnd := last.Wall.UnixNano() >= t ||
-		last.Dur > 0 && last.Wall.Add(time.Duration(last.Dur)*time.Second/90000).UnixNano() >= t
-	return samples, reachesBack && reachesEnd
+	last := c.samples[len(c.samples)-1]
+	c.reachesEnd = c.codecStop == "" && (last.Wall.UnixNano() >= t ||
+		last.Dur > 0 && last.Wall.Add(ticks(last.Dur)).UnixNano() >= t)
+	return c
+}
+
+// findGaps returns the reconnections in ss and the stretches inside one
+// connection without frames for longer than minGap and three average frame
+// intervals.
+func findGaps(ss []Sample) []Gap {
+	if len(ss) < 2 {
+		return nil
+	}
+	var span time.Duration
+	var steps int
+	for i := 1; i < len(ss); i++ {
+		if ss[i].Epoch == ss[i-1].Epoch {
+			span += ss[i].Wall.Sub(ss[i-1].Wall)
+			steps++
+		}
+	}
+	limit := minGap
+	if steps > 0 {
+		limit = max(limit, 3*span/time.Duration(steps))
+	}
+	var gaps []Gap
+	for i := 1; i < len(ss); i++ {
+		prev, cur := ss[i-1], ss[i]
+		if cur.Epoch != prev.Epoch {
+			end := prev.Wall
+			if steps > 0 {
+				end = end.Add(span / time.Duration(steps)) // the last frame's own interval
+			}
+			gaps = append(gaps, Gap{From: end, To: maxTime(end, cur.Wall), Reconnect: true})
+			continue
+		}
+		if d := cur.Wall.Sub(prev.Wall); d > limit {
+			gaps = append(gaps, Gap{From: prev.Wall, To: cur.Wall})
+		}
+	}
+	return gaps
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // RingStats describes what a ring holds and what it costs.

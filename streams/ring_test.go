@@ -45,13 +45,16 @@ func TestRingCut(t *testing.T) {
 		from, to         time.Time
 		wantFirst, wantN int
 		wantComplete     bool
+		wantGaps         []Gap
 	}{
-		{"starts at the keyframe before from", at(30), at(60), 25, 36, true},
-		{"from on a keyframe", at(50), at(55), 50, 6, true},
-		{"before the buffer", t0.Add(-time.Second), at(10), 0, 11, false},
-		{"runs into a reconnect", at(80), at(170), 75, 25, false},
-		{"after the reconnect", at(160), at(200), 150, 51, true},
-		{"past the newest frame", at(240), at(300), 225, 25, false},
+		{"starts at the keyframe before from", at(30), at(60), 25, 36, true, nil},
+		{"from on a keyframe", at(50), at(55), 50, 6, true, nil},
+		{"before the buffer", t0.Add(-time.Second), at(10), 0, 11, false, nil},
+		// Both connections, in order, and the gap between them: from the
+		// end of frame 99 to frame 150.
+		{"spans a reconnect", at(80), at(170), 75, 25 + 21, false, []Gap{{From: at(100), To: at(150), Reconnect: true}}},
+		{"after the reconnect", at(160), at(200), 150, 51, true, nil},
+		{"past the newest frame", at(240), at(300), 225, 25, false, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,12 +66,53 @@ func TestRingCut(t *testing.T) {
 				t.Errorf("first sample: want keyframe %d, got key=%v dts=%d", tc.wantFirst, s[0].Key, s[0].DTS)
 			}
 			for i, x := range s {
-				want := byte(tc.wantFirst + i)
+				want := byte(x.DTS / 3600) // fill numbers each frame by its index
+				if i > 0 && x.Epoch == s[i-1].Epoch && x.DTS != s[i-1].DTS+3600 {
+					t.Fatalf("sample %d: want frame %d, got %d", i, s[i-1].DTS/3600+1, x.DTS/3600)
+				}
 				if len(x.AVCC) != 3004 || x.AVCC[4] != want || x.AVCC[3003] != want {
 					t.Fatalf("sample %d: want 3000 bytes of %d after the length, got %d bytes starting %v", i, want, len(x.AVCC), x.AVCC[:6])
 				}
 			}
+			if gaps := r.cut(tc.from, tc.to).gaps; len(gaps) != len(tc.wantGaps) {
+				t.Errorf("gaps: want %v, got %v", tc.wantGaps, gaps)
+			} else {
+				for i, g := range gaps {
+					if w := tc.wantGaps[i]; !g.From.Equal(w.From) || !g.To.Equal(w.To) || g.Reconnect != w.Reconnect {
+						t.Errorf("gap %d: want %v, got %v", i, w, g)
+					}
+				}
+			}
 		})
+	}
+}
+
+// TestRingRetime: a connection's frames timed by receipt move onto the
+// camera's clock at its first sender report, by their RTP timestamps, and
+// the other connection's frames stay where they were.
+func TestRingRetime(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	r := NewRing(time.Minute, 1<<30)
+	fill(r, t0, 0, 50, 25, 1, 10)
+	fill(r, t0, 60, 50, 25, 2, 10) // frames 60-109, receipt-timed
+	ch, stop := r.WaitFor(t0.Add(5 * time.Second))
+	defer stop()
+	// Frame 109 (pts 109*3600) is 6.36 s on the camera's clock: 2 s ahead.
+	r.Retime(2, t0.Add(109*40*time.Millisecond+2*time.Second), 109*3600)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("want a waiter for a time the retimed frames reach released")
+	}
+	s, _ := r.Cut(t0, t0.Add(time.Hour))
+	for _, x := range s {
+		want := t0.Add(time.Duration(x.DTS/3600) * 40 * time.Millisecond)
+		if x.Epoch == 2 {
+			want = want.Add(2 * time.Second)
+		}
+		if !x.Wall.Equal(want) {
+			t.Fatalf("frame %d of connection %d: want wall %s, got %s", x.DTS/3600, x.Epoch, want, x.Wall)
+		}
 	}
 }
 

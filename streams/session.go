@@ -17,6 +17,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/hostclock"
 )
 
 // sessionConfig is what a session needs from the manager.
@@ -52,6 +53,16 @@ type session struct {
 	pktsLost   atomic.Uint64
 	reconnects atomic.Uint64
 	lastFrame  atomic.Int64 // Unix ns
+	// The camera's clock: its offset from iocd's at the latest sender
+	// report (ns), and when that came (Unix ns; 0: never).
+	clockOffset atomic.Int64
+	clockAt     atomic.Int64
+	// maxKeyGap is the longest keyframe interval (ns) since the last stats
+	// tick; lastKey is when the last keyframe arrived (Unix ns).
+	maxKeyGap atomic.Int64
+	lastKey   atomic.Int64
+	// formatChanges counts changes of codec or resolution.
+	formatChanges atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below
 	connected bool
@@ -67,6 +78,9 @@ type session struct {
 	sps       []byte
 	pps       []byte
 	dropped   chan struct{} // closed when the current connection ends
+	// checks is the evidential gate at the last stats tick.
+	checks []defs.EvidenceCheck
+	host   hostclock.State
 }
 
 func newSession(dev defs.Device, cfg sessionConfig, ring *Ring, publish func(defs.CameraState), m *metrics, log *slog.Logger) *session {
@@ -94,11 +108,41 @@ func (s *session) cameraState() defs.CameraState {
 }
 
 func (s *session) stateLocked() defs.CameraState {
+	known, off := s.clock()
 	return defs.CameraState{
 		Camera: s.dev.ID, Site: s.dev.Site, State: s.state, Connected: s.state == defs.CameraStreaming,
 		Reason: s.reason, Detail: s.detail, Since: s.since, At: time.Now().UTC(), Attempts: s.attempts,
+		ClockReported: known, ClockOffsetMs: ms(off),
+		HostClockSynced: s.host.Synced, HostClockErrorMs: s.host.ErrorMs,
+		Evidential: Evidential(s.checks), EvidenceChecks: s.checks,
 	}
 }
+
+// noteClock records the camera's clock offset from a sender report.
+func (s *session) noteClock(offset time.Duration, at time.Time) {
+	s.clockOffset.Store(int64(offset))
+	s.clockAt.Store(at.UnixNano())
+}
+
+// clock returns whether the camera has reported its clock, and its offset.
+func (s *session) clock() (bool, time.Duration) {
+	if s.clockAt.Load() == 0 {
+		return false, 0
+	}
+	return true, time.Duration(s.clockOffset.Load())
+}
+
+// noteKeyframeInterval keeps the longest keyframe interval of the tick.
+func (s *session) noteKeyframeInterval(d time.Duration) {
+	for {
+		old := s.maxKeyGap.Load()
+		if int64(d) <= old || s.maxKeyGap.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // enter moves the session to state and publishes it. Connecting counts an
 // attempt and keeps the last failure's reason (the operator still needs
@@ -221,6 +265,7 @@ func (s *session) stream(ctx context.Context, epoch int32) error {
 		return fmt.Errorf("setup: %w", err)
 	}
 	c.OnPacketRTP(rd.media, rd.forma, func(pkt *rtp.Packet) { rd.onPacket(c, pkt) })
+	c.OnPacketRTCP(rd.media, rd.onRTCP)
 	if _, err := c.Play(nil); err != nil {
 		return fmt.Errorf("play: %w", err)
 	}
@@ -310,6 +355,9 @@ func (s *session) params() (codec string, vps, sps, pps []byte) {
 func (s *session) setParams(codec string, vps, sps, pps []byte, width, height int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.codec != "" && (codec != s.codec || width > 0 && s.width > 0 && (width != s.width || height != s.height)) {
+		s.formatChanges.Add(1)
+	}
 	s.codec, s.vps, s.sps, s.pps = codec, vps, sps, pps
 	if width > 0 {
 		s.width, s.height = width, height

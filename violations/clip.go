@@ -47,9 +47,16 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 	// lasts 40 ms (25 fps).
 	lastDur := ss[len(ss)-1].Dur
 	if lastDur <= 0 {
+		// The average over the last connection's samples: timestamps
+		// restart with each connection.
 		lastDur = 3600
-		if len(ss) > 1 {
-			lastDur = max((ss[len(ss)-1].DTS-ss[0].DTS)/int64(len(ss)-1), 1)
+		last := ss[len(ss)-1]
+		first := len(ss) - 1
+		for first > 0 && ss[first-1].Epoch == last.Epoch {
+			first--
+		}
+		if n := len(ss) - 1 - first; n > 0 {
+			lastDur = max((last.DTS-ss[first].DTS)/int64(n), 1)
 		}
 	}
 	samples := make([]*pmp4.Sample, len(ss))
@@ -57,6 +64,16 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 		dur := lastDur
 		if i+1 < len(ss) {
 			dur = ss[i+1].DTS - s.DTS
+			if n := ss[i+1]; n.Epoch != s.Epoch {
+				// A reconnect: the next connection's timestamps start
+				// afresh. The last frame before the gap is held until
+				// the next connection's first frame is due, by wall
+				// time, so the clip's timeline stays the window's and a
+				// player shows the gap as a still picture.
+				gap := n.Wall.Sub(s.Wall) * 90000 / time.Second
+				dur = int64(gap) + (s.PTS - s.DTS) - (n.PTS - n.DTS)
+				dur = max(dur, 1)
+			}
 		}
 		if dur <= 0 || dur > 1<<31 {
 			return start, end, fmt.Errorf("sample %d: bad duration %d", i, dur)

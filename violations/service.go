@@ -363,6 +363,7 @@ func (s *Service) HandleEvent(ctx context.Context, dev defs.Device, payload []by
 	default:
 		s.metrics.clipsDropped.Inc()
 		v.ClipStatus, v.ClipReason = defs.ClipNoVideo, "too many clips pending"
+		v.EvidenceChecks = failGaps(nil, "no video: "+v.ClipReason)
 		return s.finish(ctx, v)
 	}
 	s.jobs.Add(1)
@@ -422,6 +423,11 @@ func (s *Service) cutClip(v defs.Violation) {
 	} else {
 		seg, err = s.clips.Clip(ctx, v.Camera, from, to)
 	}
+	v.Evidential, v.EvidenceChecks = streams.Evidential(seg.Checks), seg.Checks
+	v.HostClockSynced, v.HostClockErrorMs = seg.Host.Synced, seg.Host.ErrorMs
+	if seg.ClockKnown {
+		v.ClockOffsetMs = float64(seg.ClockOffset) / float64(time.Millisecond)
+	}
 	switch {
 	case err != nil || len(seg.Samples) == 0:
 		v.ClipStatus = defs.ClipNoVideo
@@ -453,8 +459,28 @@ func (s *Service) cutClip(v defs.Violation) {
 		v.ClipPath, v.ClipSHA256, v.ClipBytes, v.ClipStart, v.ClipEnd = rel, sum, size, start.UTC(), end.UTC()
 		s.metrics.clipLatency.Observe(time.Since(to).Seconds())
 	}
+	if v.ClipStatus == defs.ClipNoVideo {
+		// No video is no evidence, whatever the camera measured.
+		v.Evidential = false
+		v.EvidenceChecks = failGaps(v.EvidenceChecks, "no video: "+v.ClipReason)
+	}
 	s.metrics.clips.WithLabelValues(string(v.ClipStatus)).Inc()
 	s.sealRetrying(v)
+}
+
+// failGaps returns checks with the no_gaps check failed for detail,
+// added if absent.
+func failGaps(checks []defs.EvidenceCheck, detail string) []defs.EvidenceCheck {
+	out := append([]defs.EvidenceCheck(nil), checks...)
+	for i := range out {
+		if out[i].Name == defs.EvidenceCheckGaps {
+			if out[i].OK || out[i].Detail == "" {
+				out[i].OK, out[i].Detail = false, detail
+			}
+			return out
+		}
+	}
+	return append(out, defs.EvidenceCheck{Name: defs.EvidenceCheckGaps, Detail: detail})
 }
 
 // sealRetrying seals a finished clip's record, retrying with backoff for

@@ -231,7 +231,15 @@ func (s *service) start(ctx context.Context) error {
 	if s.writer != nil {
 		points = s.writer
 	}
-	s.streams = streams.New(cfg.Streams, cfg.Violations, s.registry, s.bus, points, s.prom, log)
+	// The evidential gate (README "Evidence: time and camera health").
+	gate := streams.Gate{
+		MinFPS:              cfg.Evidence.MinFPS,
+		MaxKeyframeInterval: cfg.Evidence.MaxKeyframeInterval.D(),
+		MaxClockOffset:      cfg.Evidence.MaxClockOffset.D(),
+		RequireHostSync:     cfg.Evidence.RequireHostSync,
+	}
+	s.streams = streams.New(cfg.Streams, cfg.Violations, s.registry, s.bus, points, s.prom, log,
+		streams.WithGate(gate), streams.WithConditions(s.conditions))
 	s.runLoop("streams", s.streams.Run)
 	// Fleet after streams: a camera's health includes its stream's state,
 	// re-read from the sessions on every check; health history in the store.
