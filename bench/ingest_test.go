@@ -121,6 +121,7 @@ func BenchmarkDrain(b *testing.B) {
 		var written float64
 		var doneAt time.Time
 		last, lastChange := -1.0, time.Now()
+		prevWritten, prevAt := 0.0, time.Now()
 		for {
 			// Points written include device_status, one per health
 			// change (each device going online).
@@ -140,13 +141,17 @@ func BenchmarkDrain(b *testing.B) {
 			}
 			// A scrape costs iocd CPU (it gathers every metric):
 			// at every 20 ms it was a tenth of iocd's CPU in this
-			// benchmark. Poll slowly until the end is near, then
-			// finely, so the end time stays within 10 ms.
-			if written < 0.9*float64(queued) {
-				time.Sleep(250 * time.Millisecond)
-			} else {
-				time.Sleep(10 * time.Millisecond)
+			// benchmark. So wait for about half of what the last
+			// interval's rate says is left, between 10 and 250 ms:
+			// few scrapes, and the end time within about 10 ms.
+			now := time.Now()
+			wait := 250 * time.Millisecond
+			if rate := (written - prevWritten) / now.Sub(prevAt).Seconds(); rate > 0 {
+				left := time.Duration((float64(queued) - written) / rate * float64(time.Second))
+				wait = min(max(left/2, 10*time.Millisecond), wait)
 			}
+			prevWritten, prevAt = written, now
+			time.Sleep(wait)
 		}
 		elapsed := doneAt.Sub(start)
 		cpu, rss, err := p.usage()
