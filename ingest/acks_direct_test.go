@@ -3,11 +3,15 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/iocd/iocd/defs"
+	"github.com/iocd/iocd/internal/testrig"
 )
 
 // idMessage is an in-memory message with its own packet id and QoS.
@@ -144,4 +148,26 @@ func TestBufConnAcks(t *testing.T) {
 	if err := b.writeAcks(pubacks(4)); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("writeAcks after Close: %v, want net.ErrClosed", err)
 	}
+}
+
+// TestDirectPubacksReachTheBroker sends three times the broker's in-flight
+// window (the testrig's Mosquitto allows 1,000 unacknowledged QoS 1
+// messages per client) through a real Mosquitto: every message can only
+// arrive if iocd's PUBACKs, written by the ack ring on the connection iocd
+// dialled, reach the broker and free its window.
+func TestDirectPubacksReachTheBroker(t *testing.T) {
+	const total = 3000
+	mq := testrig.Mosquitto(t)
+	ix := testrig.Influx(t, testrig.WithoutFlux())
+	ix.CreateDB("iocd")
+	p := startPipeline(t, mq.URL(), ix.URL(), "iocd", pipelineOpts{devices: []defs.Device{device("wl-01", "tan-an", defs.KindSensor)}})
+	if p.in.dialled.Load() == nil {
+		t.Fatal("iocd did not dial the tcp:// broker itself: its PUBACKs would go through paho")
+	}
+	pub := publisher(t, mq.URL(), "dev-pub", nil)
+	for i := range total {
+		publish(t, pub, "ioc/tan-an/wl-01/telemetry", fmt.Sprintf(`{"ts": %d, "values": {"level_m": %d}}`, 1732233600000+int64(i), i))
+	}
+	waitFor(t, fmt.Sprintf("%d readings in influxdb", total), func() bool { return countField(t, ix, "level_m", "wl-01") == total })
+	waitFor(t, "every message acknowledged", func() bool { return p.in.Unacked() == 0 })
 }
