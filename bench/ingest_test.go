@@ -158,6 +158,10 @@ func BenchmarkDrain(b *testing.B) {
 		if err != nil {
 			b.Fatalf("reading iocd's usage: %v", err)
 		}
+		sysr, sysw, err := p.syscalls()
+		if err != nil {
+			b.Fatalf("reading iocd's system calls: %v", err)
+		}
 		logCounters(b, p.scrape())
 		b.StopTimer()
 		p.stop()
@@ -169,8 +173,9 @@ func BenchmarkDrain(b *testing.B) {
 		b.ReportMetric(cpu/float64(n)*1e6, "cpu-µs/msg")
 		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 		b.ReportMetric(float64(lost), "lost")
-		fmt.Printf("drain: %d messages (%d queued) in %s: %.0f msg/s, iocd CPU %.2f s = %.4f s per 1,000 messages (%.2f µs/msg), peak RSS %.1f MiB, lost %d\n",
-			n, queued, elapsed.Round(time.Millisecond), rate, cpu, cpu/float64(n)*1e3, cpu/float64(n)*1e6, float64(rss)/(1<<20), lost)
+		b.ReportMetric(float64(sysr+sysw)/float64(n), "rw-syscalls/msg")
+		fmt.Printf("drain: %d messages (%d queued) in %s: %.0f msg/s, iocd CPU %.2f s = %.4f s per 1,000 messages (%.2f µs/msg), peak RSS %.1f MiB, lost %d, read/write syscalls %d/%d (%.3f per msg)\n",
+			n, queued, elapsed.Round(time.Millisecond), rate, cpu, cpu/float64(n)*1e3, cpu/float64(n)*1e6, float64(rss)/(1<<20), lost, sysr, sysw, float64(sysr+sysw)/float64(n))
 	}
 }
 

@@ -168,6 +168,25 @@ func (p *iocdProc) usage() (cpu float64, peakRSS int64, err error) {
 	return cpu, peakRSS, nil
 }
 
+// syscalls returns the read and write system calls iocd has made so far
+// (/proc/PID/io: read, readv, pread, recv... and their write side; fsync
+// and the rest are not counted there).
+func (p *iocdProc) syscalls() (reads, writes int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			reads, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			writes, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return reads, writes, nil
+}
+
 // scrapeClient asks for /metrics uncompressed: gzip is work for iocd, and
 // the benchmarks measure iocd's CPU.
 var scrapeClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
