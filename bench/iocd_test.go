@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -169,13 +168,36 @@ func (p *iocdProc) usage() (cpu float64, peakRSS int64, err error) {
 	return cpu, peakRSS, nil
 }
 
+// syscalls returns the read and write system calls iocd has made so far
+// (/proc/PID/io: read, readv, pread, recv... and their write side; fsync
+// and the rest are not counted there).
+func (p *iocdProc) syscalls() (reads, writes int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			reads, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			writes, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return reads, writes, nil
+}
+
+// scrapeClient asks for /metrics uncompressed: gzip is work for iocd, and
+// the benchmarks measure iocd's CPU.
+var scrapeClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
+
 // scrape returns iocd's metric samples by name (with labels), or nil while
 // it is not answering yet.
 func (p *iocdProc) scrape() map[string]float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.metrics, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := scrapeClient.Do(req)
 	if err != nil {
 		return nil
 	}
@@ -195,25 +217,4 @@ func (p *iocdProc) scrape() map[string]float64 {
 		}
 	}
 	return out
-}
-
-// profile saves a CPU profile of iocd to path, when iocd serves
-// /debug/pprof (IOCD_BENCH_PPROF=path turns it on). It runs in its own
-// goroutine, so it only logs.
-func (p *iocdProc) profile(b *testing.B, path string, d time.Duration) {
-	u := strings.TrimSuffix(p.metrics, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds()))
-	time.Sleep(300 * time.Millisecond)
-	resp, err := http.Get(u)
-	if err != nil {
-		b.Logf("profiling iocd: %v", err)
-		return
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		b.Logf("profiling iocd: %v", err)
-		return
-	}
-	defer f.Close()
-	_, _ = io.Copy(f, resp.Body)
 }

@@ -65,7 +65,7 @@ func TestAckAfterDurableInArrivalOrder(t *testing.T) {
 	msgs := make([]*orderedMessage, len(payloads))
 	for i, p := range payloads {
 		msgs[i] = &orderedMessage{benchMessage: benchMessage{topic: "ioc/tan-an/wl-01/telemetry", payload: []byte(p)}, id: i, log: &acked}
-		j := job{msg: msgs[i], recv: time.Now(), s: in.tel.acquire(msgs[i], nil)}
+		j := job{msg: msgs[i], recv: time.Now(), s: in.tel.acquire(msgs[i], nil, nil)}
 		w.handle(context.Background(), j)
 	}
 	if len(acked) != 0 {
@@ -112,14 +112,14 @@ func TestMaxUnackedHoldsBackDelivery(t *testing.T) {
 	a := newAcker(3)
 	var slots []*slot
 	for i := range 3 {
-		s := a.acquire(&benchMessage{topic: fmt.Sprint(i)}, nil)
+		s := a.acquire(&benchMessage{topic: fmt.Sprint(i)}, nil, nil)
 		if s == nil {
 			t.Fatal("acquire returned nil with room")
 		}
 		slots = append(slots, s)
 	}
 	got := make(chan *slot)
-	go func() { got <- a.acquire(&benchMessage{topic: "3"}, nil) }()
+	go func() { got <- a.acquire(&benchMessage{topic: "3"}, nil, nil) }()
 	select {
 	case <-got:
 		t.Fatal("a fourth message got a slot with max_unacked 3")
@@ -141,12 +141,12 @@ func TestMaxUnackedHoldsBackDelivery(t *testing.T) {
 		t.Fatal("no slot after the head was acknowledged")
 	}
 	// Slots 2 and 3 are held; one more fits, then the ring is full.
-	if a.acquire(&benchMessage{}, nil) == nil {
+	if a.acquire(&benchMessage{}, nil, nil) == nil {
 		t.Fatal("no slot with room left")
 	}
 	stop := make(chan struct{})
 	close(stop)
-	if s := a.acquire(&benchMessage{}, stop); s != nil {
+	if s := a.acquire(&benchMessage{}, nil, stop); s != nil {
 		t.Error("acquire on a full ring after stop returned a slot")
 	}
 }
@@ -197,7 +197,7 @@ func TestRedeliveryKeepsReceiptTime(t *testing.T) {
 	}
 	w := &worker{in: in, dec: NewDecoder(1 << 16)}
 	msg := &benchMessage{topic: topic, payload: []byte(payload)}
-	w.handle(context.Background(), job{msg: msg, recv: first, s: in.tel.acquire(msg, nil)})
+	w.handle(context.Background(), job{msg: msg, recv: first, s: in.tel.acquire(msg, nil, nil)})
 	key := receiptKey(topic, []byte(payload))
 	if got, ok := rc.noted[key]; !ok || !got.Equal(first) {
 		t.Fatalf("noted receipt %v %v, want %v", got, ok, first)
@@ -206,7 +206,7 @@ func TestRedeliveryKeepsReceiptTime(t *testing.T) {
 	// The crash: the next run finds the record, the broker redelivers.
 	rc.key, rc.at = key, first
 	again := &benchMessage{topic: topic, payload: []byte(payload)}
-	w.handle(context.Background(), job{msg: again, recv: first.Add(time.Minute), s: in.tel.acquire(again, nil), lookup: true})
+	w.handle(context.Background(), job{msg: again, recv: first.Add(time.Minute), s: in.tel.acquire(again, nil, nil), lookup: true})
 	if len(sink.ts) != 2 || !sink.ts[0].Equal(first) || !sink.ts[1].Equal(first) {
 		t.Errorf("written at %v, want both at %v", sink.ts, first)
 	}

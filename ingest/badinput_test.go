@@ -280,7 +280,7 @@ func TestEventPayloadIsBounded(t *testing.T) {
 		large   float64
 	}{{1 << 10, 1, 0}, {1<<10 + 1, 1, 1}, {30 << 20, 1, 2}} {
 		msg := &benchMessage{topic: "ioc/tan-an/cam-01/event", payload: make([]byte, tc.size)}
-		w.handle(context.Background(), job{msg: msg, recv: time.Now(), s: in.ev.acquire(msg, in.stopping)})
+		w.handle(context.Background(), job{msg: msg, recv: time.Now(), s: in.ev.acquire(msg, nil, in.stopping)})
 		if ev.n != tc.handled || testutil.ToFloat64(in.m.rejected[ReasonTooLarge]) != tc.large || msg.acked != 1 {
 			t.Errorf("%d bytes: want handled %d, too_large %v, acked once; got %d, %v, %d",
 				tc.size, tc.handled, tc.large, ev.n, testutil.ToFloat64(in.m.rejected[ReasonTooLarge]), msg.acked)

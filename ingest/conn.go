@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -72,9 +73,11 @@ func tlsConfig(m config.MQTT) (*tls.Config, error) {
 }
 
 // openConn dials tcp:// and ssl:// brokers itself so that the connection
-// can be buffered (see bufConn). It returns nil for other schemes (ws,
-// wss), which paho dials as usual.
-func openConn(timeout time.Duration) mqtt.OpenConnectionFunc {
+// can be buffered (see bufConn), and records each connection in dialled,
+// where the MQTT handler finds the connection its messages arrive on
+// (acks.go). It is not used for other schemes (ws, wss), which paho dials
+// as usual.
+func openConn(timeout time.Duration, dialled *atomic.Pointer[bufConn]) mqtt.OpenConnectionFunc {
 	return func(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 		d := &net.Dialer{Timeout: timeout}
 		var c net.Conn
@@ -95,7 +98,9 @@ func openConn(timeout time.Duration) mqtt.OpenConnectionFunc {
 		if err != nil {
 			return nil, err
 		}
-		return newBufConn(c), nil
+		b := newBufConn(c)
+		dialled.Store(b)
+		return b, nil
 	}
 }
 
@@ -149,6 +154,16 @@ func (b *bufConn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// writeAcks queues PUBACKs written by the ack rings (acks.go). Each Write
+// is appended whole, and paho writes each of its packets in one Write, so
+// packets never interleave. After Close it fails, and the acks are dropped.
+func (b *bufConn) writeAcks(p []byte) error {
+	_, err := b.Write(p)
+	return err
+}
+
+var _ ackConn = (*bufConn)(nil)
 
 func (b *bufConn) flushLoop() {
 	defer close(b.ended)
@@ -206,7 +221,14 @@ func (b *bufConn) flush(spare *[]byte) bool {
 
 // Close sends what is queued, then closes the connection.
 func (b *bufConn) Close() error {
-	b.once.Do(func() { close(b.done) })
+	b.once.Do(func() {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = net.ErrClosed // later writes are refused, not queued
+		}
+		b.mu.Unlock()
+		close(b.done)
+	})
 	select {
 	case <-b.ended:
 	case <-time.After(5 * time.Second):

@@ -71,7 +71,7 @@ func BenchmarkHandleTelemetry(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		m := msgs[i%len(msgs)]
-		w.handle(ctx, job{msg: m, recv: now, s: in.tel.acquire(m, nil)})
+		w.handle(ctx, job{msg: m, recv: now, s: in.tel.acquire(m, nil, nil)})
 		i++
 	}
 	if sink.n != i {

@@ -154,6 +154,10 @@ type Ingester struct {
 	conn    atomic.Int32
 	connWhy atomic.Pointer[string]
 	warn    *throttle.Throttle
+	// dialled is the broker connection iocd dialled last (conn.go): the
+	// one the messages being handled arrived on, which their PUBACKs
+	// are written to (acks.go).
+	dialled atomic.Pointer[bufConn]
 	// names bounds each device's distinct field names (fieldnames.go).
 	names *fieldNames
 }
@@ -398,7 +402,7 @@ func (in *Ingester) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 			in.log.Warn("lost the mqtt broker; reconnecting", "err", err)
 		})
 	if u, err := url.Parse(in.mqttCfg.URL); err == nil && u.Scheme != "ws" && u.Scheme != "wss" {
-		o.SetCustomOpenConnectionFn(openConn(in.mqttCfg.ConnectTimeout.D()))
+		o.SetCustomOpenConnectionFn(openConn(in.mqttCfg.ConnectTimeout.D(), &in.dialled))
 	}
 	return o
 }
@@ -415,7 +419,13 @@ func (in *Ingester) onMessage(_ mqtt.Client, msg mqtt.Message) {
 	if strings.HasSuffix(msg.Topic(), "/"+topicEvent) {
 		q, acks = in.events, in.ev
 	}
-	s := acks.acquire(msg, in.stopping)
+	// paho runs every handler call of a connection before it dials the
+	// next, so the connection dialled last is this message's.
+	var conn ackConn // nil (paho acknowledges) unless iocd dialled it
+	if c := in.dialled.Load(); c != nil {
+		conn = c
+	}
+	s := acks.acquire(msg, conn, in.stopping)
 	if s == nil {
 		return
 	}

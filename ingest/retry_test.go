@@ -36,7 +36,7 @@ func (in *Ingester) testJob(msg *benchMessage) job {
 	if strings.HasSuffix(msg.topic, "/event") {
 		acks = in.ev
 	}
-	return job{msg: msg, recv: time.Now(), s: acks.acquire(msg, nil)}
+	return job{msg: msg, recv: time.Now(), s: acks.acquire(msg, nil, nil)}
 }
 
 func eventWorker(t *testing.T, ev EventHandler) (*Ingester, *worker) {
