@@ -40,6 +40,7 @@ type Config struct {
 	Retention  Retention  `yaml:"retention"`
 	HTTP       HTTP       `yaml:"http"`
 	Alerts     Alerts     `yaml:"alerts"`
+	UI         UI         `yaml:"ui"`
 }
 
 // Log configures the process logger.
@@ -85,6 +86,7 @@ func Default() Config {
 		Retention:      defaultRetention(),
 		HTTP:           defaultHTTP(),
 		Alerts:         defaultAlerts(),
+		UI:             defaultUI(),
 	}
 }
 
@@ -129,6 +131,7 @@ func (c *Config) Validate() error {
 	c.HTTP.validate(bad)
 	checkRanges(c, bad)
 	c.Alerts.validate(bad)
+	c.UI.validate(bad)
 	return errors.Join(errs...)
 }
 

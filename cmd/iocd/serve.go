@@ -23,7 +23,6 @@ import (
 	"github.com/iocd/iocd/conditions"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/dashboard"
-	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/devices"
 	"github.com/iocd/iocd/fleet"
 	"github.com/iocd/iocd/influx"
@@ -249,8 +248,19 @@ func (s *service) start(ctx context.Context) error {
 	}
 	s.viol.SetObserver(s.alerts)
 
-	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: s.alerts, Bus: s.bus, Logger: log, Metrics: s.prom,
-		Conditions: s.conditions}
+	// The feed hub: built before ingest, whose decoders tell it every
+	// reading (beside the alerts engine), and run after it (below).
+	s.hub = dashboard.New(dashboard.Options{
+		Bus: s.bus, Fleet: feedFleet{s.fleet}, Overview: feedOverview{s.fleet, s.streams},
+		Alerts: s.alerts, Violations: s.viol, Cameras: s.streams,
+		// TODO(integrator): Sessions: s.auth once the logins branch gives
+		// *auth.Authenticator its Ended(auth.Principal) <-chan struct{}.
+		AllowedOrigins: cfg.UI.AllowedOrigins,
+		Logger:         log.With("component", "dashboard"), Registerer: s.prom,
+	})
+
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: ingest.Observers(s.alerts, s.hub),
+		Bus: s.bus, Logger: log, Metrics: s.prom, Conditions: s.conditions}
 	if s.writer != nil {
 		deps.Sink = s.writer
 		deps.Receipts = s.writer
@@ -264,7 +274,6 @@ func (s *service) start(ctx context.Context) error {
 	// evaluates nothing, so stopping raises no alert.
 	s.runLoop("alerts", s.alerts.Run)
 
-	s.hub = dashboard.New(dashboard.Options{Bus: s.bus, Fleet: s.fleet, Logger: log.With("component", "dashboard"), Registerer: s.prom})
 	s.runLoop("dashboard", s.hub.Run)
 
 	return s.startHTTP()
@@ -342,9 +351,9 @@ func (s *service) startHTTP() error {
 }
 
 // principal reports the authenticated caller of a request to the feed.
-func principal(r *http.Request) (string, defs.Role) {
+func principal(r *http.Request) auth.Principal {
 	p, _ := auth.PrincipalFrom(r.Context())
-	return p.Name, p.Role
+	return p
 }
 
 // shutdown stops the components in the reverse of their start order:
