@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"time"
 )
 
 // UI configures what the wall's browsers may do.
@@ -10,9 +11,13 @@ type UI struct {
 	// allowed to open the feed besides iocd's own host, e.g. a wall page
 	// served by a reverse proxy under another name. YAML only.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TelemetryFlush is how often the feed hands new telemetry to its
+	// clients: the most it adds to a reading's delay, and the shortest
+	// time between two telemetry frames of one topic to one client.
+	TelemetryFlush Duration `yaml:"telemetry_flush" range:"10ms,5s"`
 }
 
-func defaultUI() UI { return UI{} }
+func defaultUI() UI { return UI{TelemetryFlush: Duration(50 * time.Millisecond)} }
 
 func (u UI) validate(bad badFunc) {
 	for _, o := range u.AllowedOrigins {

@@ -31,18 +31,25 @@ type tkey struct {
 	field  string
 }
 
-// latest is the newest value of one key.
+// device holds the newest value of each field of one device.
+type device struct {
+	id     defs.DeviceID
+	site   string
+	fields []latest
+	dirty  bool // listed in its shard's dirty list
+}
+
+// latest is the newest value of one field.
 type latest struct {
-	site  string
 	ts    time.Time
 	f     defs.Field
-	dirty bool // listed in its shard's dirty list
+	dirty bool
 }
 
 type shard struct {
 	mu    sync.Mutex
-	m     map[tkey]latest
-	dirty []tkey
+	m     map[defs.DeviceID]*device
+	dirty []*device
 	_     [40]byte // keep shards' locks on separate cache lines
 }
 
@@ -62,7 +69,7 @@ type table struct {
 func newTable(maxKeys int, dropped prometheus.Counter) *table {
 	t := &table{seed: maphash.MakeSeed(), maxKeys: int64(maxKeys), dropped: dropped}
 	for i := range t.shards {
-		t.shards[i].m = make(map[tkey]latest)
+		t.shards[i].m = make(map[defs.DeviceID]*device)
 	}
 	empty := map[string]struct{}{}
 	t.wanted.Store(&empty)
@@ -75,34 +82,50 @@ func (t *table) shard(id defs.DeviceID) *shard {
 
 // observe records fields of dev measured at ts. A value older than the
 // one held is ignored, so each key only moves forward in time. It takes
-// one shard lock and allocates only for a key it has not seen.
+// one shard lock and one map lookup, and allocates only for a device or
+// field it has not seen.
 func (t *table) observe(dev defs.Device, ts time.Time, fields []defs.Field) {
 	w := *t.wanted.Load()
-	_, want := w[string(dev.ID)]
-	if !want && len(w) > 0 {
-		_, want = w[dev.Site]
+	want := false
+	if len(w) > 0 {
+		_, want = w[string(dev.ID)]
+		if !want {
+			_, want = w[dev.Site]
+		}
 	}
 	sh := t.shard(dev.ID)
 	sh.mu.Lock()
+	d := sh.m[dev.ID]
+	if d == nil {
+		d = &device{id: dev.ID, fields: make([]latest, 0, len(fields))}
+		sh.m[dev.ID] = d
+	}
+	d.site = dev.Site
+	changed := false
 	for _, f := range fields {
-		k := tkey{dev.ID, f.Key}
-		e, ok := sh.m[k]
-		if ok && ts.Before(e.ts) {
-			continue
+		i := 0
+		for i < len(d.fields) && d.fields[i].f.Key != f.Key {
+			i++
 		}
-		if !ok {
+		if i == len(d.fields) {
 			if t.keys.Load() >= t.maxKeys {
 				t.dropped.Inc()
 				continue
 			}
 			t.keys.Add(1)
+			d.fields = append(d.fields, latest{ts: ts, f: f})
+		} else if ts.Before(d.fields[i].ts) {
+			continue
 		}
-		e.site, e.ts, e.f = dev.Site, ts, f
-		if want && !e.dirty {
-			e.dirty = true
-			sh.dirty = append(sh.dirty, k)
+		e := &d.fields[i]
+		e.ts, e.f = ts, f
+		if want {
+			e.dirty, changed = true, true
 		}
-		sh.m[k] = e
+	}
+	if changed && !d.dirty {
+		d.dirty = true
+		sh.dirty = append(sh.dirty, d)
 	}
 	sh.mu.Unlock()
 }
@@ -115,18 +138,23 @@ type reading struct {
 	f    defs.Field
 }
 
-// takeDirty appends every dirty key's value to out and clears the dirty
+// takeDirty appends every dirty value to out and clears the dirty
 // marks.
 func (t *table) takeDirty(out []reading) []reading {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for _, k := range sh.dirty {
-			e := sh.m[k]
-			e.dirty = false
-			sh.m[k] = e
-			out = append(out, reading{key: k, site: e.site, ts: e.ts, f: e.f})
+		for _, d := range sh.dirty {
+			d.dirty = false
+			for j := range d.fields {
+				e := &d.fields[j]
+				if e.dirty {
+					e.dirty = false
+					out = append(out, reading{key: tkey{d.id, e.f.Key}, site: d.site, ts: e.ts, f: e.f})
+				}
+			}
 		}
+		clear(sh.dirty)
 		sh.dirty = sh.dirty[:0]
 		sh.mu.Unlock()
 	}
@@ -139,9 +167,12 @@ func (t *table) matching(target string, out []reading) []reading {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for k, e := range sh.m {
-			if string(k.device) == target || e.site == target {
-				out = append(out, reading{key: k, site: e.site, ts: e.ts, f: e.f})
+		for id, d := range sh.m {
+			if string(id) != target && d.site != target {
+				continue
+			}
+			for _, e := range d.fields {
+				out = append(out, reading{key: tkey{id, e.f.Key}, site: d.site, ts: e.ts, f: e.f})
 			}
 		}
 		sh.mu.Unlock()

@@ -255,8 +255,8 @@ func (s *service) start(ctx context.Context) error {
 		Alerts: s.alerts, Violations: s.viol, Cameras: s.streams,
 		// TODO(integrator): Sessions: s.auth once the logins branch gives
 		// *auth.Authenticator its Ended(auth.Principal) <-chan struct{}.
-		AllowedOrigins: cfg.UI.AllowedOrigins,
-		Logger:         log.With("component", "dashboard"), Registerer: s.prom,
+		AllowedOrigins: cfg.UI.AllowedOrigins, TelemetryEvery: cfg.UI.TelemetryFlush.D(),
+		Logger: log.With("component", "dashboard"), Registerer: s.prom,
 	})
 
 	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: ingest.Observers(s.alerts, s.hub),

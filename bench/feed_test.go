@@ -1,0 +1,321 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
+
+	"github.com/iocd/iocd/internal/testrig"
+)
+
+const feedToken = "bench-feed-admin-token-0123456789"
+
+// feedClient is one websocket screen of the feed benchmark.
+type feedClient struct {
+	id      int
+	conn    *websocket.Conn
+	topics  []string
+	targets map[string]bool // telemetry targets: sites or device IDs
+	events  bool            // subscribed to fleet and alerts too
+
+	stall chan struct{} // closed: stop reading (the client that falls behind)
+
+	mu      sync.Mutex
+	phase   int
+	delays  [2][]time.Duration // publish-to-client delay of each "seq" reading, per phase
+	last    map[string]float64 // newest seq per device
+	wrong   []string           // what the client should not have received
+	readErr error
+}
+
+// feedReading is the protocol's Reading.
+type feedReading struct {
+	Device string    `json:"device"`
+	Site   string    `json:"site"`
+	Field  string    `json:"field"`
+	Value  any       `json:"value"`
+	TS     time.Time `json:"ts"`
+}
+
+func (c *feedClient) fail(format string, args ...any) {
+	if len(c.wrong) < 10 {
+		c.wrong = append(c.wrong, fmt.Sprintf(format, args...))
+	}
+}
+
+// read decodes frames until the connection ends, checking each against
+// the client's subscriptions: only subscribed topics, only readings of
+// subscribed sites and devices, each device's seq moving forward.
+func (c *feedClient) read(t0 time.Time) {
+	for {
+		select {
+		case <-c.stall:
+			return
+		default:
+		}
+		_, data, err := c.conn.ReadMessage()
+		now := time.Now()
+		if err != nil {
+			c.mu.Lock()
+			c.readErr = err
+			c.mu.Unlock()
+			return
+		}
+		var f struct {
+			Type string `json:"type"`
+			Data struct {
+				Topic    string        `json:"topic"`
+				Readings []feedReading `json:"readings"`
+			} `json:"data"`
+		}
+		c.mu.Lock()
+		if err := json.Unmarshal(data, &f); err != nil {
+			c.fail("undecodable frame: %v", err)
+			c.mu.Unlock()
+			continue
+		}
+		switch f.Type {
+		case "subscribed", "snapshot", "telemetry":
+		case "overview", "device", "alert", "notice":
+			if !c.events {
+				c.fail("%s frame without a fleet/alerts subscription", f.Type)
+			}
+		default:
+			c.fail("unexpected %s frame: %.200s", f.Type, data)
+		}
+		if f.Type == "telemetry" || (f.Type == "snapshot" && strings.HasPrefix(f.Data.Topic, "telemetry:")) {
+			if !c.targets[strings.TrimPrefix(f.Data.Topic, "telemetry:")] {
+				c.fail("frame of topic %s, not subscribed", f.Data.Topic)
+			}
+			for _, r := range f.Data.Readings {
+				if !c.targets[r.Device] && !c.targets[r.Site] {
+					c.fail("reading of %s (site %s) on a client subscribed to %v", r.Device, r.Site, c.topics)
+				}
+				v, ok := r.Value.(float64)
+				if r.Field != "seq" || !ok {
+					continue
+				}
+				if prev, ok := c.last[r.Device]; ok && v < prev {
+					c.fail("%s seq went back from %v to %v", r.Device, prev, v)
+				}
+				c.last[r.Device] = v
+				if f.Type == "telemetry" {
+					c.delays[c.phase] = append(c.delays[c.phase], now.Sub(t0.Add(time.Duration(v)*time.Microsecond)))
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+func percentile(d []time.Duration, q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+// BenchmarkFeed is the feed's done-when test: iocd as a child process on
+// real Mosquitto, 50 websocket clients with different subscriptions (a
+// site's telemetry, a few devices' telemetry, some also fleet and
+// alerts), IOCD_BENCH_FEED_RATE readings a second (default 10,000: 1,000
+// devices, 10 a second each) for IOCD_BENCH_FEED_SECONDS (default 20).
+// Each reading carries its publish time; every client checks that it gets
+// only what it subscribed to, each device's readings in order, and
+// records publish-to-client delays. Then one client stops reading; the
+// others' delays are recorded again until iocd has cut it off.
+func BenchmarkFeed(b *testing.B) {
+	rate := env("IOCD_BENCH_FEED_RATE", 10000)
+	seconds := env("IOCD_BENCH_FEED_SECONDS", 20)
+	nClients := env("IOCD_BENCH_FEED_CLIENTS", 50)
+	devs, seed := benchDevices(b, env("IOCD_BENCH_DEVICES", 1000))
+	mq := testrig.Mosquitto(b)
+	bin := iocdBinary(b)
+	p := startIocd(b, bin, mq.URL(), "", seed, clientID, "IOCD_ADMIN_TOKEN="+feedToken, "IOCD_INFLUX_URL=")
+	testrig.WaitFor(b, "iocd to serve /metrics", 60*time.Second, func() bool { return p.scrape() != nil })
+	wsURL := "ws" + strings.TrimSuffix(strings.TrimPrefix(p.metrics, "http"), "/metrics") + "/ws"
+
+	// Clients: every fifth follows a site, the others three devices each;
+	// every third also the fleet and alerts. Seeded: the same each run.
+	rnd := rand.New(rand.NewSource(8))
+	sites := []string{"tan-an", "ben-luc", "can-giuoc", "duc-hoa"}
+	clients := make([]*feedClient, nClients)
+	t0 := time.Now()
+	for i := range clients {
+		c := &feedClient{id: i, targets: map[string]bool{}, last: map[string]float64{}, stall: make(chan struct{})}
+		if i%5 == 0 {
+			c.targets[sites[(i/5)%len(sites)]] = true
+		} else {
+			for range 3 {
+				c.targets[string(devs[rnd.Intn(len(devs))].ID)] = true
+			}
+		}
+		for target := range c.targets {
+			c.topics = append(c.topics, "telemetry:"+target)
+		}
+		if i%3 == 0 {
+			c.events = true
+			c.topics = append(c.topics, "fleet", "alerts")
+		}
+		hdr := http.Header{"Authorization": {"Bearer " + feedToken}}
+		dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		if i == 0 {
+			// The client that will stop reading: a small socket buffer,
+			// so that it falls behind soon after it stops.
+			dialer.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if tc, ok := conn.(*net.TCPConn); ok {
+					tc.SetReadBuffer(16 << 10)
+				}
+				return conn, err
+			}
+		}
+		conn, _, err := dialer.Dial(wsURL, hdr)
+		if err != nil {
+			b.Fatalf("client %d: dial %s: %v", i, wsURL, err)
+		}
+		defer conn.Close()
+		c.conn = conn
+		msg, _ := json.Marshal(map[string][]string{"subscribe": c.topics})
+		if err := conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			b.Fatalf("client %d: subscribing: %v", i, err)
+		}
+		clients[i] = c
+		go c.read(t0)
+	}
+
+	// Publishers: 4 connections, each a quarter of the devices, paced
+	// every 10 ms. A message's seq is its publish time in µs since t0.
+	pubs := make([]mqtt.Client, 4)
+	for i := range pubs {
+		pubs[i] = connect(b, mq.URL(), fmt.Sprintf("bench-feed-pub-%d", i), true)
+	}
+	var published atomic.Int64
+	publish := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for pi, pc := range pubs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := time.NewTicker(10 * time.Millisecond)
+				defer tick.Stop()
+				perTick := rate / len(pubs) / 100
+				next := pi
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-tick.C:
+					}
+					for range perTick {
+						d := devs[next%len(devs)]
+						next += len(pubs)
+						now := time.Now()
+						buf := fmt.Appendf(nil, `{"ts":%d,"values":{"seq":%d,"level_m":1.%03d}}`,
+							now.UnixMilli(), now.Sub(t0).Microseconds(), next%1000)
+						pc.Publish("ioc/"+d.Site+"/"+string(d.ID)+"/telemetry", 1, false, buf)
+						published.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+
+	b.ResetTimer()
+	cpu0, _, _ := p.usage()
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
+	publish(ctx)
+	cancel()
+
+	// Phase 2: client 0 stops reading; the others go on until iocd has
+	// cut it off (and a few seconds more), at most 2 minutes.
+	for _, c := range clients {
+		c.mu.Lock()
+		c.phase = 1
+		c.mu.Unlock()
+	}
+	close(clients[0].stall)
+	stallAt := time.Now()
+	ctx, cancel = context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { publish(ctx); close(done) }()
+	cutAt := time.Time{}
+	for time.Since(stallAt) < 2*time.Minute {
+		m := p.scrape()
+		if m[`iocd_dashboard_clients_cut_off_total{reason="queue_full"}`]+m[`iocd_dashboard_clients_cut_off_total{reason="write_stalled"}`] >= 1 {
+			cutAt = time.Now()
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !cutAt.IsZero() {
+		time.Sleep(3 * time.Second)
+	}
+	cancel()
+	<-done
+	b.StopTimer()
+	m := p.scrape()
+	cpu1, rss, _ := p.usage()
+
+	var all [2][]time.Duration
+	var delivered int
+	for _, c := range clients {
+		c.mu.Lock()
+		for _, w := range c.wrong {
+			b.Errorf("client %d (%v): %s", c.id, c.topics, w)
+		}
+		if c.id != 0 && c.readErr != nil {
+			b.Errorf("client %d (%v): feed ended: %v", c.id, c.topics, c.readErr)
+		}
+		if len(c.delays[0]) == 0 {
+			b.Errorf("client %d (%v): received no telemetry", c.id, c.topics)
+		}
+		for ph := range all {
+			if c.id != 0 || ph == 0 {
+				all[ph] = append(all[ph], c.delays[ph]...)
+			}
+		}
+		delivered += len(c.delays[0]) + len(c.delays[1])
+		c.mu.Unlock()
+	}
+	if cutAt.IsZero() {
+		b.Errorf("the client that stopped reading was not cut off within 2 minutes")
+	}
+	verdict := func(d time.Duration) string {
+		if d <= 100*time.Millisecond {
+			return "within 100 ms"
+		}
+		return "OVER 100 ms"
+	}
+	b.Logf("%d clients, %d readings/s for %ds: %d published, %d seq readings delivered to clients",
+		nClients, rate, seconds, published.Load(), delivered)
+	b.Logf("all reading:   publish-to-client p50 %v, p99 %v (%s), max %v over %d readings",
+		percentile(all[0], 0.5), percentile(all[0], 0.99), verdict(percentile(all[0], 0.99)), percentile(all[0], 1), len(all[0]))
+	b.Logf("one stalled:   cut off after %v; the other %d clients: p50 %v, p99 %v (%s), max %v over %d readings",
+		cutAt.Sub(stallAt).Round(100*time.Millisecond), nClients-1,
+		percentile(all[1], 0.5), percentile(all[1], 0.99), verdict(percentile(all[1], 0.99)), percentile(all[1], 1), len(all[1]))
+	b.Logf("iocd: cut off queue_full %v write_stalled %v, frames dropped %v, resyncs %v",
+		m[`iocd_dashboard_clients_cut_off_total{reason="queue_full"}`], m[`iocd_dashboard_clients_cut_off_total{reason="write_stalled"}`],
+		m["iocd_dashboard_frames_dropped_total"], m["iocd_dashboard_resyncs_total"])
+	b.Logf("iocd: %.2f CPU cores on average over %v, peak RSS %d MiB",
+		(cpu1-cpu0)/time.Since(began).Seconds(), time.Since(began).Round(time.Second), rss>>20)
+	b.ReportMetric(float64(percentile(all[0], 0.99))/1e6, "p99_ms")
+	b.ReportMetric(float64(percentile(all[1], 0.99))/1e6, "p99_stalled_ms")
+	b.ReportMetric(float64(percentile(all[0], 0.5))/1e6, "p50_ms")
+}
