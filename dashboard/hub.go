@@ -317,6 +317,7 @@ func (h *Hub) drop(c *client, cut bool) {
 // checkLagging resyncs the clients that lost frames and have drained
 // their queue, and cuts off those that have not drained it in time.
 func (h *Hub) checkLagging(ctx context.Context, now time.Time) {
+	var cache snapshotCache
 	for c := range h.clients {
 		if c.lostSince.IsZero() {
 			continue
@@ -324,8 +325,11 @@ func (h *Hub) checkLagging(ctx context.Context, now time.Time) {
 		if len(c.send) == 0 {
 			c.lostSince = time.Time{}
 			h.m.resyncs.Inc()
+			if cache == nil {
+				cache = snapshotCache{}
+			}
 			for _, t := range sortedTopics(c.topics) {
-				h.snapshot(ctx, c, t)
+				h.snapshot(ctx, c, t, cache)
 			}
 			continue
 		}

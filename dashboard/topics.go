@@ -94,7 +94,7 @@ func (h *Hub) handle(ctx context.Context, rq request) {
 	}
 	h.offer(c, item{frame: marshal(Message{Type: "subscribed", At: time.Now().UTC(), Data: ans})})
 	for _, t := range fresh {
-		h.snapshot(ctx, c, t)
+		h.snapshot(ctx, c, t, nil)
 	}
 }
 
@@ -114,13 +114,26 @@ func checkTopic(t string) string {
 	return ""
 }
 
+// snapshotCache holds the snapshot frames built in one pass over the
+// clients (a resync), by topic and, for violations, role: one read and
+// one marshal per pass, however many clients need it.
+type snapshotCache map[string][]byte
+
 // snapshot queues topic's current state for c. Changes are queued by
 // Run after it, so a client never sees a change older than its
-// snapshot.
-func (h *Hub) snapshot(ctx context.Context, c *client, topic string) {
+// snapshot. cache, if not nil, is shared by the clients of one pass.
+func (h *Hub) snapshot(ctx context.Context, c *client, topic string, cache snapshotCache) {
 	now := time.Now().UTC()
 	if target, ok := strings.CutPrefix(topic, telemetryPrefix); ok {
 		h.telemetrySnapshot(c, topic, target, now)
+		return
+	}
+	key := topic
+	if topic == topicViolations {
+		key += "/" + c.role.String()
+	}
+	if frame, ok := cache[key]; ok {
+		h.offer(c, item{frame: frame})
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
@@ -181,7 +194,11 @@ func (h *Hub) snapshot(ctx context.Context, c *client, topic string) {
 			Cameras []defs.CameraState `json:"cameras"`
 		}{topic, cams}
 	}
-	h.offer(c, item{frame: marshal(Message{Type: "snapshot", At: now, Data: data})})
+	frame := marshal(Message{Type: "snapshot", At: now, Data: data})
+	if cache != nil {
+		cache[key] = frame
+	}
+	h.offer(c, item{frame: frame})
 }
 
 func (h *Hub) snapshotFailed(c *client, topic string, err error) {
