@@ -4,10 +4,21 @@ import (
 	"sort"
 	"time"
 
+	"github.com/iocd/iocd/alerts"
 	"github.com/iocd/iocd/dashboard"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/fleet"
+	"github.com/iocd/iocd/ingest"
 	"github.com/iocd/iocd/streams"
+	"github.com/iocd/iocd/violations"
+)
+
+// The feed's sources and the hub as ingest's observer, checked here.
+var (
+	_ dashboard.AlertLister     = (*alerts.Engine)(nil)
+	_ dashboard.ViolationLister = (*violations.Service)(nil)
+	_ dashboard.CameraSource    = (*streams.Manager)(nil)
+	_ ingest.Observer           = (*dashboard.Hub)(nil)
 )
 
 // TODO(integrator): the fleetapi branch gives fleet.Tracker a Devices()
