@@ -24,6 +24,20 @@ import (
 
 const feedToken = "bench-feed-admin-token-0123456789"
 
+// arrival is when one reading (device, seq) reached a client.
+type arrival struct {
+	key seqKey
+	at  time.Time
+}
+
+type seqKey struct {
+	device string
+	seq    int64
+}
+
+// watchedSite is the site the plain MQTT subscriber follows.
+const watchedSite = "tan-an"
+
 // feedClient is one websocket screen of the feed benchmark.
 type feedClient struct {
 	id      int
@@ -34,12 +48,15 @@ type feedClient struct {
 
 	stall chan struct{} // closed: stop reading (the client that falls behind)
 
-	mu      sync.Mutex
-	phase   int
-	delays  [2][]time.Duration // publish-to-client delay of each "seq" reading, per phase
-	last    map[string]float64 // newest seq per device
-	wrong   []string           // what the client should not have received
-	readErr error
+	mu     sync.Mutex
+	phase  int
+	delays [2][]time.Duration // publish-to-client delay of each "seq" reading, per phase
+	// arrivals of the watched site's readings, per phase, to compare
+	// with the plain MQTT subscriber's
+	arrivals [2][]arrival
+	last     map[string]float64 // newest seq per device
+	wrong    []string           // what the client should not have received
+	readErr  error
 }
 
 func (c *feedClient) fail(format string, args ...any) {
@@ -105,6 +122,9 @@ func (c *feedClient) read(t0 time.Time) {
 				c.last[dev] = seq
 				if typ == "telemetry" && c.phase >= 0 {
 					c.delays[c.phase] = append(c.delays[c.phase], now.Sub(t0.Add(time.Duration(seq)*time.Microsecond)))
+					if site == watchedSite {
+						c.arrivals[c.phase] = append(c.arrivals[c.phase], arrival{seqKey{dev, int64(seq)}, now})
+					}
 				}
 			}
 		}
@@ -211,10 +231,11 @@ func BenchmarkFeed(b *testing.B) {
 	// machine's share of the delay, for comparison.
 	var mqttMu sync.Mutex
 	var mqttDelays [2][]time.Duration
+	mqttSeen := map[seqKey]time.Time{}
 	mqttPhase := -1
 	watcher := connect(b, mq.URL(), "bench-feed-watch", true)
 	defer watcher.Disconnect(250)
-	watcher.Subscribe("ioc/tan-an/+/telemetry", 0, func(_ mqtt.Client, msg mqtt.Message) {
+	watcher.Subscribe("ioc/"+watchedSite+"/+/telemetry", 0, func(_ mqtt.Client, msg mqtt.Message) {
 		now := time.Now()
 		pl := string(msg.Payload())
 		i := strings.Index(pl, `"seq":`)
@@ -226,6 +247,9 @@ func BenchmarkFeed(b *testing.B) {
 		mqttMu.Lock()
 		if mqttPhase >= 0 {
 			mqttDelays[mqttPhase] = append(mqttDelays[mqttPhase], now.Sub(t0.Add(time.Duration(us)*time.Microsecond)))
+			if parts := strings.Split(msg.Topic(), "/"); len(parts) == 4 {
+				mqttSeen[seqKey{parts[2], us}] = now
+			}
 		}
 		mqttMu.Unlock()
 	}).WaitTimeout(10 * time.Second)
@@ -326,7 +350,23 @@ func BenchmarkFeed(b *testing.B) {
 	m := p.scrape()
 	cpu1, rss, _ := p.usage()
 
-	var all [2][]time.Duration
+	var all, added [2][]time.Duration
+	mqttMu.Lock()
+	for _, c := range clients {
+		c.mu.Lock()
+		for ph := range added {
+			if c.id == 0 && ph == 1 {
+				continue
+			}
+			for _, a := range c.arrivals[ph] {
+				if at, ok := mqttSeen[a.key]; ok {
+					added[ph] = append(added[ph], a.at.Sub(at))
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+	mqttMu.Unlock()
 	var delivered int
 	for _, c := range clients {
 		c.mu.Lock()
@@ -371,10 +411,14 @@ func BenchmarkFeed(b *testing.B) {
 		percentile(mqttDelays[0], 0.5), percentile(mqttDelays[0], 0.99), len(mqttDelays[0]),
 		percentile(mqttDelays[1], 0.5), percentile(mqttDelays[1], 0.99), len(mqttDelays[1]))
 	mqttMu.Unlock()
+	b.Logf("iocd's share:  the same %s readings, feed client minus the plain subscriber: p50 %v, p99 %v over %d; with one stalled p50 %v, p99 %v over %d",
+		watchedSite, percentile(added[0], 0.5), percentile(added[0], 0.99), len(added[0]),
+		percentile(added[1], 0.5), percentile(added[1], 0.99), len(added[1]))
 	b.Logf("iocd: %.2f CPU cores on average over %v, peak RSS %d MiB; this benchmark's clients and publishers %.2f cores",
 		(cpu1-cpu0)/time.Since(began).Seconds(), time.Since(began).Round(time.Second), rss>>20,
 		(selfCPU()-self0)/time.Since(began).Seconds())
 	b.ReportMetric(float64(percentile(all[0], 0.99))/1e6, "p99_ms")
 	b.ReportMetric(float64(percentile(all[1], 0.99))/1e6, "p99_stalled_ms")
 	b.ReportMetric(float64(percentile(all[0], 0.5))/1e6, "p50_ms")
+	b.ReportMetric(float64(percentile(added[0], 0.99))/1e6, "p99_iocd_share_ms")
 }
