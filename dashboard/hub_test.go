@@ -494,3 +494,39 @@ func TestStalledClientIsCutOffWhileOthersKeepReceiving(t *testing.T) {
 		}
 	}
 }
+
+func TestClientThatLostFramesIsResentSnapshots(t *testing.T) {
+	h, b, url := startHub(t, Options{ClientQueue: 4, CutOffAfter: time.Hour,
+		Cameras: fixedCameras{{Camera: "cam-1", State: defs.CameraStreaming}}})
+	c := dial(t, url+"?role=viewer")
+	send(t, c, `{"subscribe":["cameras"]}`)
+	expect(t, c, "subscribed")
+	expect(t, c, "snapshot", `"camera":"cam-1"`)
+
+	// The client reads nothing while large changes pile up, until its
+	// queue overflows.
+	big := strings.Repeat("x", 64<<10)
+	testrig.WaitFor(t, "the client's queue to overflow", 60*time.Second, func() bool {
+		for range 8 {
+			b.Publish(defs.Event{Kind: defs.EventCamera, Camera: &defs.CameraState{Camera: "cam-9", Detail: big}})
+		}
+		return testutil.ToFloat64(h.m.dropped) > 0
+	})
+	// Once it reads again and its queue drains, it gets the snapshot
+	// again, so what it shows is whole.
+	for {
+		m := read(t, c)
+		if m.Type == "snapshot" {
+			if !strings.Contains(string(m.Data), `"camera":"cam-1"`) {
+				t.Fatalf("resent snapshot %s, want cam-1", m.Data)
+			}
+			break
+		}
+		if m.Type != "camera" {
+			t.Fatalf("frame %s %s while catching up, want camera changes then the snapshot", m.Type, m.Data)
+		}
+	}
+	if v := testutil.ToFloat64(h.m.resyncs); v < 1 {
+		t.Errorf("resyncs = %v, want at least 1", v)
+	}
+}
