@@ -39,6 +39,7 @@ type item struct {
 type teleTopic struct {
 	target  string
 	pending map[tkey][]byte // newest encoded reading per key
+	spare   map[tkey][]byte // an empty map the writer gave back, or nil
 	// held: the topic's snapshot is queued but not written yet, so its
 	// changes wait for it.
 	held bool
@@ -217,22 +218,26 @@ func (c *client) writeLoop(h *Hub) {
 			}
 			switch {
 			case it.telemetry:
-				for _, p := range c.takePending("", false) {
+				ps := c.takePending("", false)
+				for _, p := range ps {
 					buf = appendPending(buf[:0], p)
 					if !write(buf) {
 						return
 					}
 				}
+				c.givePending(ps)
 			case it.snapshotOf != "":
 				if !write(it.frame) {
 					return
 				}
-				for _, p := range c.takePending(it.snapshotOf, true) {
+				ps := c.takePending(it.snapshotOf, true)
+				for _, p := range ps {
 					buf = appendPending(buf[:0], p)
 					if !write(buf) {
 						return
 					}
 				}
+				c.givePending(ps)
 			default:
 				if !write(it.frame) {
 					return
@@ -265,7 +270,10 @@ func (c *client) takePending(topic string, release bool) []pendingTopic {
 	take := func(name string, tt *teleTopic) {
 		if len(tt.pending) > 0 {
 			out = append(out, pendingTopic{name, tt.pending})
-			tt.pending = make(map[tkey][]byte, len(tt.pending))
+			if tt.pending = tt.spare; tt.pending == nil {
+				tt.pending = make(map[tkey][]byte, len(out[len(out)-1].readings))
+			}
+			tt.spare = nil
 		}
 	}
 	if release {
@@ -282,6 +290,19 @@ func (c *client) takePending(topic string, release bool) []pendingTopic {
 		}
 	}
 	return out
+}
+
+// givePending hands the maps taken by takePending back, emptied, so
+// that a busy topic does not allocate a map per frame.
+func (c *client) givePending(ps []pendingTopic) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range ps {
+		if tt := c.tele[p.topic]; tt != nil && tt.spare == nil {
+			clear(p.readings)
+			tt.spare = p.readings
+		}
+	}
 }
 
 func appendPending(b []byte, p pendingTopic) []byte {
