@@ -15,7 +15,7 @@ export IOCD_REQUIRE_SERVERS := 1
 # reporter ends with the runner's summary lines (tests, pass, fail, ...).
 E2E = cd e2e && node --test --test-reporter=spec --test-reporter-destination=stdout
 
-.PHONY: test test-faults e2e setup build demo ui-vendor bench-ingest bench-ingest-latency bench-alerts-latency bench-streams bench-streams-h265 bench-alerts soak fmt vet fuzz fuzz-ci
+.PHONY: test test-faults e2e setup build demo ui-vendor bench-ingest bench-ingest-latency bench-alerts-latency bench-streams bench-streams-h265 bench-alerts bench-feed soak fmt vet fuzz fuzz-ci
 
 test: setup vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -58,6 +58,12 @@ demo:
 # publishes a steady 20,000 msg/s for 30 s and reports the p99 delay.
 bench-ingest: setup
 	$(GO) test -run '^$$' -bench Drain -benchtime 1x -timeout 30m ./bench/
+
+# The feed benchmark, by hand: iocd on real Mosquitto, 50 websocket
+# clients, 10,000 readings/s; per-client correctness and publish-to-client
+# delay, then one client stops reading and is cut off (see the README).
+bench-feed: setup
+	$(GO) test -run '^$$' -bench 'BenchmarkFeed$$' -benchtime 1x -timeout 15m -v ./bench/
 
 bench-ingest-latency: setup
 	$(GO) test -run '^$$' -bench SteadyLatency -benchtime 1x -timeout 30m ./bench/

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +24,14 @@ type UI struct {
 	// (YAML only). Empty: the wall picks up to four from the telemetry it
 	// sees (water level and PM2.5 first).
 	Charts []UIChart `yaml:"charts"`
+	// AllowedOrigins lists the browser origins (scheme://host[:port])
+	// allowed to open the feed besides iocd's own host, e.g. a wall page
+	// served by a reverse proxy under another name. YAML only.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TelemetryFlush is how often the feed hands new telemetry to its
+	// clients: the most it adds to a reading's delay, and the shortest
+	// time between two telemetry frames of one topic to one client.
+	TelemetryFlush Duration `yaml:"telemetry_flush" range:"10ms,5s"`
 }
 
 // UIChart is one chart of the wall: a telemetry field of the devices of a
@@ -35,7 +44,7 @@ type UIChart struct {
 }
 
 func defaultUI() UI {
-	return UI{Timezone: "Asia/Ho_Chi_Minh"}
+	return UI{Timezone: "Asia/Ho_Chi_Minh", TelemetryFlush: Duration(50 * time.Millisecond)}
 }
 
 func (u UI) validate(bad badFunc) {
@@ -60,6 +69,13 @@ func (u UI) validate(bad badFunc) {
 	for i, c := range u.Charts {
 		if strings.TrimSpace(c.Site) == "" || strings.TrimSpace(c.Field) == "" {
 			bad("ui.charts", "chart %d needs both site and field", i+1)
+		}
+	}
+	for _, o := range u.AllowedOrigins {
+		p, err := url.Parse(o)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" ||
+			p.Path != "" || p.RawQuery != "" || p.Fragment != "" || p.User != nil || p.String() != o {
+			bad("ui.allowed_origins", "%q is not an origin: want scheme://host[:port], http or https, nothing after", o)
 		}
 	}
 }

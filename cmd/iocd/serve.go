@@ -23,7 +23,6 @@ import (
 	"github.com/iocd/iocd/conditions"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/dashboard"
-	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/devices"
 	"github.com/iocd/iocd/fleet"
 	"github.com/iocd/iocd/influx"
@@ -75,6 +74,7 @@ type service struct {
 	hub        *dashboard.Hub
 	notifier   *notify.Notifier
 	meter      *overview.Meter
+	overview   *overview.Service
 
 	httpSrv  *http.Server
 	httpAddr string // the bound address, for the demo's URL
@@ -286,8 +286,22 @@ func (s *service) start(ctx context.Context) error {
 	// The wall's readings per second: a meter beside the alerts engine.
 	s.meter = overview.NewMeter()
 	s.runLoop("readings meter", s.meter.Run)
-	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: observers{s.alerts, s.meter}, Bus: s.bus, Logger: log, Metrics: s.prom,
-		Conditions: s.conditions}
+	// The wall's figures, composed from the owner of each; the API and the
+	// feed's fleet topic answer the same ones.
+	s.overview = newOverview(cfg, st, s.fleet, s.streams, s.meter)
+
+	// The feed hub: built before ingest, whose decoders tell it every
+	// reading (beside the alerts engine and the meter), and run after it
+	// (below). A feed closes as soon as its principal's credential ends.
+	s.hub = dashboard.New(dashboard.Options{
+		Bus: s.bus, Fleet: s.fleet, Overview: &feedOverview{s: s.overview},
+		Alerts: s.alerts, Violations: s.viol, Cameras: s.streams, Sessions: s.auth,
+		AllowedOrigins: cfg.UI.AllowedOrigins, TelemetryEvery: cfg.UI.TelemetryFlush.D(),
+		Logger: log.With("component", "dashboard"), Registerer: s.prom,
+	})
+
+	deps := ingest.Deps{Registry: s.registry, Health: s.fleet, Events: s.viol, Observer: ingest.Observers(s.alerts, s.hub, s.meter),
+		Bus: s.bus, Logger: log, Metrics: s.prom, Conditions: s.conditions}
 	if s.writer != nil {
 		deps.Sink = s.writer
 		deps.Receipts = s.writer
@@ -301,7 +315,6 @@ func (s *service) start(ctx context.Context) error {
 	// evaluates nothing, so stopping raises no alert.
 	s.runLoop("alerts", s.alerts.Run)
 
-	s.hub = dashboard.New(dashboard.Options{Bus: s.bus, Fleet: s.fleet, Logger: log.With("component", "dashboard"), Registerer: s.prom})
 	s.runLoop("dashboard", s.hub.Run)
 
 	return s.startHTTP()
@@ -341,10 +354,7 @@ func (s *service) startHTTP() error {
 	}
 	// The wall's figures, what changed, and the devices' health history.
 	opts.HealthHistory = s.store
-	opts.Overview = overview.New(overview.Config{Location: s.cfg.UI.Location()}, overview.Deps{
-		Fleet: s.fleet, Cameras: s.streams, Violations: s.store, Alerts: s.store, Readings: s.meter,
-		HealthChanges: s.fleet, AlertChanges: s.store,
-	})
+	opts.Overview = s.overview
 	apiSrv := api.New(opts)
 	mux := http.NewServeMux()
 	mux.Handle("/api/", apiSrv.Handler())
@@ -400,9 +410,9 @@ func (s *service) startHTTP() error {
 }
 
 // principal reports the authenticated caller of a request to the feed.
-func principal(r *http.Request) (string, defs.Role) {
+func principal(r *http.Request) auth.Principal {
 	p, _ := auth.PrincipalFrom(r.Context())
-	return p.Name, p.Role
+	return p
 }
 
 // shutdown stops the components in the reverse of their start order:
