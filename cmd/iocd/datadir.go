@@ -1,18 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/store"
 )
 
 // The commands that work on an existing data dir (token, user, verify)
@@ -198,4 +201,24 @@ func cliConfig(fs *flag.FlagSet, ld *config.Loader, stderr io.Writer) (config.Co
 	}
 	cfg.DataDir = dir
 	return cfg, nil
+}
+
+// openCLIStore opens the store of the data dir cliConfig finds, for a
+// command that manages users or tokens, with the audit rows it writes
+// sealed like iocd serve's (without it `iocd verify` reports them as
+// audit_unsealed). The caller closes the store.
+func openCLIStore(ctx context.Context, fs *flag.FlagSet, ld *config.Loader, stderr io.Writer) (config.Config, *store.SQLite, error) {
+	cfg, err := cliConfig(fs, ld, stderr)
+	if err != nil {
+		return cfg, nil, err
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "iocd.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return cfg, nil, err
+	}
+	if err := sealAuditRows(ctx, cfg, st); err != nil {
+		st.Close()
+		return cfg, nil, err
+	}
+	return cfg, st, nil
 }

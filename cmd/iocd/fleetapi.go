@@ -1,10 +1,7 @@
 package main
 
 import (
-	"time"
-
 	"github.com/iocd/iocd/api"
-	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/fleet"
 	"github.com/iocd/iocd/ingest"
 	"github.com/iocd/iocd/overview"
@@ -26,20 +23,3 @@ var (
 	_ overview.AlertChanges    = (*store.SQLite)(nil)
 	_ ingest.Observer          = (*overview.Meter)(nil)
 )
-
-// observers hands every reading ingest accepts to each observer in turn
-// (the alerts engine, the wall's readings meter); each must be cheap and
-// never block, as ingest.Observer requires.
-type observers []ingest.Observer
-
-func (o observers) ObserveReading(dev defs.Device, ts time.Time, fields []defs.Field) {
-	for _, x := range o {
-		x.ObserveReading(dev, ts, fields)
-	}
-}
-
-func (o observers) ObserveRejected(device defs.DeviceID, reason string, at time.Time) {
-	for _, x := range o {
-		x.ObserveRejected(device, reason, at)
-	}
-}

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 
 	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
-	"github.com/iocd/iocd/store"
 )
 
 const tokenSummary = `Manages API bearer tokens in the store under data_dir:
@@ -41,21 +39,13 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
-	cfg, err := cliConfig(fs, ld, stderr)
-	if err != nil {
-		return err
-	}
-	// Quiet: the store's migration notes would mix with the token output.
-	log := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "iocd.db"), log)
+	_, st, err := openCLIStore(ctx, fs, ld, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	// The audit rows this command writes are sealed like iocd serve's.
-	if err := sealAuditRows(ctx, cfg, st); err != nil {
-		return err
-	}
+	// Quiet: the store's notes would mix with the command's output.
+	log := slog.New(slog.DiscardHandler)
 	a := auth.New(st, "", log)
 
 	switch verb {

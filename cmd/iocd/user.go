@@ -8,14 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/iocd/iocd/auth"
 	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
-	"github.com/iocd/iocd/store"
 )
 
 const userSummary = `Manages the users who log in with a password, in the store under data_dir:
@@ -79,20 +77,13 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	cfg, err := cliConfig(fs, ld, stderr)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "iocd.db"), log)
+	_, st, err := openCLIStore(ctx, fs, ld, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	// The audit rows this command writes are sealed like iocd serve's.
-	if err := sealAuditRows(ctx, cfg, st); err != nil {
-		return err
-	}
+	// Quiet: the store's notes would mix with the command's output.
+	log := slog.New(slog.DiscardHandler)
 	users := auth.NewUsers(st, log)
 
 	switch verb {

@@ -76,7 +76,7 @@ async function initMap() {
   }
   try {
     const geo = await (await fetch(ui.map)).json();
-    const layer = L.geoJSON(geo, { style: { color: "#5f7a99", weight: 2, fillColor: "#16233a", fillOpacity: ui.pmtiles ? 0 : 1 }, interactive: false }).addTo(map);
+    const layer = L.geoJSON(geo, { style: { color: "#5f7a99", weight: 2, fillColor: "#1b2b45", fillOpacity: ui.pmtiles ? 0 : 1 }, interactive: false }).addTo(map);
     map.fitBounds(layer.getBounds());
     map.attributionControl.addAttribution("Natural Earth");
   } catch {
