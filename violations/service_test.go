@@ -166,8 +166,13 @@ func (r *rig) waitBuffered(cam string, d time.Duration) {
 
 func (r *rig) fire(cam, eventID, typ string, ts time.Time, extra string) {
 	r.t.Helper()
-	payload := fmt.Sprintf(`{"event_id":%q,"type":%q,"ts":%d,"plate":"62a 12345","plate_confidence":0.93,"vehicle":"car"%s}`,
-		eventID, typ, ts.UnixMilli(), extra)
+	// The time in full (RFC 3339 with nanoseconds), so that the window
+	// the service cuts is exactly the one the test checks: with epoch
+	// milliseconds the service's window ended up to 1 ms before the
+	// test's, and a clip ending inside that millisecond failed the test
+	// though it covered the service's window (1 run in about 30).
+	payload := fmt.Sprintf(`{"event_id":%q,"type":%q,"ts":%q,"plate":"62a 12345","plate_confidence":0.93,"vehicle":"car"%s}`,
+		eventID, typ, ts.UTC().Format(time.RFC3339Nano), extra)
 	if err := r.svc.HandleEvent(context.Background(), r.devs[cam], []byte(payload), time.Now()); err != nil {
 		r.t.Fatalf("HandleEvent: %v", err)
 	}
