@@ -141,6 +141,16 @@ type Options struct {
 	Conflicts ConflictService
 	// Ingest serves how far behind the telemetry path is (ingest.go).
 	Ingest IngestService
+
+	// Cases serves evidence cases and legal holds (cases.go).
+	Cases CaseService
+
+	// Desk serves the review desk: queue, open, decisions, amendments,
+	// statistics (review.go).
+	Desk DeskService
+
+	// Media serves derived viewing copies and stills (media.go).
+	Media MediaService
 }
 
 // Server is iocd's HTTP API.
@@ -208,6 +218,12 @@ func (s *Server) routes() {
 
 	s.conflictsRoutes()
 	s.ingestRoutes()
+
+	// s.casesRoutes()
+
+	// s.deskRoutes()
+
+	// s.mediaRoutes()
 }
 
 // noAuth stands in for a missing Authenticator and refuses everything.

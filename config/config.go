@@ -43,6 +43,8 @@ type Config struct {
 	Alerts     Alerts     `yaml:"alerts"`
 	Auth       Auth       `yaml:"auth"`
 	UI         UI         `yaml:"ui"`
+	Review     Review     `yaml:"review"`
+	Media      Media      `yaml:"media"`
 }
 
 // Log configures the process logger.
@@ -91,6 +93,8 @@ func Default() Config {
 		Auth:           defaultAuth(),
 		UI:             defaultUI(),
 		Evidence:       defaultEvidence(),
+		Review:         defaultReview(),
+		Media:          defaultMedia(),
 	}
 }
 
@@ -133,6 +137,8 @@ func (c *Config) Validate() error {
 	c.Violations.validate(bad)
 	c.Retention.validate(bad)
 	c.Evidence.validate(bad)
+	c.Review.validate(bad)
+	c.Media.validate(bad)
 	c.HTTP.validate(bad)
 	checkRanges(c, bad)
 	c.Alerts.validate(bad)

@@ -13,7 +13,20 @@ const (
 	ReviewPending   ReviewStatus = "pending"
 	ReviewConfirmed ReviewStatus = "confirmed"
 	ReviewRejected  ReviewStatus = "rejected"
+	// ReviewAwaitingSecond: with review.require_second, a first reviewer
+	// confirmed and a second, different one must agree before it is
+	// confirmed.
+	ReviewAwaitingSecond ReviewStatus = "awaiting_second"
+	// ReviewDisputed: the second reviewer disagreed with the first; an
+	// admin decides.
+	ReviewDisputed ReviewStatus = "disputed"
 )
+
+// Open reports whether a violation in status s still awaits a decision
+// (pending, awaiting a second reviewer or disputed).
+func (s ReviewStatus) Open() bool {
+	return s == ReviewPending || s == ReviewAwaitingSecond || s == ReviewDisputed
+}
 
 // ClipStatus says what video evidence a violation has.
 type ClipStatus string
@@ -101,6 +114,44 @@ type Violation struct {
 	// read with one record (Get), not in lists: it may carry a snapshot.
 	RawEvent       json.RawMessage `json:"raw_event,omitempty"`
 	RawEventSHA256 string          `json:"raw_event_sha256,omitempty"`
+
+	// PlateCorrected is the plate as a reviewer corrected it (the latest
+	// plate Amendment), empty when nobody did. Plate stays the plate as
+	// detected, which is what the sealed record holds. Filled by the
+	// violations service, never stored in the record's row.
+	PlateCorrected string `json:"plate_corrected,omitempty"`
+	// NotifyBy and PublishAfter are the police deadlines, derived from the
+	// detection time (review.notify_days, review.publish_days): the owner
+	// must be notified by NotifyBy and the case is published after
+	// PublishAfter. Filled by the violations service for every violation
+	// not rejected.
+	NotifyBy     time.Time `json:"notify_by,omitzero"`
+	PublishAfter time.Time `json:"publish_after,omitzero"`
+}
+
+// Amendment is a reviewer's sealed, audited correction of one field of a
+// violation as detected (today only "plate"). The detected value stays in
+// the record and its seal; amendments are append-only and the latest one
+// per field is the value in force.
+type Amendment struct {
+	ID          int64     `json:"id"`
+	ViolationID string    `json:"violation_id"`
+	Field       string    `json:"field"`
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+	Note        string    `json:"note"`
+	Actor       string    `json:"actor"`
+	Role        Role      `json:"role"`
+	At          time.Time `json:"at"`
+}
+
+// ReviewClaim says that a reviewer has a case open: others see it as
+// taken until Until, and cannot decide it meanwhile.
+type ReviewClaim struct {
+	ViolationID string    `json:"violation_id"`
+	Actor       string    `json:"actor"` // the principal's unique subject
+	Name        string    `json:"name"`  // its display name
+	Until       time.Time `json:"until"`
 }
 
 // EvidenceCheck is one check of the evidential health gate: its name
@@ -129,10 +180,13 @@ type Review struct {
 	Decision    ReviewStatus `json:"decision"`
 	// Previous is the status the decision replaced.
 	Previous ReviewStatus `json:"previous"`
-	Note     string       `json:"note"`
-	Actor    string       `json:"actor"`
-	Role     Role         `json:"role"`
-	At       time.Time    `json:"at"`
+	// Reason is the reason code chosen from review.reasons ("" on
+	// decisions made before reason codes).
+	Reason string    `json:"reason,omitempty"`
+	Note   string    `json:"note"`
+	Actor  string    `json:"actor"`
+	Role   Role      `json:"role"`
+	At     time.Time `json:"at"`
 }
 
 // LedgerKind says what a ledger entry seals.
@@ -153,6 +207,11 @@ const (
 	// LedgerStamp seals a TSA's RFC 3161 timestamp of a head (its Ref
 	// is the stamped head's hash).
 	LedgerStamp LedgerKind = "timestamp"
+	// LedgerAmendment seals one Amendment (its Ref is the amendment id).
+	LedgerAmendment LedgerKind = "amendment"
+	// LedgerCase seals one evidence case's manifest (its Ref is the case
+	// id).
+	LedgerCase LedgerKind = "case"
 )
 
 // LedgerEntry is one link of the violations hash chain: Hash is

@@ -106,3 +106,27 @@ func TestAuditPages(t *testing.T) {
 		t.Errorf("want %s, got %v", want, got)
 	}
 }
+
+func TestAuditForTarget(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	for i, target := range []string{"v1", "v2", "v1", "v1x", "v1"} {
+		if err := s.AddAudit(ctx, defs.AuditEntry{At: time.Now(), Actor: fmt.Sprint("user:", i), Role: defs.RoleReviewer, Action: "violation.clip", Target: target}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := s.AuditFor(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Target+"/"+e.Actor)
+	}
+	if want := "[v1/user:0 v1/user:2 v1/user:4]"; fmt.Sprint(got) != want {
+		t.Errorf("want %s, got %v", want, got)
+	}
+	if es, err := s.AuditFor(ctx, "none"); err != nil || len(es) != 0 {
+		t.Errorf("AuditFor(none) = %v, %v; want nothing", es, err)
+	}
+}

@@ -17,7 +17,7 @@ func ForRole(v defs.Violation, r defs.Role) defs.Violation {
 	if PlateVisibleTo(r) {
 		return v
 	}
-	v.Plate, v.PlateRaw, v.PlateFlag = "", "", ""
+	v.Plate, v.PlateRaw, v.PlateFlag, v.PlateCorrected = "", "", "", ""
 	v.PlateValid, v.PlateConfidence = false, 0
 	// The raw event is the detector's own JSON, plate included.
 	v.RawEvent = nil
