@@ -174,6 +174,8 @@ func (s *Server) violationSnapshot(w http.ResponseWriter, r *http.Request) error
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("ETag", `"`+v.SnapshotSHA256+`"`)
+	// A still taken from the clip when the camera sent no snapshot.
+	w.Header().Set("X-Iocd-Derived", strconv.FormatBool(violations.SnapshotDerived(v)))
 	http.ServeContent(w, r, v.ID+".jpg", v.UpdatedAt, f)
 	return nil
 }

@@ -109,6 +109,7 @@ type Service struct {
 	// rather than holding an ingest worker for the whole busy_timeout.
 	storeTimeout time.Duration
 	observer     Observer // nil: none (observer.go)
+	media        *media   // derived files (media.go); WithMedia configures it
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -137,6 +138,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		storeTimeout: 5 * time.Second,
 	}
 	s.conds = &condState{sink: noConditions{}, svc: s, set: map[string]bool{}}
+	s.media = newMedia(MediaConfig{}, noMediaStore{}, s)
 	for _, o := range opts {
 		o(s)
 	}
@@ -215,11 +217,13 @@ func (s *Service) Run(ctx context.Context) error {
 	defer func() {
 		s.cancelJobs()
 		s.jobs.Wait()
+		s.media.stop()
 	}()
 	if err := s.OpenLedger(ctx); err != nil {
 		s.metrics.storeErrors.WithLabelValues("open_ledger").Inc()
 		s.log.Error("opening the evidence ledger", "err", err)
 	}
+	s.media.run()
 	if s.tsaURL != "" {
 		s.jobs.Add(1)
 		go func() { defer s.jobs.Done(); s.stampLoop(s.jobsCtx, s.store) }()
@@ -529,6 +533,7 @@ func (s *Service) seal(ctx context.Context, v defs.Violation, seal func(defs.Vio
 		return fmt.Errorf("sealing evidence: %w", err)
 	}
 	s.publish(stored)
+	s.media.sealed(stored)
 	return nil
 }
 
