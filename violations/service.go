@@ -38,6 +38,7 @@ import (
 // transaction, so a change and its seal commit together.
 type Store interface {
 	LedgerStore
+	deskStore
 	InsertViolation(ctx context.Context, v defs.Violation) (defs.Violation, bool, error)
 	SealEvidence(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry, audit *defs.AuditEntry) (defs.Violation, error)
 	GetViolation(ctx context.Context, id string) (defs.Violation, error)
@@ -108,8 +109,9 @@ type Service struct {
 	// database answers a retryable error within it, and ingest backs off,
 	// rather than holding an ingest worker for the whole busy_timeout.
 	storeTimeout time.Duration
-	observer     Observer // nil: none (observer.go)
-	media        *media   // derived files (media.go); WithMedia configures it
+	observer     Observer   // nil: none (observer.go)
+	media        *media     // derived files (media.go); WithMedia configures it
+	desk         DeskConfig // the review desk's settings (desk.go)
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -136,6 +138,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		stampEvery: stampEvery,
 		// storeTimeout is under the store's busy_timeout (10 s).
 		storeTimeout: 5 * time.Second,
+		desk:         DeskConfig{}.withDefaults(),
 	}
 	s.conds = &condState{sink: noConditions{}, svc: s, set: map[string]bool{}}
 	s.media = newMedia(MediaConfig{}, noMediaStore{}, s)
@@ -542,6 +545,7 @@ func (s *Service) publish(v defs.Violation) {
 	// subscribers get the record without it (Get has it).
 	v.RawEvent = nil
 	if s.bus != nil {
+		s.enrichForFeed(&v)
 		s.bus.Publish(defs.Event{Kind: defs.EventViolation, Time: time.Now(), Violation: &v})
 	}
 }
