@@ -48,9 +48,14 @@ const (
 
 const maxNoteLen = 2000
 
-// Get returns one violation.
+// Get returns one violation, with whether it is on legal hold.
 func (s *Service) Get(ctx context.Context, id string) (defs.Violation, error) {
-	return s.store.GetViolation(ctx, id)
+	v, err := s.store.GetViolation(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	v.Held, err = s.store.Held(ctx, id)
+	return v, err
 }
 
 // List returns a page of violations, newest first, and the next cursor.

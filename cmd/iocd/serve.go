@@ -339,6 +339,7 @@ func (s *service) startHTTP() error {
 		WebSocket:  s.hub.Handler(principal),
 		Fleet:      s.fleet,
 		Violations: s.viol,
+		Cases:      s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
 		Ingest:     ingestBacklog{in: s.ingest, w: s.writer},
