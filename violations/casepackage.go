@@ -48,7 +48,7 @@ const (
 	caseLedgerFile    = "ledger.json"
 	caseKeyFile       = "public_key.pem"
 	caseFprFile       = "public_key.fingerprint"
-	caseReportFile    = "report.html"
+	CaseReportFile    = "report.html"
 )
 
 // caseFile is one file of a case package as the manifest lists it.
@@ -213,7 +213,7 @@ func (s *Service) WriteCasePackage(ctx context.Context, a Actor, id string, w io
 		name string
 		b    []byte
 	}{
-		{caseReportFile, report}, {caseDefFile, def}, {caseCustodyFile, indentJSON(caseCustody)},
+		{CaseReportFile, report}, {caseDefFile, def}, {caseCustodyFile, indentJSON(caseCustody)},
 		{caseLedgerFile, indentJSON(ledgerProof{Head: head.Hash, Entries: entries, Keys: keys})},
 		{caseKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})},
 		{caseFprFile, []byte(signer.Fingerprint() + "\n")},

@@ -148,9 +148,9 @@ func (s *Service) policeRecord(v defs.Violation) policeRecord {
 	}
 	return policeRecord{
 		ID: v.ID, Plate: plate, PlateColour: colour,
-		VehicleType: recordLabelled{Value: v.Vehicle, Label: vehicle},
-		Time:        recordTime{Local: localSecond(v.Time), UTC: v.Time.UTC().Truncate(time.Second).Format(time.RFC3339), Timezone: VietnamZoneName},
-		Place: recordPlace{Camera: string(v.Camera), Name: v.CameraName, Address: v.Address, Site: v.Site, Lat: v.Lat, Lon: v.Lon},
+		VehicleType:   recordLabelled{Value: v.Vehicle, Label: vehicle},
+		Time:          recordTime{Local: localSecond(v.Time), UTC: v.Time.UTC().Truncate(time.Second).Format(time.RFC3339), Timezone: VietnamZoneName},
+		Place:         recordPlace{Camera: string(v.Camera), Name: v.CameraName, Address: v.Address, Site: v.Site, Lat: v.Lat, Lon: v.Lon},
 		Violation:     recordViolation{Type: v.Type, Description: desc, Code: s.cfg.CodeFor(v.Type, v.Vehicle)},
 		DetectingUnit: s.cfg.DetectingUnit,
 		Status:        recordLabelled{Value: string(v.Status), Label: status},
