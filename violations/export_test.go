@@ -77,3 +77,6 @@ func WithStampEvery(d time.Duration) Option {
 
 // StampHead runs one stamping try.
 func (s *Service) StampHead(ctx context.Context) error { return s.stampHead(ctx, s.store) }
+
+// ApplyRetention runs one retention pass (by age, then for space).
+func (s *Service) ApplyRetention(ctx context.Context) { s.applyRetention(ctx) }

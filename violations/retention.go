@@ -34,8 +34,8 @@ func (s *Service) applyRetention(ctx context.Context) {
 		status defs.ReviewStatus
 		days   int
 	}{{defs.ReviewRejected, s.retention.RejectedDays}, {defs.ReviewConfirmed, s.retention.ConfirmedDays}} {
-		if r.days <= 0 {
-			continue // kept forever
+		if r.status == defs.ReviewConfirmed && r.days <= 0 {
+			continue // retention.confirmed_days 0: kept forever
 		}
 		n, err := s.purgeWhile(ctx, r.status, retentionCutoff(now, r.days), func() bool { return true }, "age")
 		if err != nil {
