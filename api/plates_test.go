@@ -29,6 +29,8 @@ func (w *wallRig) pathFor(pattern string) string {
 		id = "sil-1"
 	case strings.HasPrefix(pattern, "/api/v1/tokens/"):
 		id = "1"
+	case strings.HasPrefix(pattern, "/api/v1/cases/"):
+		id = "c-fixture" // reviewer routes: a viewer and an operator are refused first
 	}
 	return strings.Replace(pattern, "{id}", id, 1)
 }

@@ -219,7 +219,7 @@ func (s *Server) routes() {
 	s.conflictsRoutes()
 	s.ingestRoutes()
 
-	// s.casesRoutes()
+	s.casesRoutes()
 
 	s.deskRoutes()
 

@@ -127,6 +127,7 @@ type Violation struct {
 	// not rejected.
 	NotifyBy     time.Time `json:"notify_by,omitzero"`
 	PublishAfter time.Time `json:"publish_after,omitzero"`
+	Held         bool      `json:"held"` // on legal hold, directly or through a held case (filled by the service on Get)
 }
 
 // Amendment is a reviewer's sealed, audited correction of one field of a

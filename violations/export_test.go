@@ -86,3 +86,6 @@ func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.
 	v, _, err := s.decide(ctx, a, id, Decision{Decision: decision, Note: note}, false)
 	return v, err
 }
+
+// ApplyRetention runs one retention pass (by age, then for space).
+func (s *Service) ApplyRetention(ctx context.Context) { s.applyRetention(ctx) }

@@ -114,15 +114,17 @@ func contentHash(v any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func evidenceHash(v defs.Violation) string {
-	return contentHash(evidenceFields{
+func evidenceHash(v defs.Violation) string { return contentHash(evidenceFieldsOf(v)) }
+
+func evidenceFieldsOf(v defs.Violation) evidenceFields {
+	return evidenceFields{
 		ID: v.ID, Camera: string(v.Camera), Site: v.Site, EventID: v.EventID, Type: v.Type, TS: stamp(v.Time),
 		Plate: v.Plate, PlateRaw: v.PlateRaw, PlateValid: v.PlateValid, PlateFlag: v.PlateFlag,
 		PlateConfidence: v.PlateConfidence, Vehicle: v.Vehicle, SpeedKmh: v.SpeedKmh, LimitKmh: v.LimitKmh, Lane: v.Lane,
 		ClipStatus: string(v.ClipStatus), ClipReason: v.ClipReason, ClipSHA256: v.ClipSHA256, ClipBytes: v.ClipBytes,
 		ClipStart: stamp(v.ClipStart), ClipEnd: stamp(v.ClipEnd), SnapshotSHA256: v.SnapshotSHA256, CreatedAt: stamp(v.CreatedAt),
 		ClipPath: v.ClipPath, SnapshotPath: v.SnapshotPath,
-	})
+	}
 }
 
 // identityFields is the part of a record that never changes after its

@@ -2,6 +2,7 @@ package violations
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -10,8 +11,10 @@ import (
 )
 
 // Retention. Clip files of rejected violations go retention.rejected_days
-// after the decision, confirmed ones retention.confirmed_days after it;
-// pending ones are kept. When free space on the data dir's disk falls
+// after the decision, confirmed ones retention.confirmed_days after it
+// (0, the default: never); pending ones are kept. A violation on legal
+// hold, directly or through a held case (case.go), is never removed, by
+// age or for space. When free space on the data dir's disk falls
 // below retention.min_free_bytes, the oldest rejected clips go first, then
 // the oldest pending ones (the condition clips_removed_low_disk: evidence
 // nobody has reviewed is being lost). Confirmed clips are never removed
@@ -19,6 +22,9 @@ import (
 // hold until free space is back above the threshold, and are then cleared.
 // A purged record keeps its row and its files' hashes, is re-sealed in the
 // ledger with status purged, and the removal is audited.
+
+// errHeld says a record was put on hold after retention listed it.
+var errHeld = errors.New("put on legal hold")
 
 var fileClips = []defs.ClipStatus{defs.ClipComplete, defs.ClipPartial, defs.ClipNoVideo}
 
@@ -28,6 +34,9 @@ func (s *Service) applyRetention(ctx context.Context) {
 		status defs.ReviewStatus
 		days   int
 	}{{defs.ReviewRejected, s.retention.RejectedDays}, {defs.ReviewConfirmed, s.retention.ConfirmedDays}} {
+		if r.status == defs.ReviewConfirmed && r.days <= 0 {
+			continue // retention.confirmed_days 0: kept forever
+		}
 		n, err := s.purgeWhile(ctx, r.status, retentionCutoff(now, r.days), func() bool { return true }, "age")
 		if err != nil {
 			s.log.Error("retention", "status", r.status, "error", err)
@@ -127,7 +136,8 @@ func (s *Service) purgeWhile(ctx context.Context, status defs.ReviewStatus, befo
 	n := 0
 	failed := map[string]bool{}
 	for more() {
-		vs, err := s.store.ViolationsWithClip(ctx, fileClips, status, before, 50+len(failed))
+		// Held evidence is not even listed: retention never sees it.
+		vs, err := s.store.UnheldViolationsWithClip(ctx, fileClips, status, before, 50+len(failed))
 		if err != nil {
 			return n, err
 		}
@@ -139,6 +149,10 @@ func (s *Service) purgeWhile(ctx context.Context, status defs.ReviewStatus, befo
 			if err := s.purge(ctx, v, reason); err != nil {
 				if ctx.Err() != nil {
 					return n, err
+				}
+				if errors.Is(err, errHeld) {
+					failed[v.ID] = true // not a failure: skipped for this pass
+					continue
 				}
 				failed[v.ID] = true
 				s.metrics.purgeFailed.Inc()
@@ -171,6 +185,13 @@ func withFiles(vs []defs.Violation, failed map[string]bool) []defs.Violation {
 // so Verify never sees a sealed file missing. A file that cannot be
 // removed after the seal is reported in the error and left on disk.
 func (s *Service) purge(ctx context.Context, v defs.Violation, reason string) error {
+	// A hold placed since the record was listed wins.
+	if held, err := s.store.Held(ctx, v.ID); err != nil || held {
+		if err == nil {
+			err = errHeld
+		}
+		return err
+	}
 	var paths []string
 	for _, rel := range []string{v.ClipPath, v.SnapshotPath} {
 		if rel == "" {

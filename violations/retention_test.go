@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iocd/iocd/config"
 	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/violations"
 )
@@ -79,7 +80,9 @@ func TestRetentionForSpaceKeepsConfirmed(t *testing.T) {
 }
 
 func TestRetentionByAge(t *testing.T) {
-	r := newRig(t, nil)
+	// Confirmed clips expire only when a period is set (0, the default,
+	// keeps them forever: checked below).
+	r := newRig(t, func(c *config.Config) { c.Retention.ConfirmedDays = 365 })
 	ctx := context.Background()
 	sub := r.bus.Subscribe("test", defs.Mask(defs.EventNotice), 16)
 	defer sub.Close()
@@ -141,6 +144,12 @@ func TestRetentionByAge(t *testing.T) {
 	older := time.Now().Add(-400 * 24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000000000Z")
 	if _, err := r.store.DB().Exec(`UPDATE violations SET reviewed_at = ? WHERE id = ?`, older, conf.ID); err != nil {
 		t.Fatal(err)
+	}
+	forever := r.cfg.Retention
+	forever.ConfirmedDays = 0
+	violations.New(r.cfg.Violations, forever, r.cfg.Streams, r.dataDir, r.store, nil, nil, nil, nil, nil).ApplyRetention(ctx)
+	if !kept(conf.ID) {
+		t.Errorf("confirmed_days 0: want a confirmed clip decided 400 days ago kept, it was removed")
 	}
 	runRetention()
 	if kept(conf.ID) || !kept(pend.ID) {

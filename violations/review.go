@@ -48,15 +48,20 @@ const (
 
 const maxNoteLen = 2000
 
-// Get returns one violation, with the plate in force and its deadlines.
+// Get returns one violation, with the plate in force, its deadlines and
+// whether it is on legal hold.
 func (s *Service) Get(ctx context.Context, id string) (defs.Violation, error) {
 	v, err := s.store.GetViolation(ctx, id)
 	if err != nil {
 		return v, err
 	}
 	vs := []defs.Violation{v}
-	err = s.enrich(ctx, vs)
-	return vs[0], err
+	if err := s.enrich(ctx, vs); err != nil {
+		return vs[0], err
+	}
+	v = vs[0]
+	v.Held, err = s.store.Held(ctx, id)
+	return v, err
 }
 
 // List returns a page of violations, newest first, and the next cursor,

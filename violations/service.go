@@ -53,6 +53,7 @@ type Store interface {
 	SetAuditSealer(seal func(e defs.AuditEntry, prevHash string) defs.LedgerEntry)
 	keyStore
 	timestampStore
+	caseStore // case.go
 }
 
 // ClipSource cuts video from a camera's buffer; *streams.Manager is one.

@@ -36,6 +36,7 @@ func commands() []command {
 		{"user", "manage users who log in with a password (user add --role R NAME)", runUser},
 		{"sim", "run a simulator against a broker (sim devices)", runSim},
 		{"verify", "check the violation hash chain and every evidence file", runVerify},
+		{"verify-case", "check an evidence case package offline (verify-case CASE.zip)", runVerifyCase},
 		{"evidence", "manage the evidence signing key (evidence rotate-key)", runEvidence},
 		{"version", "print the version", runVersion},
 	}

@@ -347,6 +347,7 @@ func (s *service) startHTTP() error {
 		Violations: s.viol,
 		Media:      s.viol,
 		Desk:       s.viol,
+		Cases:      s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
 		Ingest:     ingestBacklog{in: s.ingest, w: s.writer},
