@@ -53,7 +53,7 @@ export class Player {
 
   // load shows the clip of a case: src is the viewing copy's URL, or
   // null with a message saying why there is nothing to play.
-  load({ src, derived, duration, moment, fps, message }) {
+  load({ src, derived, duration, moment, fps, message, poster }) {
     this.seq++;
     const v = this.video;
     v.pause();
@@ -63,6 +63,10 @@ export class Player {
     this.moment = Number.isFinite(moment) ? moment : null;
     this.fps = fps || 25;
     byId("video-derived").hidden = !derived;
+    // Until the clip is played the frame shows the still, so the desk
+    // is never a black box.
+    if (poster) v.poster = poster;
+    else v.removeAttribute("poster");
     if (src) {
       v.preload = "none";
       v.src = src;
@@ -104,8 +108,17 @@ export class Player {
   // browser fetches the part it needs).
   seek(s) {
     if (!this.has()) return;
-    const max = this.duration || this.video.duration || 0;
-    this.video.currentTime = Math.max(0, Math.min(max > 0 ? max : s, s));
+    const v = this.video;
+    // A clip not fetched yet (preload="none") is fetched now: seeking
+    // is looking at it. The position is kept as where it starts.
+    if (v.readyState === 0 && v.networkState !== HTMLMediaElement.NETWORK_LOADING) {
+      v.preload = "auto";
+      v.load();
+      v.defaultPlaybackRate = this.rate;
+      v.playbackRate = this.rate;
+    }
+    const max = this.duration || v.duration || 0;
+    v.currentTime = Math.max(0, Math.min(max > 0 ? max : s, s));
     this.draw();
   }
 

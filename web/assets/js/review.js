@@ -289,7 +289,7 @@ function showMedia() {
   const span = v.clip_start && v.clip_end ? (new Date(v.clip_end) - new Date(v.clip_start)) / 1000 : 0;
   const moment = Number.isFinite(m.event_offset_seconds) ? m.event_offset_seconds
     : (v.clip_start ? (new Date(v.ts) - new Date(v.clip_start)) / 1000 : NaN);
-  const common = { duration: span, moment, fps: fpsOf(v) };
+  const common = { duration: span, moment, fps: fpsOf(v), poster: m.snapshot?.url || null };
   let message = "";
   if (m.error) message = t("review.video.unavailable", { r: m.error });
   else if (v.clip_status === "recording") message = t("review.video.recording");
