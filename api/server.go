@@ -221,7 +221,7 @@ func (s *Server) routes() {
 
 	// s.casesRoutes()
 
-	// s.deskRoutes()
+	s.deskRoutes()
 
 	// s.mediaRoutes()
 }

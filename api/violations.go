@@ -20,9 +20,10 @@ import (
 type ViolationService interface {
 	List(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error)
 	Get(ctx context.Context, id string) (defs.Violation, error)
-	Review(ctx context.Context, a violations.Actor, id string, decision defs.ReviewStatus, note string) (defs.Violation, error)
+	Decide(ctx context.Context, a violations.Actor, id string, d violations.Decision) (defs.Violation, string, error)
 	Reviews(ctx context.Context, a violations.Actor, id string) ([]defs.Review, error)
 	OpenClip(ctx context.Context, a violations.Actor, id string) (*os.File, defs.Violation, error)
+	SeekClip(ctx context.Context, a violations.Actor, id string) (*os.File, defs.Violation, error)
 	OpenSnapshot(ctx context.Context, a violations.Actor, id string) (*os.File, defs.Violation, error)
 	WriteEvidence(ctx context.Context, a violations.Actor, id string, w io.Writer) error
 	Keys(ctx context.Context) ([]defs.EvidenceKey, error)
@@ -97,9 +98,9 @@ func (s *Server) listViolations(w http.ResponseWriter, r *http.Request) error {
 		Site: q.Get("site"), Plate: q.Get("plate"), Cursor: q.Get("cursor"),
 	}
 	switch f.Status {
-	case "", defs.ReviewPending, defs.ReviewConfirmed, defs.ReviewRejected:
+	case "", defs.ReviewPending, defs.ReviewAwaitingSecond, defs.ReviewDisputed, defs.ReviewConfirmed, defs.ReviewRejected:
 	default:
-		return defs.Invalid("status", "%q is not one of pending, confirmed, rejected", f.Status)
+		return defs.Invalid("status", "%q is not one of pending, awaiting_second, disputed, confirmed, rejected", f.Status)
 	}
 	var err error
 	if f.From, err = queryTime(q.Get("from"), "from"); err != nil {
@@ -150,9 +151,15 @@ func (s *Server) getViolation(w http.ResponseWriter, r *http.Request) error {
 }
 
 // violationClip serves the clip with Range support (http.ServeContent),
-// so a browser's video element can seek.
+// so a browser's video element can seek. A Range request past the first
+// byte is a seek within a play already on record: it is hash-checked but
+// not audited again (SeekClip).
 func (s *Server) violationClip(w http.ResponseWriter, r *http.Request) error {
-	f, v, err := s.opts.Violations.OpenClip(r.Context(), actor(r), r.PathValue("id"))
+	open := s.opts.Violations.OpenClip
+	if rangePastStart(r.Header.Get("Range")) {
+		open = s.opts.Violations.SeekClip
+	}
+	f, v, err := open(r.Context(), actor(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -229,21 +236,51 @@ func (s *Server) violationReviews(w http.ResponseWriter, r *http.Request) error 
 
 type reviewRequest struct {
 	Decision defs.ReviewStatus `json:"decision"`
+	Reason   string            `json:"reason"`
 	Note     string            `json:"note"`
+	Version  string            `json:"version"`
 }
 
-// reviewViolation records a decision: a reviewer decides pending
-// violations; changing a decision takes an admin (the service enforces it).
+type decidedResponse struct {
+	Violation defs.Violation `json:"violation"`
+	Version   string         `json:"version"`
+}
+
+// reviewViolation records a decision with its reason code: a reviewer
+// decides pending violations; the second review, disputes and changing a
+// decision follow the service's rules (violations.Service.Decide).
 func (s *Server) reviewViolation(w http.ResponseWriter, r *http.Request) error {
 	var req reviewRequest
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	a := actor(r)
-	v, err := s.opts.Violations.Review(r.Context(), a, r.PathValue("id"), req.Decision, req.Note)
+	v, version, err := s.opts.Violations.Decide(r.Context(), a, r.PathValue("id"),
+		violations.Decision{Decision: req.Decision, Reason: req.Reason, Note: req.Note, Version: req.Version})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, violationResponse{Violation: violations.ForRole(v, a.Role)})
+	writeJSON(w, http.StatusOK, decidedResponse{Violation: violations.ForRole(v, a.Role), Version: version})
 	return nil
+}
+
+// rangePastStart reports whether a Range header asks for bytes from past
+// the first: "bytes=1000-" does, and so does "bytes=-500" (the last 500,
+// a player reading the index at the end); "bytes=0-" or no Range is a
+// play from the start.
+func rangePastStart(h string) bool {
+	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !ok {
+		return false
+	}
+	first, _, _ := strings.Cut(spec, ",")
+	start, _, ok := strings.Cut(strings.TrimSpace(first), "-")
+	if !ok {
+		return false
+	}
+	if start == "" {
+		return true
+	}
+	n, err := strconv.ParseInt(start, 10, 64)
+	return err == nil && n > 0
 }

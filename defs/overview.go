@@ -25,6 +25,10 @@ type Overview struct {
 	// ReadingsPerSecond is the telemetry points accepted per second,
 	// averaged over the last few seconds.
 	ReadingsPerSecond float64 `json:"readings_per_second"`
+	// ViolationsDueTomorrow counts the violations not rejected whose
+	// owner-notification deadline (notify_by) falls tomorrow, a local day
+	// in ui.timezone.
+	ViolationsDueTomorrow int `json:"violations_due_tomorrow"`
 }
 
 // HealthCounts counts devices by Health.

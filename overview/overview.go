@@ -33,6 +33,12 @@ type Violations interface {
 	CountViolationsByType(ctx context.Context, since time.Time) (map[string]int, error)
 }
 
+// Deadlines counts the violations whose owner-notification deadline
+// falls in [from, to) (*violations.Service, which owns the deadlines).
+type Deadlines interface {
+	DueBetween(ctx context.Context, from, to time.Time) (int, error)
+}
+
 // Alerts counts the open (firing and acknowledged) alerts by severity
 // (*store.SQLite).
 type Alerts interface {
@@ -67,6 +73,7 @@ type Deps struct {
 	Readings      Readings
 	HealthChanges HealthChanges
 	AlertChanges  AlertChanges
+	Deadlines     Deadlines
 }
 
 // Config holds the overview's settings.
@@ -117,6 +124,9 @@ func New(cfg Config, d Deps) *Service {
 	}
 	if d.AlertChanges == nil {
 		d.AlertChanges = noAlertChanges{}
+	}
+	if d.Deadlines == nil {
+		d.Deadlines = noDeadlines{}
 	}
 	return &Service{cfg: cfg, d: d}
 }
@@ -190,6 +200,10 @@ func (s *Service) Overview(ctx context.Context) (defs.Overview, error) {
 		ao = map[defs.Severity]int{}
 	}
 	o.AlertsOpen = ao
+	tomorrow := o.Since.AddDate(0, 0, 1)
+	if o.ViolationsDueTomorrow, err = s.d.Deadlines.DueBetween(ctx, tomorrow, tomorrow.AddDate(0, 0, 1)); err != nil {
+		errs = append(errs, fmt.Errorf("violations due tomorrow: %w", err))
+	}
 	return o, errors.Join(errs...)
 }
 
@@ -221,6 +235,10 @@ type noHealthChanges struct{}
 
 func (noHealthChanges) HealthChangesSince(time.Time) []defs.HealthChange { return nil }
 func (noHealthChanges) CameraChangesSince(time.Time) []defs.CameraState  { return nil }
+
+type noDeadlines struct{}
+
+func (noDeadlines) DueBetween(context.Context, time.Time, time.Time) (int, error) { return 0, nil }
 
 type noAlertChanges struct{}
 

@@ -503,11 +503,19 @@ func (s *SQLite) ViolationsWithClip(ctx context.Context, clipStatuses []defs.Cli
 // cannot stand unsealed or unaudited.
 func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry,
 	audit defs.AuditEntry) (defs.Review, error) {
+	return s.addReview(ctx, r, seal, audit, defs.ReviewGuard{})
+}
+
+func (s *SQLite) addReview(ctx context.Context, r defs.Review, seal func(r defs.Review, prevHash string) defs.LedgerEntry,
+	audit defs.AuditEntry, g defs.ReviewGuard) (defs.Review, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
 	}
 	defer tx.Rollback()
+	if err := checkGuard(ctx, tx, r.ViolationID, g); err != nil {
+		return r, err
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE violations SET status = ?, reviewed_by = ?, reviewed_at = ?, updated_at = ?
 		WHERE id = ? AND status = ?`, r.Decision, r.Actor, timeText(r.At), timeText(r.At), r.ViolationID, r.Previous)
 	if err != nil {
@@ -516,8 +524,8 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.
 	if n, _ := res.RowsAffected(); n != 1 {
 		return r, defs.Errorf(defs.ECONFLICT, "violation %s changed meanwhile; reload and try again", r.ViolationID)
 	}
-	res, err = tx.ExecContext(ctx, `INSERT INTO violation_reviews (violation_id, decision, previous, note, actor, role, at)
-		VALUES (?,?,?,?,?,?,?)`, r.ViolationID, r.Decision, r.Previous, r.Note, r.Actor, r.Role.String(), timeText(r.At))
+	res, err = tx.ExecContext(ctx, `INSERT INTO violation_reviews (violation_id, decision, previous, reason, note, actor, role, at)
+		VALUES (?,?,?,?,?,?,?,?)`, r.ViolationID, r.Decision, r.Previous, r.Reason, r.Note, r.Actor, r.Role.String(), timeText(r.At))
 	if err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
 	}
@@ -527,6 +535,11 @@ func (s *SQLite) AddReview(ctx context.Context, r defs.Review, seal func(r defs.
 	}
 	if err := s.insertAudit(ctx, tx, audit); err != nil {
 		return r, err
+	}
+	if g.Release {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM review_claims WHERE violation_id = ?`, r.ViolationID); err != nil {
+			return r, fmt.Errorf("releasing claim: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return r, fmt.Errorf("adding review: %w", err)
@@ -541,12 +554,14 @@ func (s *SQLite) Reviews(ctx context.Context, violationID string) ([]defs.Review
 }
 
 func reviews(ctx context.Context, db querier, violationID string) ([]defs.Review, error) {
-	q := `SELECT id, violation_id, decision, previous, note, actor, role, at FROM violation_reviews`
-	var args []any
 	if violationID != "" {
-		q += ` WHERE violation_id = ?`
-		args = append(args, violationID)
+		return reviewsWhere(ctx, db, ` WHERE violation_id = ?`, violationID)
 	}
+	return reviewsWhere(ctx, db, "")
+}
+
+func reviewsWhere(ctx context.Context, db querier, where string, args ...any) ([]defs.Review, error) {
+	q := `SELECT id, violation_id, decision, previous, reason, note, actor, role, at FROM violation_reviews` + where
 	rows, err := db.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing reviews: %w", err)
@@ -556,7 +571,7 @@ func reviews(ctx context.Context, db querier, violationID string) ([]defs.Review
 	for rows.Next() {
 		var r defs.Review
 		var decision, previous, role, at string
-		if err := rows.Scan(&r.ID, &r.ViolationID, &decision, &previous, &r.Note, &r.Actor, &role, &at); err != nil {
+		if err := rows.Scan(&r.ID, &r.ViolationID, &decision, &previous, &r.Reason, &r.Note, &r.Actor, &role, &at); err != nil {
 			return nil, fmt.Errorf("listing reviews: %w", err)
 		}
 		r.Decision, r.Previous, r.At = defs.ReviewStatus(decision), defs.ReviewStatus(previous), parseTime(at)

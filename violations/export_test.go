@@ -77,3 +77,12 @@ func WithStampEvery(d time.Duration) Option {
 
 // StampHead runs one stamping try.
 func (s *Service) StampHead(ctx context.Context) error { return s.stampHead(ctx, s.store) }
+
+// Review records a decision through the service's rules of who may
+// decide what, without the desk's reason code, confirmation and claim
+// checks: for tests of what follows a decision (retention, the ledger),
+// whose records have no clip a reviewer could have played.
+func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.ReviewStatus, note string) (defs.Violation, error) {
+	v, _, err := s.decide(ctx, a, id, Decision{Decision: decision, Note: note}, false)
+	return v, err
+}

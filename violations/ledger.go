@@ -189,6 +189,8 @@ type LedgerStore interface {
 	RawEvent(ctx context.Context, violationID string) ([]byte, error)
 	// Timestamps returns the TSA timestamps of ledger heads (tsa.go).
 	Timestamps(ctx context.Context) ([]defs.LedgerTimestamp, error)
+	// Amendments returns a violation's amendments ("": all), oldest first.
+	Amendments(ctx context.Context, violationID string) ([]defs.Amendment, error)
 }
 
 // Problem is one mismatch Verify found.
@@ -196,7 +198,8 @@ type Problem struct {
 	// Kind is one of: chain_broken, entry_altered, entry_unsigned,
 	// signature_invalid, key_unendorsed, key_untrusted, timestamp_invalid,
 	// timestamp_changed, timestamp_deleted, timestamp_unsealed,
-	// record_changed,
+	// record_changed, amendment_changed, amendment_deleted,
+	// amendment_unsealed,
 	// record_resealed, record_deleted, record_unsealed, review_changed,
 	// review_deleted, review_unsealed, reviewer_changed, status_changed,
 	// audit_changed, audit_deleted, audit_unsealed, raw_event_changed,
@@ -214,6 +217,7 @@ type Report struct {
 	Violations int    `json:"violations"`
 	Reviews    int    `json:"reviews"`
 	Audit      int    `json:"audit"`
+	Amendments int    `json:"amendments"`
 	Files      int    `json:"files"`
 	Head       string `json:"head"`
 	// Key is the fingerprint of the key that signs the chain's head, and
@@ -281,6 +285,7 @@ func VerifyWith(ctx context.Context, st LedgerStore, dataDir string, opts Verify
 	reviewEntries := map[string]defs.LedgerEntry{}
 	auditEntries := map[string]defs.LedgerEntry{}
 	stampEntries := map[string]defs.LedgerEntry{}
+	amendEntries := map[string]defs.LedgerEntry{}
 	keys := map[string]ed25519.PublicKey{}
 	current := ""        // the fingerprint of the key that signs from here on
 	headSeq := int64(-1) // -1: the pinned head has not been seen (yet)
@@ -331,6 +336,8 @@ func VerifyWith(ctx context.Context, st LedgerStore, dataDir string, opts Verify
 			auditEntries[e.Ref] = e
 		case defs.LedgerStamp:
 			stampEntries[e.Ref] = e
+		case defs.LedgerAmendment:
+			amendEntries[e.Ref] = e
 		}
 		// Set after the entry's own checks: only entries after the pinned
 		// head are held to it.
@@ -379,6 +386,9 @@ func VerifyWith(ctx context.Context, st LedgerStore, dataDir string, opts Verify
 		}
 	}
 	if err := verifyAudit(ctx, st, auditEntries, &rep, add); err != nil {
+		return rep, err
+	}
+	if err := verifyAmendments(ctx, st, amendEntries, &rep, add); err != nil {
 		return rep, err
 	}
 

@@ -48,24 +48,41 @@ const (
 
 const maxNoteLen = 2000
 
-// Get returns one violation.
+// Get returns one violation, with the plate in force and its deadlines.
 func (s *Service) Get(ctx context.Context, id string) (defs.Violation, error) {
-	return s.store.GetViolation(ctx, id)
+	v, err := s.store.GetViolation(ctx, id)
+	if err != nil {
+		return v, err
+	}
+	vs := []defs.Violation{v}
+	err = s.enrich(ctx, vs)
+	return vs[0], err
 }
 
-// List returns a page of violations, newest first, and the next cursor.
+// List returns a page of violations, newest first, and the next cursor,
+// each with the plate in force and its deadlines.
 func (s *Service) List(ctx context.Context, f defs.ViolationFilter) ([]defs.Violation, string, error) {
-	if f.Plate != "" {
-		// Search by what a person types: "62a12345" finds "62A-123.45".
-		if p := NormalizePlate(f.Plate, false); p.Valid {
-			f.Plate = p.Text
-		} else if p := NormalizePlate(f.Plate, true); p.Valid {
-			f.Plate = p.Text
-		} else {
-			f.Plate = strings.ToUpper(strings.TrimSpace(f.Plate))
-		}
+	f.Plate = searchPlate(f.Plate)
+	vs, next, err := s.store.ListViolations(ctx, f)
+	if err != nil {
+		return nil, "", err
 	}
-	return s.store.ListViolations(ctx, f)
+	return vs, next, s.enrich(ctx, vs)
+}
+
+// searchPlate turns what a person types into the plate's stored form:
+// "62a12345" finds "62A-123.45".
+func searchPlate(q string) string {
+	if q == "" {
+		return ""
+	}
+	if p := NormalizePlate(q, false); p.Valid {
+		return p.Text
+	}
+	if p := NormalizePlate(q, true); p.Valid {
+		return p.Text
+	}
+	return strings.ToUpper(strings.TrimSpace(q))
 }
 
 // Audit returns a page of the audit log, newest first; admins only.
@@ -100,45 +117,176 @@ func auditEntry(a Actor, action, target, detail string) defs.AuditEntry {
 	return defs.AuditEntry{At: time.Now().UTC(), Actor: a.id(), Role: a.Role, Action: action, Target: target, Detail: detail}
 }
 
-// Review records a decision on a violation. A reviewer may decide a
-// pending violation; only an admin may change a decision. Every decision
-// is kept, sealed in the ledger and audited.
-func (s *Service) Review(ctx context.Context, a Actor, id string, decision defs.ReviewStatus, note string) (defs.Violation, error) {
+// Decision is a reviewer's decision as the desk sends it: confirmed or
+// rejected, a reason code from review.reasons allowed for it, a free
+// note, and the version of the case the reviewer saw when they opened it
+// (Open; "" from clients that do not send one).
+type Decision struct {
+	Decision defs.ReviewStatus
+	Reason   string
+	Note     string
+	Version  string
+}
+
+// Decide records a decision on a violation and returns it as it is now,
+// with its new version. The reason must be one configured for the
+// decision. A confirmation needs a complete clip, a plate (detected or
+// corrected) and a reviewer who has played the clip, and is refused
+// (ECONFLICT) saying which is missing. The decision is refused (ECONFLICT)
+// if the case changed since Version, or another reviewer holds a claim on
+// it; it releases the case's claim. Who may decide what: a reviewer
+// decides pending cases; with review.require_second a confirmation of a
+// pending case leaves it awaiting_second, which a different reviewer
+// confirms (confirmed) or rejects (disputed); disputed cases, and
+// changes to a decision, are for admins. Every decision is kept, sealed in
+// the ledger and audited.
+func (s *Service) Decide(ctx context.Context, a Actor, id string, d Decision) (defs.Violation, string, error) {
+	return s.decide(ctx, a, id, d, true)
+}
+
+// decide is Decide; desk false skips the reason and confirmation checks,
+// for tests of what follows a decision (export_test.go), never for a
+// request.
+func (s *Service) decide(ctx context.Context, a Actor, id string, d Decision, desk bool) (defs.Violation, string, error) {
 	if err := requireReviewer(a); err != nil {
-		return defs.Violation{}, err
+		return defs.Violation{}, "", err
 	}
-	if decision != defs.ReviewConfirmed && decision != defs.ReviewRejected {
-		return defs.Violation{}, defs.Invalid("decision", "must be confirmed or rejected")
+	if d.Decision != defs.ReviewConfirmed && d.Decision != defs.ReviewRejected {
+		return defs.Violation{}, "", defs.Invalid("decision", "must be confirmed or rejected")
 	}
-	if len(note) > maxNoteLen || !utf8.ValidString(note) {
-		return defs.Violation{}, defs.Invalid("note", "must be text of at most %d bytes", maxNoteLen)
+	if len(d.Note) > maxNoteLen || !utf8.ValidString(d.Note) {
+		return defs.Violation{}, "", defs.Invalid("note", "must be text of at most %d bytes", maxNoteLen)
+	}
+	if desk {
+		if err := s.desk.checkReason(d.Decision, d.Reason); err != nil {
+			return defs.Violation{}, "", err
+		}
 	}
 	v, err := s.store.GetViolation(ctx, id)
 	if err != nil {
-		return v, err
+		return v, "", err
 	}
-	if v.Status != defs.ReviewPending && !a.Role.Allows(defs.RoleAdmin) {
-		return v, defs.Errorf(defs.EFORBIDDEN, "violation %s is already %s; only an admin may change a decision", id, v.Status)
+	next, err := s.nextStatus(ctx, a, v, d.Decision)
+	if err != nil {
+		return v, "", err
 	}
-	if v.Status == decision {
-		return v, defs.Errorf(defs.ECONFLICT, "violation %s is already %s", id, decision)
+	if desk && d.Decision == defs.ReviewConfirmed {
+		if err := s.canConfirm(ctx, a, v); err != nil {
+			return v, "", err
+		}
 	}
 	if err := s.OpenLedger(ctx); err != nil {
-		return v, err
+		return v, "", err
+	}
+	now := s.desk.now()
+	detail := fmt.Sprintf("%s -> %s", v.Status, next)
+	if d.Reason != "" {
+		detail += " (" + d.Reason + ")"
 	}
 	// The audit entry commits with the decision: a decision cannot stand
-	// unaudited.
-	_, err = s.store.AddReview(ctx, defs.Review{ViolationID: id, Decision: decision, Previous: v.Status, Note: note, Actor: a.id(), Role: a.Role, At: time.Now().UTC()},
-		func(r defs.Review, prev string) defs.LedgerEntry { return s.signer.Load().SealReview(r, prev) }, auditEntry(a, ActionReview, id, fmt.Sprintf("%s -> %s", v.Status, decision)))
+	// unaudited. The guard is checked in the same transaction, so a change
+	// or another's claim landing meanwhile still refuses it.
+	r := defs.Review{ViolationID: id, Decision: next, Previous: v.Status, Reason: d.Reason, Note: d.Note, Actor: a.id(), Role: a.Role, At: time.Now().UTC()}
+	g := defs.ReviewGuard{Version: d.Version, Now: now, Release: true}
+	if desk {
+		g.Actor = a.id()
+	}
+	_, err = s.store.DecideReview(ctx, r, func(r defs.Review, prev string) defs.LedgerEntry { return s.signer.Load().SealReview(r, prev) },
+		auditEntry(a, ActionReview, id, detail), g)
 	if err != nil {
-		return v, err
+		return v, "", err
 	}
 	s.metrics.audit.WithLabelValues(ActionReview).Inc()
-	v, err = s.store.GetViolation(ctx, id)
-	if err == nil {
-		s.publish(v)
+	return s.current(ctx, id)
+}
+
+// nextStatus is the status a decision moves v to, or why a may not make
+// it.
+func (s *Service) nextStatus(ctx context.Context, a Actor, v defs.Violation, decision defs.ReviewStatus) (defs.ReviewStatus, error) {
+	admin := a.Role.Allows(defs.RoleAdmin)
+	switch v.Status {
+	case defs.ReviewPending:
+		if decision == defs.ReviewConfirmed && s.desk.RequireSecond {
+			return defs.ReviewAwaitingSecond, nil
+		}
+		return decision, nil
+	case defs.ReviewAwaitingSecond:
+		rs, err := s.store.Reviews(ctx, v.ID)
+		if err != nil {
+			return "", err
+		}
+		for i := len(rs) - 1; i >= 0; i-- {
+			if rs[i].Decision == defs.ReviewAwaitingSecond {
+				if rs[i].Actor == a.id() {
+					return "", defs.Errorf(defs.EFORBIDDEN, "you made the first confirmation of violation %s; a second, different reviewer must decide it", v.ID)
+				}
+				break
+			}
+		}
+		if decision == defs.ReviewConfirmed {
+			return defs.ReviewConfirmed, nil
+		}
+		return defs.ReviewDisputed, nil
+	case defs.ReviewDisputed:
+		if !admin {
+			return "", defs.Errorf(defs.EFORBIDDEN, "violation %s is disputed: the second reviewer disagreed with the first, and an admin decides it", v.ID)
+		}
+		return decision, nil
 	}
-	return v, err
+	if !admin {
+		return "", defs.Errorf(defs.EFORBIDDEN, "violation %s is already %s; only an admin may change a decision", v.ID, v.Status)
+	}
+	if v.Status == decision {
+		return "", defs.Errorf(defs.ECONFLICT, "violation %s is already %s", v.ID, decision)
+	}
+	return decision, nil
+}
+
+// canConfirm says why a may not confirm v, if they may not: a
+// confirmation rests on a complete clip, a plate and a reviewer who
+// watched the clip.
+func (s *Service) canConfirm(ctx context.Context, a Actor, v defs.Violation) error {
+	if v.ClipStatus != defs.ClipComplete {
+		why := string(v.ClipStatus)
+		if v.ClipReason != "" {
+			why += ": " + v.ClipReason
+		}
+		return defs.Errorf(defs.ECONFLICT, "violation %s cannot be confirmed: its clip is not complete (%s); a confirmation needs the whole clip", v.ID, why)
+	}
+	if v.Plate == "" {
+		plates, err := s.store.PlateCorrections(ctx, []string{v.ID})
+		if err != nil {
+			return err
+		}
+		if plates[v.ID] == "" {
+			return defs.Errorf(defs.ECONFLICT, "violation %s cannot be confirmed: it has no plate; correct the plate first", v.ID)
+		}
+	}
+	opened, err := s.openedClip(ctx, a, v.ID)
+	if err != nil {
+		return err
+	}
+	if !opened {
+		return defs.Errorf(defs.ECONFLICT, "violation %s cannot be confirmed: you have not opened its clip; play it first", v.ID)
+	}
+	return nil
+}
+
+// current returns a violation as the desk shows it, with its version.
+// The version is read first: a change landing between the two reads then
+// makes the version older than what is shown, which refuses a decision
+// rather than letting one through on unseen data.
+func (s *Service) current(ctx context.Context, id string) (defs.Violation, string, error) {
+	version, err := s.store.ViolationVersion(ctx, id)
+	if err != nil {
+		return defs.Violation{}, "", err
+	}
+	v, err := s.Get(ctx, id)
+	if err != nil {
+		return v, "", err
+	}
+	s.publish(v)
+	return v, version, nil
 }
 
 // Reviews returns a violation's review history, for reviewers.

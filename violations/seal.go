@@ -124,18 +124,37 @@ func SealedRecord(v defs.Violation) []byte {
 func SealedIdentity(v defs.Violation) []byte { return canonicalJSON(identityOf(v)) }
 
 // SealedReview returns the bytes a review entry hashes. (Form 1 and 2 seal
-// a review alike.)
+// a review alike.) The reason code is left out when empty, so a review
+// sealed before reason codes existed hashes the very bytes it was sealed
+// with.
 func SealedReview(r defs.Review) []byte {
 	return canonicalJSON(struct {
 		ID          int64  `json:"id"`
 		ViolationID string `json:"violation_id"`
 		Decision    string `json:"decision"`
 		Previous    string `json:"previous"`
+		Reason      string `json:"reason,omitempty"`
 		Note        string `json:"note"`
 		Actor       string `json:"actor"`
 		Role        string `json:"role"`
 		At          string `json:"at"`
-	}{r.ID, r.ViolationID, string(r.Decision), string(r.Previous), r.Note, r.Actor, r.Role.String(), canonicalTime(r.At)})
+	}{r.ID, r.ViolationID, string(r.Decision), string(r.Previous), r.Reason, r.Note, r.Actor, r.Role.String(), canonicalTime(r.At)})
+}
+
+// SealedAmendment returns the bytes an amendment entry hashes.
+func SealedAmendment(a defs.Amendment) []byte {
+	return canonicalJSON(struct {
+		Form        int    `json:"form"`
+		ID          int64  `json:"id"`
+		ViolationID string `json:"violation_id"`
+		Field       string `json:"field"`
+		From        string `json:"from"`
+		To          string `json:"to"`
+		Note        string `json:"note"`
+		Actor       string `json:"actor"`
+		Role        string `json:"role"`
+		At          string `json:"at"`
+	}{formSigned, a.ID, a.ViolationID, a.Field, a.From, a.To, a.Note, a.Actor, a.Role.String(), canonicalTime(a.At)})
 }
 
 // SealedAudit returns the bytes an audit entry's ledger entry hashes.

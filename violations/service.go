@@ -38,6 +38,7 @@ import (
 // transaction, so a change and its seal commit together.
 type Store interface {
 	LedgerStore
+	deskStore
 	InsertViolation(ctx context.Context, v defs.Violation) (defs.Violation, bool, error)
 	SealEvidence(ctx context.Context, v defs.Violation, seal func(defs.Violation, string) defs.LedgerEntry, audit *defs.AuditEntry) (defs.Violation, error)
 	GetViolation(ctx context.Context, id string) (defs.Violation, error)
@@ -108,7 +109,8 @@ type Service struct {
 	// database answers a retryable error within it, and ingest backs off,
 	// rather than holding an ingest worker for the whole busy_timeout.
 	storeTimeout time.Duration
-	observer     Observer // nil: none (observer.go)
+	observer     Observer   // nil: none (observer.go)
+	desk         DeskConfig // the review desk's settings (desk.go)
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -135,6 +137,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		stampEvery: stampEvery,
 		// storeTimeout is under the store's busy_timeout (10 s).
 		storeTimeout: 5 * time.Second,
+		desk:         DeskConfig{}.withDefaults(),
 	}
 	s.conds = &condState{sink: noConditions{}, svc: s, set: map[string]bool{}}
 	for _, o := range opts {
@@ -537,6 +540,7 @@ func (s *Service) publish(v defs.Violation) {
 	// subscribers get the record without it (Get has it).
 	v.RawEvent = nil
 	if s.bus != nil {
+		s.enrichForFeed(&v)
 		s.bus.Publish(defs.Event{Kind: defs.EventViolation, Time: time.Now(), Violation: &v})
 	}
 }

@@ -30,11 +30,27 @@ var _ dashboard.FleetSource = (*fleet.Tracker)(nil)
 // newOverview builds the wall's figures from the owner of each: the fleet
 // (a camera's health includes its stream), the camera sessions, the store's
 // violations and alerts, and the readings meter.
-func newOverview(cfg config.Config, st *store.SQLite, f *fleet.Tracker, cams *streams.Manager, m *overview.Meter) *overview.Service {
+func newOverview(cfg config.Config, st *store.SQLite, f *fleet.Tracker, cams *streams.Manager, m *overview.Meter, viol *violations.Service) *overview.Service {
 	return overview.New(overview.Config{Location: cfg.UI.Location()}, overview.Deps{
 		Fleet: f, Cameras: cams, Violations: st, Alerts: st, Readings: m,
-		HealthChanges: f, AlertChanges: st,
+		HealthChanges: f, AlertChanges: st, Deadlines: viol,
 	})
+}
+
+// deskConfig is the review desk's settings from review.* and ui.timezone.
+func deskConfig(cfg config.Config) violations.DeskConfig {
+	reasons := make([]violations.Reason, len(cfg.Review.Reasons))
+	for i, r := range cfg.Review.Reasons {
+		ds := make([]defs.ReviewStatus, len(r.Decisions))
+		for j, d := range r.Decisions {
+			ds[j] = defs.ReviewStatus(d)
+		}
+		reasons[i] = violations.Reason{Code: r.Code, Label: r.Label, Decisions: ds}
+	}
+	return violations.DeskConfig{
+		Reasons: reasons, RequireSecond: cfg.Review.RequireSecond, ClaimTTL: cfg.Review.ClaimTTL.D(),
+		NotifyDays: cfg.Review.NotifyDays, PublishDays: cfg.Review.PublishDays, Location: cfg.UI.Location(),
+	}
 }
 
 // feedOverview hands the feed the same figures as GET /api/v1/overview.

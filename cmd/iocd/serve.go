@@ -251,7 +251,7 @@ func (s *service) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("evidence signing key: %w", err)
 	}
-	violOpts := []violations.Option{violations.WithConditions(s.conditions), violations.WithKeyring(keys)}
+	violOpts := []violations.Option{violations.WithConditions(s.conditions), violations.WithKeyring(keys), violations.WithDesk(deskConfig(cfg))}
 	if cfg.Evidence.TSAURL != "" {
 		violOpts = append(violOpts, violations.WithTSA(cfg.Evidence.TSAURL))
 	}
@@ -288,7 +288,7 @@ func (s *service) start(ctx context.Context) error {
 	s.runLoop("readings meter", s.meter.Run)
 	// The wall's figures, composed from the owner of each; the API and the
 	// feed's fleet topic answer the same ones.
-	s.overview = newOverview(cfg, st, s.fleet, s.streams, s.meter)
+	s.overview = newOverview(cfg, st, s.fleet, s.streams, s.meter, s.viol)
 
 	// The feed hub: built before ingest, whose decoders tell it every
 	// reading (beside the alerts engine and the meter), and run after it
@@ -339,6 +339,7 @@ func (s *service) startHTTP() error {
 		WebSocket:  s.hub.Handler(principal),
 		Fleet:      s.fleet,
 		Violations: s.viol,
+		Desk:       s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
 		Ingest:     ingestBacklog{in: s.ingest, w: s.writer},
