@@ -223,7 +223,7 @@ func (s *Server) routes() {
 
 	s.deskRoutes()
 
-	// s.mediaRoutes()
+	s.mediaRoutes()
 }
 
 // noAuth stands in for a missing Authenticator and refuses everything.

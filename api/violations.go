@@ -181,6 +181,8 @@ func (s *Server) violationSnapshot(w http.ResponseWriter, r *http.Request) error
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("ETag", `"`+v.SnapshotSHA256+`"`)
+	// A still taken from the clip when the camera sent no snapshot.
+	w.Header().Set("X-Iocd-Derived", strconv.FormatBool(violations.SnapshotDerived(v)))
 	http.ServeContent(w, r, v.ID+".jpg", v.UpdatedAt, f)
 	return nil
 }
@@ -262,25 +264,4 @@ func (s *Server) reviewViolation(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, decidedResponse{Violation: violations.ForRole(v, a.Role), Version: version})
 	return nil
-}
-
-// rangePastStart reports whether a Range header asks for bytes from past
-// the first: "bytes=1000-" does, and so does "bytes=-500" (the last 500,
-// a player reading the index at the end); "bytes=0-" or no Range is a
-// play from the start.
-func rangePastStart(h string) bool {
-	spec, ok := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
-	if !ok {
-		return false
-	}
-	first, _, _ := strings.Cut(spec, ",")
-	start, _, ok := strings.Cut(strings.TrimSpace(first), "-")
-	if !ok {
-		return false
-	}
-	if start == "" {
-		return true
-	}
-	n, err := strconv.ParseInt(start, 10, 64)
-	return err == nil && n > 0
 }

@@ -1,6 +1,7 @@
 package violations
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -28,11 +29,24 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 	if !seg.Samples[0].Key {
 		return start, end, errors.New("segment does not start with a keyframe")
 	}
+	ss := seg.Samples
+	payloads := make([][]byte, len(ss))
+	for i, s := range ss {
+		payloads[i] = s.AVCC
+	}
 	var codec mp4.Codec
 	switch seg.Codec {
 	case streams.CodecH264:
 		codec = &mp4.CodecH264{SPS: seg.SPS, PPS: seg.PPS}
 	case streams.CodecH265:
+		// hvc1 (what Safari plays) when the parameter sets can all move
+		// to the sample entry; hev1 with them in-band when they change
+		// inside the clip, as only in-band ones can.
+		vps, sps, pps, out, ok := h265OutOfBand(seg)
+		if ok {
+			seg.VPS, seg.SPS, seg.PPS, payloads = vps, sps, pps, out
+			w = &hvc1Writer{w: w}
+		}
 		codec = &mp4.CodecH265{VPS: seg.VPS, SPS: seg.SPS, PPS: seg.PPS}
 	default:
 		return start, end, fmt.Errorf("unsupported codec %q", seg.Codec)
@@ -40,7 +54,6 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 	if len(seg.SPS) == 0 || len(seg.PPS) == 0 {
 		return start, end, errors.New("no parameter sets")
 	}
-	ss := seg.Samples
 	// The last sample lasts until the AU after it, when the ring had one
 	// (so a clip the ring calls complete ends at or after its window);
 	// failing that, as long as the average frame; a single-frame clip
@@ -78,7 +91,7 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 		if dur <= 0 || dur > 1<<31 {
 			return start, end, fmt.Errorf("sample %d: bad duration %d", i, dur)
 		}
-		payload := s.AVCC
+		payload := payloads[i]
 		samples[i] = &pmp4.Sample{
 			Duration:        uint32(dur),
 			PTSOffset:       int32(s.PTS - s.DTS),
@@ -99,6 +112,49 @@ func muxMP4(w io.Writer, seg streams.Segment) (start, end time.Time, err error) 
 	start = ss[0].Wall
 	end = ss[len(ss)-1].Wall.Add(time.Duration(lastDur) * time.Second / 90000)
 	return start, end, nil
+}
+
+// h265OutOfBand returns a segment's parameter sets for the sample entry
+// (those the first keyframe carries in-band, else the session's) and its
+// samples without in-band parameter sets; ok is false, and nothing is to
+// change, if any in-band set differs from the sample entry's (the camera
+// changed them inside the clip) or a sample does not split.
+func h265OutOfBand(seg streams.Segment) (vps, sps, pps []byte, payloads [][]byte, ok bool) {
+	vps, sps, pps = seg.VPS, seg.SPS, seg.PPS
+	payloads = make([][]byte, len(seg.Samples))
+	var inband [][][]byte
+	for i, s := range seg.Samples {
+		params, rest, err := h265ParamSets(s.AVCC)
+		if err != nil || len(rest) == 0 {
+			return nil, nil, nil, nil, false
+		}
+		payloads[i] = rest
+		inband = append(inband, params)
+	}
+	if len(inband) > 0 {
+		for _, p := range inband[0] {
+			switch (p[0] >> 1) & 0x3f {
+			case h265VPS:
+				vps = p
+			case h265SPS:
+				sps = p
+			case h265PPS:
+				pps = p
+			}
+		}
+	}
+	for _, params := range inband {
+		for _, p := range params {
+			want := map[byte][]byte{h265VPS: vps, h265SPS: sps, h265PPS: pps}[(p[0]>>1)&0x3f]
+			if !bytes.Equal(p, want) {
+				return nil, nil, nil, nil, false
+			}
+		}
+	}
+	if len(vps) == 0 || len(sps) == 0 || len(pps) == 0 {
+		return nil, nil, nil, nil, false
+	}
+	return vps, sps, pps, payloads, true
 }
 
 // writeAtomic writes a file under dataDir/rel through a temporary file that

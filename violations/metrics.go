@@ -22,6 +22,9 @@ type metrics struct {
 	writeFailed  *prometheus.CounterVec
 	storeErrors  *prometheus.CounterVec
 	types        typeLabels
+	// Derived files (media.go).
+	mediaMade    *prometheus.CounterVec
+	mediaDropped prometheus.Counter
 }
 
 // OtherType is the label a violation type gets in metrics and InfluxDB once
@@ -93,12 +96,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "iocd_violation_evidence_write_failures_total", Help: "Clips and snapshots that could not be written (the record is kept without them), by kind."}, []string{"kind"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iocd_violation_store_errors_total", Help: "Store operations of the violations service that failed (retried or returned), by operation."}, []string{"op"}),
+		mediaMade: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iocd_media_derived_total", Help: "ffmpeg runs making a derived file (viewing copy, still), by kind and result: made, failed."}, []string{"kind", "result"}),
+		mediaDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iocd_media_queue_dropped_total", Help: "Sealed clips not queued for a viewing copy because the queue was full; their copies are made when first asked for."}),
 	}
 	m.types.overflow = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "iocd_violation_types_overflow_total",
 		Help: "Violations whose type was labelled \"other\" in metrics and InfluxDB because violations.max_types distinct types were already seen (the record keeps its type)."})
 	if reg != nil {
-		reg.MustRegister(m.created, m.duplicates, m.invalid, m.refused, m.timestamps, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed, m.writeFailed, m.storeErrors, m.types.overflow)
+		reg.MustRegister(m.created, m.duplicates, m.invalid, m.refused, m.timestamps, m.clips, m.clipsDropped, m.clipLatency, m.purged, m.audit, m.purgeFailed, m.writeFailed, m.storeErrors, m.types.overflow,
+			m.mediaMade, m.mediaDropped)
 	}
 	for _, r := range []string{"stamped", "failed"} {
 		m.timestamps.WithLabelValues(r)

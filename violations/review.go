@@ -308,7 +308,9 @@ func (s *Service) OpenClip(ctx context.Context, a Actor, id string) (*os.File, d
 	return s.open(ctx, a, id, ActionClip, func(v defs.Violation) (string, string, string) { return v.ClipPath, v.ClipSHA256, "clip" })
 }
 
-// OpenSnapshot is OpenClip for the snapshot.
+// OpenSnapshot is OpenClip for the snapshot; for a violation whose
+// camera sent none, the still taken from its clip (SnapshotDerived).
+// Either answers a clip still being recorded with a *RecordingError.
 func (s *Service) OpenSnapshot(ctx context.Context, a Actor, id string) (*os.File, defs.Violation, error) {
 	return s.open(ctx, a, id, ActionSnapshot, func(v defs.Violation) (string, string, string) {
 		return v.SnapshotPath, v.SnapshotSHA256, "snapshot"
@@ -323,7 +325,13 @@ func (s *Service) open(ctx context.Context, a Actor, id, action string, pick fun
 	if err != nil {
 		return nil, v, err
 	}
+	if v.ClipStatus == defs.ClipRecording {
+		return nil, v, s.stillRecording(v)
+	}
 	rel, recorded, what := pick(v)
+	if rel == "" && action == ActionSnapshot {
+		return s.openStill(ctx, a, v) // no camera snapshot: a still from the clip (media.go)
+	}
 	if rel == "" {
 		return nil, v, defs.NotFound("violation %s has no %s (%s)", id, what, v.ClipStatus)
 	}

@@ -111,6 +111,7 @@ type Service struct {
 	storeTimeout time.Duration
 	observer     Observer   // nil: none (observer.go)
 	desk         DeskConfig // the review desk's settings (desk.go)
+	media        *media     // derived files (media.go); WithMedia configures it
 }
 
 // New returns a Service storing clips under dataDir/clips. clips may be nil
@@ -140,6 +141,7 @@ func New(cfg config.Violations, ret config.Retention, streamsCfg config.Streams,
 		desk:         DeskConfig{}.withDefaults(),
 	}
 	s.conds = &condState{sink: noConditions{}, svc: s, set: map[string]bool{}}
+	s.media = newMedia(MediaConfig{}, noMediaStore{}, s)
 	for _, o := range opts {
 		o(s)
 	}
@@ -218,11 +220,13 @@ func (s *Service) Run(ctx context.Context) error {
 	defer func() {
 		s.cancelJobs()
 		s.jobs.Wait()
+		s.media.stop()
 	}()
 	if err := s.OpenLedger(ctx); err != nil {
 		s.metrics.storeErrors.WithLabelValues("open_ledger").Inc()
 		s.log.Error("opening the evidence ledger", "err", err)
 	}
+	s.media.run()
 	if s.tsaURL != "" {
 		s.jobs.Add(1)
 		go func() { defer s.jobs.Done(); s.stampLoop(s.jobsCtx, s.store) }()
@@ -532,6 +536,7 @@ func (s *Service) seal(ctx context.Context, v defs.Violation, seal func(defs.Vio
 		return fmt.Errorf("sealing evidence: %w", err)
 	}
 	s.publish(stored)
+	s.media.sealed(stored)
 	return nil
 }
 

@@ -255,6 +255,12 @@ func (s *service) start(ctx context.Context) error {
 	if cfg.Evidence.TSAURL != "" {
 		violOpts = append(violOpts, violations.WithTSA(cfg.Evidence.TSAURL))
 	}
+	// Viewing copies and stills (README "Viewing copies and stills"): made
+	// by ffmpeg beside the clips, recorded in the store; the maker runs
+	// and stops with the violations service.
+	violOpts = append(violOpts, violations.WithMedia(violations.MediaConfig{
+		FFmpeg: cfg.Media.FFmpeg, ViewingCopies: cfg.Media.ViewingCopies, MaxJobs: cfg.Media.MaxJobs, Timeout: cfg.Media.Timeout.D(),
+	}, st))
 	s.viol = violations.New(cfg.Violations, cfg.Retention, cfg.Streams, cfg.DataDir, st, s.streams, s.bus, points, s.prom, log, violOpts...)
 	// The key (or its rotation) is sealed before the first event can be.
 	if err := s.viol.OpenLedger(ctx); err != nil {
@@ -340,6 +346,7 @@ func (s *service) startHTTP() error {
 		Fleet:      s.fleet,
 		Violations: s.viol,
 		Desk:       s.viol,
+		Media:      s.viol,
 		Cameras:    s.streams,
 		Audit:      s.viol,
 		Ingest:     ingestBacklog{in: s.ingest, w: s.writer},

@@ -276,7 +276,14 @@ async function loadMedia(seq, tries = 0) {
     m = await api("GET", `/api/v1/violations/${enc(v.id)}/media`);
   } catch (e) {
     if (seq !== S.openSeq) return;
-    m = { error: e.message };
+    // An iocd without the media routes: the original clip and the
+    // camera's still, as its clip and snapshot routes serve them.
+    m = e.status === 404 ? {
+      clip: { url: `/api/v1/violations/${enc(v.id)}/clip`, codec: "", sha256: v.clip_sha256, status: v.clip_status },
+      view: { url: `/api/v1/violations/${enc(v.id)}/clip`, derived: false, state: "ready" },
+      snapshot: v.snapshot_sha256 ? { url: `/api/v1/violations/${enc(v.id)}/snapshot`, derived: false } : null,
+      event_offset_seconds: v.clip_start ? (new Date(v.ts) - new Date(v.clip_start)) / 1000 : undefined,
+    } : { error: e.message };
   }
   if (seq !== S.openSeq) return;
   S.cur.media = m;
