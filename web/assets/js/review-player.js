@@ -33,7 +33,7 @@ export class Player {
     v.addEventListener("loadedmetadata", () => { if (Number.isFinite(v.duration) && v.duration > 0) this.duration = v.duration; this.draw(); });
     v.addEventListener("timeupdate", () => this.draw());
     v.addEventListener("seeked", () => this.draw());
-    v.addEventListener("play", () => { this.draw(); this.tick(); this.onPlayed?.(); });
+    v.addEventListener("play", () => { byId("player").dataset.played = "yes"; this.draw(); this.tick(); this.onPlayed?.(); });
     v.addEventListener("pause", () => this.draw());
     v.addEventListener("ended", () => this.draw());
     v.addEventListener("error", () => {
@@ -77,6 +77,7 @@ export class Player {
       this.message(message || "");
     }
     byId("player").dataset.src = src ? "yes" : "no";
+    byId("player").dataset.played = "no";
     this.draw();
   }
 
@@ -117,6 +118,7 @@ export class Player {
       v.defaultPlaybackRate = this.rate;
       v.playbackRate = this.rate;
     }
+    byId("player").dataset.played = "yes"; // the frame, not the play sign
     const max = this.duration || v.duration || 0;
     v.currentTime = Math.max(0, Math.min(max > 0 ? max : s, s));
     this.draw();

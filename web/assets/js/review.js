@@ -53,10 +53,14 @@ function fmtFull(ts) {
   return d.toLocaleString(locale(), { timeZone: S.tz, hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
+// fmtShort is "02/12 13:28:14": the day first, as a Vietnamese desk
+// reads it, whatever the browser's own locale.
 function fmtShort(ts) {
   const d = new Date(ts);
   if (isNaN(d)) return "";
-  return d.toLocaleString(locale(), { timeZone: S.tz, hour12: false, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: S.tz, hourCycle: "h23", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .formatToParts(d).map(x => [x.type, x.value]));
+  return `${p.day}/${p.month} ${p.hour}:${p.minute}:${p.second}`;
 }
 
 function fmtDate(ts) {
@@ -83,6 +87,20 @@ function midnight(ymd) {
   const [y, m, d] = ymd.split("-").map(Number);
   const utc = Date.UTC(y, m - 1, d);
   return utc - zoneOffset(utc) * 60000;
+}
+
+// dayInput reads a date field written day first (dd/mm/yyyy, as a
+// Vietnamese desk writes it; browsers' own date pickers follow the
+// browser's locale instead) as YYYY-MM-DD; "" when empty, null when not
+// a date, and the field is marked.
+function dayInput(id, mark = true) {
+  const inp = byId(id);
+  const s = inp.value.trim();
+  const m = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(s);
+  const ok = m && +m[2] >= 1 && +m[2] <= 12 && +m[1] >= 1 && +m[1] <= new Date(Date.UTC(+m[3], +m[2], 0)).getUTCDate();
+  if (mark) inp.classList.toggle("invalid", !!s && !ok);
+  if (!s) return "";
+  return ok ? `${m[3]}-${m[2].padStart(2, "0")}-${m[1].padStart(2, "0")}` : null;
 }
 
 // dueOf flags a case by its notify_by deadline.
@@ -120,8 +138,9 @@ function queueQuery() {
   }
   const plate = byId("f-plate").value.trim();
   if (plate) p.set("plate", plate);
-  if (byId("f-from").value) p.set("from", String(midnight(byId("f-from").value)));
-  if (byId("f-to").value) p.set("to", String(midnight(byId("f-to").value) + 86_400_000));
+  const from = dayInput("f-from"), to = dayInput("f-to");
+  if (from) p.set("from", String(midnight(from)));
+  if (to) p.set("to", String(midnight(to) + 86_400_000));
   return p;
 }
 
@@ -191,8 +210,9 @@ function renderQueue() {
       due ? el("span", { class: "flag " + due, text: t("due." + due) }) : null),
     el("div", { class: "l2" },
       plate ? el("span", { class: "plate" + (v.plate_corrected ? " corrected" : ""), text: plate }) : el("span", { class: "noplate", text: t("queue.noplate") }),
-      el("span", { class: "cam", text: v.camera_name || v.camera }),
+      el("span", { class: "spacer" }),
       el("span", { class: "clip " + v.clip_status, title: clipWord(v.clip_status), text: clipWord(v.clip_status) })),
+    el("div", { class: "cam", text: `${v.camera_name || v.camera}${v.site ? " · " + v.site : ""}` }),
     v.status !== "pending" ? el("div", { class: "l3 st-" + v.status, text: statusWord(v.status) }) : null,
     tk === "mine" ? el("div", { class: "l3 mine", text: t("queue.mine") }) : null,
     tk && tk !== "mine" ? el("div", { class: "l3 takenby", text: t("queue.taken", { name: tk.name || who(tk.actor) }) }) : null,
@@ -202,6 +222,9 @@ function renderQueue() {
   byId("queue-more").hidden = !S.more;
   byId("queue-more").textContent = t("queue.more");
   byId("queue").querySelector(".current")?.scrollIntoView({ block: "nearest" });
+  const open = S.queue.filter(v => OPEN.includes(v.status)).length;
+  byId("empty-count").textContent = fmtNum(open);
+  byId("case-empty").dataset.open = String(open);
   renderPos();
 }
 
@@ -263,6 +286,7 @@ async function openCase(id) {
   byId("case").hidden = false;
   byId("case-empty").hidden = true;
   byId("case").dataset.id = id;
+  byId("case").querySelector(".side-col").scrollTop = 0;
   renderCase();
   loadMedia(seq);
 }
@@ -523,18 +547,12 @@ async function submit() {
   const i = S.queue.findIndex(v => v.id === id);
   const next = nextPending(i < 0 ? -1 : i, id);
   S.queue = S.queue.filter(v => v.id !== id);
-  flash(t("review.decided", { d: statusWord(decision) }));
   if (next) openCase(next.id);
   else { S.cur = null; S.curId = null; byId("case").hidden = true; byId("case-empty").hidden = false; renderQueue(); }
+  // Said where the officer looks next: under the next case's decision.
+  S.message = t("review.decided", { d: statusWord(decision), id: o.violation.id });
+  S.messageOK = true;
   soon();
-}
-
-function flash(msg) {
-  const f = byId("flash") || document.body.appendChild(el("div", { id: "flash", class: "flash", role: "status" }));
-  f.textContent = msg;
-  f.hidden = false;
-  clearTimeout(flash.timer);
-  flash.timer = setTimeout(() => { f.hidden = true; }, 4000);
 }
 
 // ---- Plate correction -----------------------------------------------------
@@ -660,7 +678,7 @@ function renderConn() {
 let player, snapshot;
 
 function statsRange() {
-  const from = byId("s-from").value, to = byId("s-to").value;
+  const from = dayInput("s-from"), to = dayInput("s-to");
   return { from: from ? midnight(from) : 0, to: to ? midnight(to) + 86_400_000 : 0 };
 }
 
@@ -691,8 +709,9 @@ async function main() {
   byId("plate-cancel").addEventListener("click", closePlate);
   byId("plate-form").addEventListener("submit", savePlate);
   byId("filters").addEventListener("submit", e => { e.preventDefault(); loadQueue(); });
-  for (const id of ["f-status", "f-type", "f-site", "f-camera", "f-clip", "f-due", "f-from", "f-to"]) byId(id).addEventListener("change", loadQueue);
   let typing = null;
+  for (const id of ["f-status", "f-type", "f-site", "f-camera", "f-clip", "f-due", "f-from", "f-to"]) byId(id).addEventListener("change", loadQueue);
+  for (const id of ["f-from", "f-to"]) byId(id).addEventListener("input", () => { if (dayInput(id, false) !== null) { clearTimeout(typing); typing = setTimeout(loadQueue, 300); } });
   byId("f-plate").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(loadQueue, 300); });
   document.addEventListener("keydown", onKey);
   onLang(() => { renderQueue(); renderCounts(); if (S.cur) { renderCase(); showMedia(); } renderConn(); });
