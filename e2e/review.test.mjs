@@ -446,6 +446,13 @@ describe("the review desk in Chromium", { skip }, () => {
     assert.equal(cells[5], "50 %");
     assert.match(cells[6], /giây/);
     assert.ok(await page.locator("#stats-table tr.day").count() >= 1);
+    // The wall's violations tile carries the deadline figure.
+    await page.goto(base + "/");
+    await page.locator("#violations-due").waitFor({ state: "visible", timeout: SEE_WITHIN });
+    const ov = (await api("GET", "/api/v1/overview")).body;
+    const want = (ov.overview || ov).violations_due_tomorrow;
+    assert.equal(typeof want, "number");
+    await eventually("the due-tomorrow figure on the wall", () => text(page, "#n-due-tomorrow"), s => s === String(want));
     await page.context().close();
   });
 });
