@@ -115,6 +115,39 @@ func (c DeskConfig) checkReason(d defs.ReviewStatus, code string) error {
 	return defs.Invalid("reason", "%q is not a configured reason code", code)
 }
 
+// deskAudit is an audit entry made at the desk's clock, so that the
+// reviewers' statistics time a case from the same clock as its decision.
+func deskAudit(a Actor, action, target, detail string, at time.Time) defs.AuditEntry {
+	e := auditEntry(a, action, target, detail)
+	e.At = at
+	return e
+}
+
+// checkGuard refuses a decision or amendment on a case that changed since
+// version ("" checks nothing) or, with claims, one another actor holds.
+func (s *Service) checkGuard(ctx context.Context, a Actor, id, version string, claims bool, now time.Time) error {
+	if version != "" {
+		cur, err := s.store.ViolationVersion(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur != version {
+			return defs.Errorf(defs.ECONFLICT, "violation %s changed since you opened it (a decision, a plate correction or its clip was sealed); open it again and decide on what it is now", id)
+		}
+	}
+	if !claims {
+		return nil
+	}
+	held, err := s.store.Claims(ctx, []string{id}, now)
+	if err != nil {
+		return err
+	}
+	if c, ok := held[id]; ok && c.Actor != a.id() {
+		return defs.Errorf(defs.ECONFLICT, "violation %s is open by %s until %s; only they may decide it meanwhile", id, c.Name, c.Until.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // Reasons returns the configured reason codes and whether a second
 // reviewer is required.
 func (s *Service) Reasons() ([]Reason, bool) {
@@ -297,16 +330,34 @@ func (s *Service) Open(ctx context.Context, a Actor, id string) (Opened, error) 
 	if err := requireReviewer(a); err != nil {
 		return Opened{}, err
 	}
-	if _, err := s.store.GetViolation(ctx, id); err != nil {
+	sv, err := s.store.GetViolation(ctx, id)
+	if err != nil {
 		return Opened{}, err
 	}
-	if err := s.audit(ctx, a, ActionOpen, id, ""); err != nil {
+	if err := s.OpenLedger(ctx); err != nil {
 		return Opened{}, err
 	}
 	now := s.desk.now()
-	claim, mine, err := s.store.ClaimReview(ctx, defs.ReviewClaim{ViolationID: id, Actor: a.id(), Name: a.Name, Until: now.Add(s.desk.ClaimTTL)}, now)
-	if err != nil {
+	if err := s.store.AddAudit(ctx, deskAudit(a, ActionOpen, id, "", now)); err != nil {
 		return Opened{}, err
+	}
+	s.metrics.audit.WithLabelValues(ActionOpen).Inc()
+	// Only someone who may decide the case claims it: the first
+	// confirmer of a case awaiting a second reviewer, or a reviewer
+	// looking at a decided one, must not hold it from those who may.
+	var claim defs.ReviewClaim
+	mine := false
+	if _, err := s.nextStatus(ctx, a, sv, defs.ReviewConfirmed); err == nil {
+		claim, mine, err = s.store.ClaimReview(ctx, defs.ReviewClaim{ViolationID: id, Actor: a.id(), Name: a.Name, Until: now.Add(s.desk.ClaimTTL)}, now)
+		if err != nil {
+			return Opened{}, err
+		}
+	} else {
+		held, err := s.store.Claims(ctx, []string{id}, now)
+		if err != nil {
+			return Opened{}, err
+		}
+		claim = held[id]
 	}
 	version, err := s.store.ViolationVersion(ctx, id)
 	if err != nil {
@@ -452,13 +503,16 @@ func (s *Service) CorrectPlate(ctx context.Context, a Actor, id, plate, note, ve
 	if p.Text == inForce {
 		return v, defs.Amendment{}, "", defs.Invalid("plate", "%s is already the plate in force", p.Text)
 	}
+	now := s.desk.now()
+	if err := s.checkGuard(ctx, a, id, version, true, now); err != nil {
+		return v, defs.Amendment{}, "", err
+	}
 	if err := s.OpenLedger(ctx); err != nil {
 		return v, defs.Amendment{}, "", err
 	}
-	now := s.desk.now()
-	am := defs.Amendment{ViolationID: id, Field: "plate", From: inForce, To: p.Text, Note: note, Actor: a.id(), Role: a.Role, At: time.Now().UTC()}
+	am := defs.Amendment{ViolationID: id, Field: "plate", From: inForce, To: p.Text, Note: note, Actor: a.id(), Role: a.Role, At: now}
 	am, err = s.store.AddAmendment(ctx, am, func(am defs.Amendment, prev string) defs.LedgerEntry { return s.signer.Load().SealAmendment(am, prev) },
-		auditEntry(a, ActionAmend, id, fmt.Sprintf("plate %q -> %q", inForce, p.Text)), defs.ReviewGuard{Version: version, Actor: a.id(), Now: now})
+		deskAudit(a, ActionAmend, id, fmt.Sprintf("plate %q -> %q", inForce, p.Text), now), defs.ReviewGuard{Version: version, Actor: a.id(), Now: now})
 	if err != nil {
 		return v, am, "", err
 	}

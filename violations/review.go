@@ -157,18 +157,26 @@ func (s *Service) decide(ctx context.Context, a Actor, id string, d Decision, de
 	if len(d.Note) > maxNoteLen || !utf8.ValidString(d.Note) {
 		return defs.Violation{}, "", defs.Invalid("note", "must be text of at most %d bytes", maxNoteLen)
 	}
-	if desk {
-		if err := s.desk.checkReason(d.Decision, d.Reason); err != nil {
-			return defs.Violation{}, "", err
-		}
-	}
 	v, err := s.store.GetViolation(ctx, id)
 	if err != nil {
+		return v, "", err
+	}
+	now := s.desk.now()
+	// A case that changed since the reviewer saw it, or that another
+	// holds, is refused before the rules of who may decide what: the
+	// reviewer is told what happened, not that the case is now beyond
+	// them. The store checks both again in the decision's transaction.
+	if err := s.checkGuard(ctx, a, id, d.Version, desk, now); err != nil {
 		return v, "", err
 	}
 	next, err := s.nextStatus(ctx, a, v, d.Decision)
 	if err != nil {
 		return v, "", err
+	}
+	if desk {
+		if err := s.desk.checkReason(d.Decision, d.Reason); err != nil {
+			return v, "", err
+		}
 	}
 	if desk && d.Decision == defs.ReviewConfirmed {
 		if err := s.canConfirm(ctx, a, v); err != nil {
@@ -178,7 +186,6 @@ func (s *Service) decide(ctx context.Context, a Actor, id string, d Decision, de
 	if err := s.OpenLedger(ctx); err != nil {
 		return v, "", err
 	}
-	now := s.desk.now()
 	detail := fmt.Sprintf("%s -> %s", v.Status, next)
 	if d.Reason != "" {
 		detail += " (" + d.Reason + ")"
@@ -186,13 +193,13 @@ func (s *Service) decide(ctx context.Context, a Actor, id string, d Decision, de
 	// The audit entry commits with the decision: a decision cannot stand
 	// unaudited. The guard is checked in the same transaction, so a change
 	// or another's claim landing meanwhile still refuses it.
-	r := defs.Review{ViolationID: id, Decision: next, Previous: v.Status, Reason: d.Reason, Note: d.Note, Actor: a.id(), Role: a.Role, At: time.Now().UTC()}
+	r := defs.Review{ViolationID: id, Decision: next, Previous: v.Status, Reason: d.Reason, Note: d.Note, Actor: a.id(), Role: a.Role, At: now}
 	g := defs.ReviewGuard{Version: d.Version, Now: now, Release: true}
 	if desk {
 		g.Actor = a.id()
 	}
 	_, err = s.store.DecideReview(ctx, r, func(r defs.Review, prev string) defs.LedgerEntry { return s.signer.Load().SealReview(r, prev) },
-		auditEntry(a, ActionReview, id, detail), g)
+		deskAudit(a, ActionReview, id, detail, now), g)
 	if err != nil {
 		return v, "", err
 	}
