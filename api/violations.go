@@ -265,4 +265,3 @@ func (s *Server) reviewViolation(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, decidedResponse{Violation: violations.ForRole(v, a.Role), Version: version})
 	return nil
 }
-

@@ -1,6 +1,7 @@
 // Package web owns the pages iocd serves to people: the wall (/), the login
-// page (/login), the fleet page (/fleet) and a device's page (/fleet/{id}),
-// with their scripts, styles, fonts and vendored libraries under /assets/.
+// page (/login), the fleet page (/fleet), a device's page (/fleet/{id}) and
+// the police review desk (/review, /review/stats), with their scripts,
+// styles, fonts and vendored libraries under /assets/.
 // Everything is embedded in the binary; nothing is fetched from the
 // internet at run time. The pages hold no data: they read the API and the
 // feed (/ws) with the session cookie the login page obtains.
@@ -16,10 +17,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/iocd/iocd/auth"
+	"github.com/iocd/iocd/defs"
 )
 
 //go:embed pages assets
@@ -35,6 +40,10 @@ type Config struct {
 	PMTiles string
 	// Charts are the wall's live charts.
 	Charts []Chart
+	// Timezone is the IANA zone (ui.timezone) the pages show times in,
+	// so a desk in another zone still reads the camera's local time;
+	// empty: the browser's own.
+	Timezone string
 }
 
 // Chart is one of the wall's charts: a field of a site's devices.
@@ -47,6 +56,23 @@ type Chart struct {
 // Deps are the collaborators of a Handler.
 type Deps struct {
 	Logger *slog.Logger
+	// Auth decides who may load the gated pages (the review desk). Nil:
+	// nobody may, and they answer 503, as the API does without one.
+	Auth Authorizer
+}
+
+// Authorizer checks a request's credential (bearer token or login
+// session cookie) against a role; *auth.Authenticator is one.
+type Authorizer interface {
+	AuthorizeRequest(r *http.Request, min defs.Role) (auth.Principal, error)
+}
+
+// noAuth refuses every gated page: without an authenticator the server
+// cannot tell a police officer from anyone else.
+type noAuth struct{}
+
+func (noAuth) AuthorizeRequest(*http.Request, defs.Role) (auth.Principal, error) {
+	return auth.Principal{}, defs.Errorf(defs.EUNAVAILABLE, "authentication is not configured on this server")
 }
 
 // maxGeoJSON bounds an operator's map file: it is held in memory and
@@ -69,6 +95,7 @@ type Handler struct {
 	assets  map[string]asset
 	pmtiles string
 	log     *slog.Logger
+	auth    Authorizer
 }
 
 type asset struct {
@@ -101,7 +128,10 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{mux: http.NewServeMux(), assets: map[string]asset{}, pmtiles: cfg.PMTiles, log: deps.Logger}
+	if deps.Auth == nil {
+		deps.Auth = noAuth{}
+	}
+	h := &Handler{mux: http.NewServeMux(), assets: map[string]asset{}, pmtiles: cfg.PMTiles, log: deps.Logger, auth: deps.Auth}
 	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -130,7 +160,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if charts == nil {
 		charts = []Chart{}
 	}
-	ui, err := json.Marshal(map[string]any{"charts": charts, "map": "/assets/map.geojson", "pmtiles": cfg.PMTiles != ""})
+	ui, err := json.Marshal(map[string]any{"charts": charts, "map": "/assets/map.geojson", "pmtiles": cfg.PMTiles != "", "timezone": cfg.Timezone})
 	if err != nil {
 		return nil, fmt.Errorf("ui settings: %w", err)
 	}
@@ -140,6 +170,11 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	h.mux.HandleFunc("GET /login", h.page("login"))
 	h.mux.HandleFunc("GET /fleet", h.page("fleet"))
 	h.mux.HandleFunc("GET /fleet/{id}", h.page("device"))
+	// The review desk shows violation evidence: the server decides who
+	// gets the page at all, so a viewer's browser never loads the desk's
+	// script (which reads the case data) in the first place.
+	h.mux.HandleFunc("GET /review", h.gated("review", defs.RoleReviewer))
+	h.mux.HandleFunc("GET /review/stats", h.gated("review", defs.RoleAdmin))
 	h.mux.HandleFunc("GET /assets/basemap.pmtiles", h.basemap)
 	h.mux.HandleFunc("GET /assets/{path...}", h.asset)
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +246,39 @@ func (h *Handler) page(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h.serve(w, r, "pages/"+name+".html")
 	}
+}
+
+// gated serves page name to a caller of at least role min. Signed out (or
+// the session ended), the browser goes to the login page and comes back
+// here after; signed in with a lesser role, it gets the forbidden page,
+// which holds no data and loads no script that reads any.
+func (h *Handler) gated(name string, min defs.Role) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, err := h.auth.AuthorizeRequest(r, min); err != nil {
+			switch defs.ErrorCode(err) {
+			case defs.EUNAUTHORIZED:
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			case defs.EFORBIDDEN:
+				w.Header().Set("Cache-Control", "no-store")
+				h.serveStatus(w, "pages/forbidden.html", http.StatusForbidden)
+			default:
+				h.log.Warn("gated page refused", "page", name, "err", err)
+				http.Error(w, "authentication unavailable", http.StatusServiceUnavailable)
+			}
+			return
+		}
+		w.Header().Set("Vary", "Cookie")
+		h.serve(w, r, "pages/"+name+".html")
+	}
+}
+
+// serveStatus writes an embedded page with status code (ServeContent
+// would answer 200).
+func (h *Handler) serveStatus(w http.ResponseWriter, p string, code int) {
+	a := h.assets[p]
+	w.Header().Set("Content-Type", a.ctype)
+	w.WriteHeader(code)
+	w.Write(a.body)
 }
 
 func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iocd/iocd/auth"
+	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/web"
 )
 
@@ -154,5 +157,96 @@ func TestOperatorMapAndCharts(t *testing.T) {
 	}
 	if _, err := web.New(web.Config{MapGeoJSON: filepath.Join(dir, "missing")}, web.Deps{}); err == nil {
 		t.Error("a missing map file: want an error")
+	}
+}
+
+// roles authorizes by a bearer token that names the caller's role, so the
+// gate is tested for each role; the real authenticator is the browser
+// tests' (e2e/review.test.mjs).
+type roles struct{}
+
+func (roles) AuthorizeRequest(r *http.Request, min defs.Role) (auth.Principal, error) {
+	name := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	role, ok := defs.ParseRole(name)
+	if !ok {
+		return auth.Principal{}, defs.Errorf(defs.EUNAUTHORIZED, "a bearer token or a login session is required")
+	}
+	if !role.Allows(min) {
+		return auth.Principal{}, defs.Errorf(defs.EFORBIDDEN, "role %s may not do this (needs %s)", role, min)
+	}
+	return auth.Principal{Name: name, Role: role}, nil
+}
+
+// TestReviewDeskGate: the desk's page goes only to reviewers and admins
+// (its statistics only to admins); a signed-out browser is sent to the
+// login page and back, anyone else gets a 403 page that loads no script
+// reading case data.
+func TestReviewDeskGate(t *testing.T) {
+	h, err := web.New(web.Config{Timezone: "Asia/Ho_Chi_Minh"}, web.Deps{Auth: roles{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cases := []struct {
+		path, who string
+		status    int
+		want      string // in the body, or the Location
+	}{
+		{"/review", "", http.StatusSeeOther, "/login?next=%2Freview"},
+		{"/review/stats", "", http.StatusSeeOther, "/login?next=%2Freview%2Fstats"},
+		{"/review", "viewer", http.StatusForbidden, "Không có quyền truy cập"},
+		{"/review", "operator", http.StatusForbidden, "Không có quyền truy cập"},
+		{"/review", "reviewer", http.StatusOK, `src="/assets/js/review.js"`},
+		{"/review", "admin", http.StatusOK, `src="/assets/js/review.js"`},
+		{"/review/stats", "reviewer", http.StatusForbidden, "Không có quyền truy cập"},
+		{"/review/stats", "admin", http.StatusOK, `id="stats-table"`},
+	}
+	for _, c := range cases {
+		t.Run(c.path+" as "+c.who, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+c.path, nil)
+			if c.who != "" {
+				req.Header.Set("Authorization", "Bearer "+c.who)
+			}
+			res, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			if res.StatusCode != c.status {
+				t.Fatalf("status: want %d, got %s", c.status, res.Status)
+			}
+			if got := res.Header.Get("Content-Security-Policy"); !strings.Contains(got, "script-src 'self'") {
+				t.Errorf("no CSP on the answer: %q", got)
+			}
+			switch c.status {
+			case http.StatusSeeOther:
+				if got := res.Header.Get("Location"); got != c.want {
+					t.Errorf("Location: want %q, got %q", c.want, got)
+				}
+			case http.StatusForbidden:
+				if !strings.Contains(string(b), c.want) || strings.Contains(string(b), "review.js") {
+					t.Errorf("the forbidden page: want %q and no desk script, got %.200q", c.want, b)
+				}
+			default:
+				if !strings.Contains(string(b), c.want) {
+					t.Errorf("body does not contain %q", c.want)
+				}
+			}
+			for _, bad := range []string{"<script>", "<style", " style=", " onclick=", "javascript:"} {
+				if strings.Contains(string(b), bad) {
+					t.Errorf("%s holds %q, which the CSP refuses", c.path, bad)
+				}
+			}
+		})
+	}
+	if _, body := get(t, srv.URL+"/assets/ui.json", nil); !strings.Contains(body, `"timezone":"Asia/Ho_Chi_Minh"`) {
+		t.Errorf("ui.json: want the ui timezone, got %s", body)
+	}
+	// Without an authenticator nobody gets the desk.
+	if res, _ := get(t, serve(t, web.Config{}).URL+"/review", map[string]string{"Authorization": "Bearer admin"}); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("no authenticator: want 503, got %s", res.Status)
 	}
 }

@@ -370,8 +370,8 @@ func (s *service) startHTTP() error {
 	for _, p := range []string{"/ws", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, apiSrv.Handler())
 	}
-	pages, err := web.New(web.Config{MapGeoJSON: s.cfg.UI.MapGeoJSON, PMTiles: s.cfg.UI.PMTiles, Charts: uiCharts(s.cfg.UI.Charts)},
-		web.Deps{Logger: s.log.With("component", "web")})
+	pages, err := web.New(web.Config{MapGeoJSON: s.cfg.UI.MapGeoJSON, PMTiles: s.cfg.UI.PMTiles, Charts: uiCharts(s.cfg.UI.Charts), Timezone: s.cfg.UI.Timezone},
+		web.Deps{Logger: s.log.With("component", "web"), Auth: s.auth})
 	if err != nil {
 		return err
 	}

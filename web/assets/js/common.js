@@ -173,6 +173,11 @@ export async function logout() {
 export function header(sess) {
   const who = document.getElementById("who");
   if (who) who.textContent = `${sess.name || sess.subject || ""} · ${sess.role}`;
+  // The review desk is linked for those who may use it.
+  const nav = document.querySelector(".topbar nav");
+  if (nav && roleAtLeast(sess.role, "reviewer") && !nav.querySelector('a[href="/review"]')) {
+    nav.append(el("a", { href: "/review", "data-i18n": "nav.review", text: t("nav.review") }));
+  }
   document.getElementById("lang")?.addEventListener("click", toggleLang);
   document.getElementById("logout")?.addEventListener("click", logout);
 }

@@ -50,6 +50,14 @@ function renderKPIs() {
   byId("n-cameras-total").textContent = "/ " + fmtNum(o.cameras?.total ?? 0);
   const vt = Object.entries(o.violations_today || {}).sort((a, b) => b[1] - a[1]);
   byId("n-violations").textContent = fmtNum(vt.reduce((s, [, n]) => s + n, 0));
+  // How many confirmed violations' owners must be notified by tomorrow
+  // (the review desk's deadlines); shown once the server reports it.
+  const due = o.violations_due_tomorrow;
+  byId("violations-due").hidden = typeof due !== "number";
+  if (typeof due === "number") {
+    byId("n-due-tomorrow").textContent = fmtNum(due);
+    byId("violations-due").classList.toggle("zero", due === 0);
+  }
   byId("violations-by-type").replaceChildren(...vt.slice(0, 3).map(([k, n]) => el("li", {}, el("span", { text: violationType(k) }), el("b", { text: fmtNum(n) }))));
   byId("alerts-by-sev").replaceChildren(...SEVERITIES.slice(0, 4).map(s => {
     const n = o.alerts_open?.[s] ?? 0;
