@@ -23,14 +23,17 @@ type Site struct {
 	Name string
 	Lat  float64
 	Lon  float64
+	// Road is the main road its devices stand on, for their addresses: a
+	// violation's evidence carries the camera's address as it was.
+	Road string
 }
 
 // Sites are the districts the simulated fleet is spread over.
 var Sites = []Site{
-	{"tan-an", "Tân An", 10.5359, 106.4137},
-	{"ben-luc", "Bến Lức", 10.6406, 106.4920},
-	{"can-giuoc", "Cần Giuộc", 10.6080, 106.6711},
-	{"duc-hoa", "Đức Hòa", 10.8830, 106.4070},
+	{"tan-an", "Tân An", 10.5359, 106.4137, "Quốc lộ 1A"},
+	{"ben-luc", "Bến Lức", 10.6406, 106.4920, "Quốc lộ 1A"},
+	{"can-giuoc", "Cần Giuộc", 10.6080, 106.6711, "Quốc lộ 50"},
+	{"duc-hoa", "Đức Hòa", 10.8830, 106.4070, "Tỉnh lộ 825"},
 }
 
 // model is a kind of simulated device: its registry kind, id prefix,
@@ -66,6 +69,7 @@ func Province(perSite int) []defs.Device {
 					Name:       fmt.Sprintf("%s %s %02d", m.label, s.Name, i),
 					Lat:        s.Lat + float64(i)*0.003,
 					Lon:        s.Lon + float64(i)*0.002,
+					Address:    fmt.Sprintf("%s, km %d, %s, Long An", s.Road, 10+3*i, s.Name),
 					HeartbeatS: m.heartbeat,
 					Status:     defs.StatusActive,
 					Tags:       map[string]string{"model": m.prefix},

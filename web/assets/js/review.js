@@ -397,7 +397,7 @@ function renderFacts() {
     ["fact.type", violationType(v.type)],
     ["fact.time", fmtFull(v.ts)],
     ["fact.camera", v.camera_name ? `${v.camera_name} (${v.camera})` : v.camera],
-    ["fact.place", [v.address, v.lat || v.lon ? `${fmtNum(v.lat, 5)}, ${fmtNum(v.lon, 5)}` : ""].filter(Boolean).join(" · ") || "–"],
+    ["fact.place", [v.address, v.lat || v.lon ? `${fmtNum(v.lat, 5)}°N ${fmtNum(v.lon, 5)}°E` : ""].filter(Boolean).join(" · ") || "–"],
     v.lane ? ["fact.lane", String(v.lane)] : null,
     v.speed_kmh || v.limit_kmh ? ["fact.speed", `${fmtNum(v.speed_kmh)} / ${fmtNum(v.limit_kmh)} km/h`, v.speed_kmh > v.limit_kmh ? "over" : ""] : null,
     lightWord ? ["fact.light", lightWord] : null,
