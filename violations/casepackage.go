@@ -17,6 +17,7 @@ package violations
 //	<violation id>/sealed_record.json  the exact bytes the record's ledger entry seals
 //	<violation id>/checks.json       the evidential health gate's checks
 //	<violation id>/reviews.json      the review history
+//	<violation id>/amendments.json   reviewers' corrections (the plate in force)
 //	<violation id>/custody.json      the violation's custody log
 //	manifest.json            every file above with its SHA-256 and size
 //	manifest.sig             Ed25519 signature of the manifest
@@ -103,11 +104,12 @@ func sealedBytes(form int, v defs.Violation) []byte {
 
 // caseMemberData is one violation of a case as packaged.
 type caseMemberData struct {
-	v       defs.Violation
-	sealed  []byte
-	record  policeRecord
-	reviews []defs.Review
-	custody []defs.AuditEntry
+	v          defs.Violation
+	sealed     []byte
+	record     policeRecord
+	reviews    []defs.Review
+	amendments []defs.Amendment
+	custody    []defs.AuditEntry
 }
 
 // WriteCasePackage checks every member's record against its seal and its
@@ -147,6 +149,9 @@ func (s *Service) WriteCasePackage(ctx context.Context, a Actor, id string, w io
 	// the ledger proof include it.
 	for _, m := range members {
 		if m.reviews, err = s.store.Reviews(ctx, m.v.ID); err != nil {
+			return err
+		}
+		if m.amendments, err = s.store.Amendments(ctx, m.v.ID); err != nil {
 			return err
 		}
 		if m.custody, err = s.store.AuditFor(ctx, m.v.ID); err != nil {
@@ -334,6 +339,10 @@ func (s *Service) writeMember(ctx context.Context, a Actor, m *caseMemberData,
 	if custody == nil {
 		custody = []defs.AuditEntry{}
 	}
+	amendments := m.amendments
+	if amendments == nil {
+		amendments = []defs.Amendment{}
+	}
 	for _, f := range []struct {
 		name string
 		b    []byte
@@ -348,6 +357,7 @@ func (s *Service) writeMember(ctx context.Context, a Actor, m *caseMemberData,
 			HostClockErrorMs float64              `json:"host_clock_error_ms"`
 		}{v.Evidential, checks, v.ClockOffsetMs, v.HostClockSynced, v.HostClockErrorMs})},
 		{"reviews.json", indentJSON(reviews)},
+		{"amendments.json", indentJSON(amendments)},
 		{"custody.json", indentJSON(custody)},
 	} {
 		if err := addBytes(dir+f.name, now, f.b); err != nil {

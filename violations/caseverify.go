@@ -244,6 +244,7 @@ func VerifyCasePackage(r io.ReaderAt, size int64, pinned string) (CaseReport, er
 	byRef := map[defs.LedgerKind]map[string]defs.LedgerEntry{}
 	evidence := map[string][]defs.LedgerEntry{}
 	reviewsOf := map[string][]defs.LedgerEntry{}
+	amendmentsOf := map[string][]defs.LedgerEntry{}
 	for i, e := range proof.Entries {
 		if i > 0 {
 			if p := proof.Entries[i-1]; e.PrevHash != p.Hash || e.Seq != p.Seq+1 {
@@ -269,6 +270,8 @@ func VerifyCasePackage(r io.ReaderAt, size int64, pinned string) (CaseReport, er
 			evidence[e.ViolationID] = append(evidence[e.ViolationID], e)
 		case defs.LedgerReview:
 			reviewsOf[e.ViolationID] = append(reviewsOf[e.ViolationID], e)
+		case defs.LedgerAmendment:
+			amendmentsOf[e.ViolationID] = append(amendmentsOf[e.ViolationID], e)
 		}
 	}
 	head := proof.Entries[len(proof.Entries)-1]
@@ -302,6 +305,7 @@ func VerifyCasePackage(r io.ReaderAt, size int64, pinned string) (CaseReport, er
 	for _, m := range def.Members {
 		rep.Violations++
 		verifyMember(m, contents, evidence[m.ID], reviewsOf[m.ID], byRef, add)
+		verifyCaseAmendments(m.ID, contents, amendmentsOf[m.ID], byRef[defs.LedgerAmendment], add)
 	}
 	for name := range listed {
 		if dir, _, ok := strings.Cut(name, "/"); ok && !slices.ContainsFunc(def.Members, func(m caseMember) bool { return m.ID == dir }) {
@@ -479,4 +483,55 @@ func verifyMember(m caseMember, contents map[string][]byte, evidence, reviewEntr
 		}
 	}
 	checkCustody(path.Join(m.ID, "custody.json"), contents, byRef[defs.LedgerAudit], add)
+}
+
+// verifyCaseAmendments checks a violation's amendments.json: each correction
+// sealed by an amendment entry of the proof, none of the proof's left
+// out, and record.json's plate in force the latest plate correction (or
+// the detected plate when there is none).
+func verifyCaseAmendments(id string, contents map[string][]byte, entries []defs.LedgerEntry, byRef map[string]defs.LedgerEntry,
+	add func(kind, file, format string, args ...any)) {
+	name := id + "/amendments.json"
+	ab, ok := contents[name]
+	if !ok {
+		if len(entries) > 0 {
+			add("amendment_missing", name, "the proof seals %d amendments of %s, the package has none", len(entries), id)
+		}
+		return
+	}
+	var as []defs.Amendment
+	if err := json.Unmarshal(ab, &as); err != nil {
+		add("amendment_changed", name, "not a list of amendments: %v", err)
+		return
+	}
+	got := map[string]bool{}
+	plate := ""
+	for _, a := range as {
+		ref := strconv.FormatInt(a.ID, 10)
+		got[ref] = true
+		e, ok := byRef[ref]
+		if !ok || e.ViolationID != id || sha256Hex(SealedAmendment(a)) != e.ContentHash {
+			add("amendment_changed", name, "amendment %d is not what a ledger entry of the proof sealed for %s", a.ID, id)
+		}
+		if a.Field == "plate" {
+			plate = a.To
+		}
+	}
+	for _, e := range entries {
+		if !got[e.Ref] {
+			add("amendment_missing", name, "amendment %s sealed by entry %d is left out", e.Ref, e.Seq)
+		}
+	}
+	var r struct {
+		Plate recordPlate `json:"plate"`
+	}
+	if rb, ok := contents[id+"/record.json"]; ok && json.Unmarshal(rb, &r) == nil {
+		want := r.Plate.Detected
+		if plate != "" {
+			want = plate
+		}
+		if r.Plate.Value != want {
+			add("record_mismatch", id+"/record.json", "plate.value is %q, the sealed record and its amendments say %q", r.Plate.Value, want)
+		}
+	}
 }

@@ -371,9 +371,12 @@ type evidenceFile struct {
 
 // evidenceMetadata is metadata.json in an evidence package.
 type evidenceMetadata struct {
-	Violation  defs.Violation     `json:"violation"`
-	Files      []evidenceFile     `json:"files"`
-	Reviews    []defs.Review      `json:"reviews"`
+	Violation defs.Violation `json:"violation"`
+	Files     []evidenceFile `json:"files"`
+	Reviews   []defs.Review  `json:"reviews"`
+	// Amendments are reviewers' sealed corrections (the plate in force);
+	// their ledger entries are in Ledger.
+	Amendments []defs.Amendment   `json:"amendments"`
 	Ledger     []defs.LedgerEntry `json:"ledger"`
 	LedgerHead string             `json:"ledger_head"`
 	// Keys are the ledger's public keys (the last one signs the head).
@@ -400,6 +403,13 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 	reviews, err := s.store.Reviews(ctx, id)
 	if err != nil {
 		return err
+	}
+	amendments, err := s.store.Amendments(ctx, id)
+	if err != nil {
+		return err
+	}
+	if amendments == nil {
+		amendments = []defs.Amendment{}
 	}
 	ledger, err := s.store.Ledger(ctx, id)
 	if err != nil {
@@ -462,7 +472,7 @@ func (s *Service) WriteEvidence(ctx context.Context, a Actor, id string, w io.Wr
 	}
 	raw := v.RawEvent
 	v.RawEvent = nil // event.json carries it
-	meta := evidenceMetadata{Violation: v, Reviews: reviews, Ledger: ledger, LedgerHead: head, Keys: keys, GeneratedAt: time.Now().UTC(), GeneratedBy: a.id()}
+	meta := evidenceMetadata{Violation: v, Reviews: reviews, Amendments: amendments, Ledger: ledger, LedgerHead: head, Keys: keys, GeneratedAt: time.Now().UTC(), GeneratedBy: a.id()}
 	if meta.Reviews == nil {
 		meta.Reviews = []defs.Review{}
 	}

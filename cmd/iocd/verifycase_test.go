@@ -104,6 +104,11 @@ func makeCasePackage(t *testing.T) ([]byte, *violations.Signer, string) {
 		t.Fatal(err)
 	}
 	clip.Close()
+	// A misread plate, corrected: the case carries the amendment and
+	// the plate in force.
+	if _, _, _, err := svc.CorrectPlate(ctx, officer, ids[0], "51F-999.99", "biển số đọc sai một chữ số", ""); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := svc.Decide(ctx, officer, ids[0], violations.Decision{Decision: defs.ReviewConfirmed, Reason: "violation_clear", Note: "đèn đỏ rõ ràng"}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +239,9 @@ func TestVerifyCaseOffline(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "OK: case") || !strings.Contains(out, key.Fingerprint()) {
 			t.Fatalf("want exit 0, OK and the key's fingerprint %s, got %d:\n%s", key.Fingerprint(), code, out)
 		}
+		if a := entry(readZip(t, pkg), "amendments.json"); a == nil || !bytes.Contains(a.data, []byte("51F-999.99")) {
+			t.Errorf("want the first violation's amendments.json to hold the correction, got %v", a)
+		}
 		if code, out := verify(t, pkg, "-key", keyFile); code != 0 || !strings.Contains(out, "the pinned key") {
 			t.Errorf("pinned to its own key: want exit 0, got %d:\n%s", code, out)
 		}
@@ -304,6 +312,20 @@ func TestVerifyCaseOffline(t *testing.T) {
 			e.data, _ = json.Marshal(proof)
 			return resign(t, es, key)
 		}, nil, []string{"entry_signature_invalid"}},
+		{"plate correction left out, re-signed by the key holder", func(es []zipEntry) []zipEntry {
+			entry(es, "amendments.json").data = []byte("[]\n")
+			return resign(t, es, key)
+		}, nil, []string{"amendment_missing", "amendments.json"}},
+		{"plate in force edited, re-signed by the key holder", func(es []zipEntry) []zipEntry {
+			e := entry(es, "record.json")
+			var rec map[string]any
+			if err := json.Unmarshal(e.data, &rec); err != nil {
+				t.Fatal(err)
+			}
+			rec["plate"].(map[string]any)["value"] = "51F-111.11"
+			e.data, _ = json.MarshalIndent(rec, "", "  ")
+			return resign(t, es, key)
+		}, nil, []string{"record_mismatch", "plate.value"}},
 		{"whole package re-signed with another key", func(es []zipEntry) []zipEntry {
 			return resign(t, es, otherKey)
 		}, nil, []string{"signature_invalid"}},
