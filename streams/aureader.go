@@ -52,6 +52,9 @@ type auReader struct {
 	clockRate int
 	retimed   bool
 	lastKey   time.Time // wall time of the last keyframe on this connection
+	// lossTS is the RTP timestamp of the last AU counted lost.
+	lossTS      uint32
+	lossCounted bool
 }
 
 // senderReport is one RTCP sender report: the camera's clock (ntp) at RTP
@@ -129,7 +132,7 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 	if err != nil {
 		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrMorePacketsNeeded) &&
 			!errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
-			r.loss()
+			r.loss(pkt.Timestamp)
 		}
 		return
 	}
@@ -142,7 +145,7 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 		// frames after it may reference it, so wait for a keyframe.
 		r.s.oversize.Add(1)
 		r.s.metrics.oversize.Inc()
-		r.loss()
+		r.loss(pkt.Timestamp)
 		return
 	}
 
@@ -162,7 +165,7 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 	dts, err := r.extractDTS(au, pts)
 	if err != nil {
 		r.s.log.Debug("dts extraction failed; waiting for a keyframe", "error", err)
-		r.loss()
+		r.loss(pkt.Timestamp)
 		return
 	}
 
@@ -222,10 +225,16 @@ func (r *auReader) stamp(now time.Time, rtpTS uint32, pts int64) time.Time {
 }
 
 // loss drops everything until the next keyframe: frames after a loss may
-// reference what was lost and would not decode.
-func (r *auReader) loss() {
-	r.s.lost.Add(1)
-	r.s.metrics.framesLost.Inc()
+// reference what was lost and would not decode. It counts one lost AU per
+// RTP timestamp: once the decoder refuses an AU (a 50 MB frame past its
+// size limit), each of the AU's remaining fragments is refused too, and
+// counting those counted one 50 MB frame as some 30,000 lost.
+func (r *auReader) loss(ts uint32) {
+	if !r.lossCounted || ts != r.lossTS {
+		r.s.lost.Add(1)
+		r.s.metrics.framesLost.Inc()
+		r.lossTS, r.lossCounted = ts, true
+	}
 	r.synced = false
 }
 

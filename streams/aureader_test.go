@@ -3,6 +3,10 @@ package streams
 import (
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iocd/iocd/hostclock"
 )
 
 // TestReconnectBeforeSenderReportKeepsGap constructs a reconnect whose new
@@ -72,5 +76,24 @@ func TestReconnectBeforeSenderReportKeepsGap(t *testing.T) {
 				t.Errorf("gaps: want %+v, got %+v", want, c.gaps)
 			}
 		})
+	}
+}
+
+// The fragments of one refused access unit are one lost frame: the
+// decoder refuses every fragment after the first refusal (a 50 MB frame
+// is 36,000 of them), and the camera's frames_lost must not count each.
+func TestLossCountsOneFramePerAccessUnit(t *testing.T) {
+	s := &session{metrics: newMetrics(prometheus.NewRegistry(), hostclock.Fixed(hostclock.State{Synced: true}))}
+	r := &auReader{s: s, epoch: 1, synced: true}
+	for range 36_000 {
+		r.loss(90_000) // one AU's fragments
+	}
+	r.loss(93_600) // the next AU
+	r.loss(93_600)
+	if got := s.lost.Load(); got != 2 {
+		t.Errorf("want 2 frames lost for two refused access units, got %d", got)
+	}
+	if r.synced {
+		t.Error("want the reader waiting for a keyframe after a loss")
 	}
 }
