@@ -52,6 +52,9 @@ type auReader struct {
 	clockRate int
 	retimed   bool
 	lastKey   time.Time // wall time of the last keyframe on this connection
+	// lossTS is the RTP timestamp of the last AU counted lost.
+	lossTS      uint32
+	lossCounted bool
 }
 
 // senderReport is one RTCP sender report: the camera's clock (ntp) at RTP
@@ -129,7 +132,7 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 	if err != nil {
 		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrMorePacketsNeeded) &&
 			!errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
-			r.loss()
+			r.loss(pkt.Timestamp)
 		}
 		return
 	}
@@ -142,7 +145,7 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 		// frames after it may reference it, so wait for a keyframe.
 		r.s.oversize.Add(1)
 		r.s.metrics.oversize.Inc()
-		r.loss()
+		r.loss(pkt.Timestamp)
 		return
 	}
 
@@ -162,33 +165,11 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 	dts, err := r.extractDTS(au, pts)
 	if err != nil {
 		r.s.log.Debug("dts extraction failed; waiting for a keyframe", "error", err)
-		r.loss()
+		r.loss(pkt.Timestamp)
 		return
 	}
 
-	// Prefer the camera's clock from RTCP sender reports: the violation's
-	// ts comes from the same camera (or a roadside unit synchronised with
-	// it), so its clock is the one that lines clips up with events. Until
-	// the first report, frames are timed by receipt; when it comes, the
-	// connection's buffered frames are re-timed onto the camera's clock by
-	// their RTP timestamps, so the connection keeps one timeline.
-	var wall time.Time
-	if sr := r.sr.Load(); sr != nil && r.clockRate > 0 {
-		wall = sr.ntp.Add(time.Duration(int32(pkt.Timestamp-sr.rtp)) * time.Second / time.Duration(r.clockRate))
-		if !r.retimed {
-			r.retimed = true
-			r.s.ring.Retime(r.epoch, wall, pts)
-			if !r.lastKey.IsZero() {
-				r.lastKey = time.Time{} // its time is on the old clock
-			}
-		}
-	} else {
-		if r.baseWall.IsZero() || absDur(r.baseWall.Add(ticks(pts-r.basePTS)).Sub(now)) > time.Second {
-			// First AU, or the receipt clock drifted: re-anchor.
-			r.baseWall, r.basePTS = now, pts
-		}
-		wall = r.baseWall.Add(ticks(pts - r.basePTS))
-	}
+	wall := r.stamp(now, pkt.Timestamp, pts)
 	if key {
 		if !r.lastKey.IsZero() {
 			r.s.noteKeyframeInterval(wall.Sub(r.lastKey))
@@ -202,11 +183,58 @@ func (r *auReader) onPacket(c *gortsplib.Client, pkt *rtp.Packet) {
 	r.s.lastFrame.Store(now.UnixNano())
 }
 
+// stamp returns the wall time of the AU with RTP timestamp rtpTS and PTS
+// pts, received at now.
+//
+// It prefers the camera's clock from RTCP sender reports: the violation's
+// ts comes from the same camera (or a roadside unit synchronised with it),
+// so its clock is the one that lines clips up with events. When this
+// connection's first report comes, its buffered frames are re-timed onto
+// the camera's clock by their RTP timestamps, so the connection keeps one
+// timeline.
+//
+// Until then, frames are timed by receipt, shifted by the camera's offset
+// at the latest report of an earlier connection when there was one. A
+// reconnect then stays on the camera's clock: the previous connection's
+// frames are on it, and receipt time alone would put the new connection's
+// first frames off by the camera's offset, before the previous one's last
+// frame when the camera is ahead. The gap between the two would shrink or
+// vanish, and the muxer, which holds the last frame before a reconnect
+// until the next connection's first, would hold it for one tick.
+func (r *auReader) stamp(now time.Time, rtpTS uint32, pts int64) time.Time {
+	if sr := r.sr.Load(); sr != nil && r.clockRate > 0 {
+		wall := sr.ntp.Add(time.Duration(int32(rtpTS-sr.rtp)) * time.Second / time.Duration(r.clockRate))
+		if !r.retimed {
+			r.retimed = true
+			r.s.ring.Retime(r.epoch, wall, pts)
+			if !r.lastKey.IsZero() {
+				r.lastKey = time.Time{} // its time is on the old clock
+			}
+		}
+		return wall
+	}
+	cam := now
+	if known, off := r.s.clock(); known {
+		cam = now.Add(off)
+	}
+	if r.baseWall.IsZero() || absDur(r.baseWall.Add(ticks(pts-r.basePTS)).Sub(cam)) > time.Second {
+		// First AU, or the receipt clock drifted: re-anchor.
+		r.baseWall, r.basePTS = cam, pts
+	}
+	return r.baseWall.Add(ticks(pts - r.basePTS))
+}
+
 // loss drops everything until the next keyframe: frames after a loss may
-// reference what was lost and would not decode.
-func (r *auReader) loss() {
-	r.s.lost.Add(1)
-	r.s.metrics.framesLost.Inc()
+// reference what was lost and would not decode. It counts one lost AU per
+// RTP timestamp: once the decoder refuses an AU (a 50 MB frame past its
+// size limit), each of the AU's remaining fragments is refused too, and
+// counting those counted one 50 MB frame as some 30,000 lost.
+func (r *auReader) loss(ts uint32) {
+	if !r.lossCounted || ts != r.lossTS {
+		r.s.lost.Add(1)
+		r.s.metrics.framesLost.Inc()
+		r.lossTS, r.lossCounted = ts, true
+	}
 	r.synced = false
 }
 

@@ -375,8 +375,12 @@ var ErrNoCamera = errors.New("camera has no session")
 // then cuts [from, to] from it: the samples begin at the last keyframe at
 // or before from. A camera that drops inside the window is waited for
 // (until ctx ends): if it reconnects, the clip holds both connections and
-// names the gap. A camera that is not connected when Clip is called is not
-// waited for. The caller bounds the wait with ctx.
+// names the gap. So is one that dropped inside the window before Clip was
+// called (its buffer reaches from, and its session is reconnecting):
+// events are handled asynchronously, and whether the handler got to the
+// cut before or after a short drop must not decide whether the clip holds
+// the reconnection. A camera that was away before the window began, or
+// never connected, is not waited for. The caller bounds the wait with ctx.
 func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.Time) (Segment, error) {
 	host := m.host()
 	s := m.session(camera)
@@ -387,9 +391,11 @@ func (m *Manager) Clip(ctx context.Context, camera defs.DeviceID, from, to time.
 	}
 	reason := ""
 	connected, dropped := s.connState()
-	if !connected {
+	if !connected && !s.ring.reaches(from) {
 		reason = "camera not connected"
 	} else {
+		// Not connected: dropped is closed, and the wait below notes the
+		// drop at once.
 		reached, stop := s.ring.WaitFor(to)
 		defer stop()
 		wasDropped := false

@@ -419,3 +419,67 @@ func TestHungCameraStopsPromptly(t *testing.T) {
 		})
 	}
 }
+
+// A clip asked for while its camera is reconnecting from a drop inside the
+// window (the event was handled after the drop, as a busy iocd may) waits
+// for the reconnection and holds both connections, as it does when it was
+// asked for before the drop.
+func TestClipAskedDuringReconnectWaits(t *testing.T) {
+	srv := startSim(t)
+	a := addCam(t, srv, "a", sim.H264, "", "")
+	reg := &registry{}
+	reg.set(camera("a", a.URL()))
+	sc, vc := testConfig()
+	m := streams.New(sc, vc, reg, nil, nil, nil, nil)
+	runManager(t, m)
+	testrig.WaitFor(t, "camera a to buffer 1.5 s", 10*time.Second, func() bool {
+		st := m.Cameras()
+		return len(st) == 1 && st[0].Connected && st[0].BufferSeconds >= 1.5
+	})
+	from, to := time.Now().Add(-time.Second), time.Now().Add(time.Second)
+	if err := a.SetDown(true); err != nil {
+		t.Fatal(err)
+	}
+	testrig.WaitFor(t, "the session to notice the drop", 10*time.Second, func() bool { return !m.Connected("a") })
+	type result struct {
+		seg streams.Segment
+		err error
+	}
+	done := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
+		seg, err := m.Clip(ctx, "a", from, to)
+		done <- result{seg, err}
+	}()
+	var early *result
+	testrig.WaitFor(t, "the clip to wait on the buffer", 10*time.Second, func() bool {
+		select {
+		case r := <-done:
+			early = &r
+			return true
+		default:
+		}
+		return m.ClipWaiters("a") == 1
+	})
+	if early != nil {
+		t.Fatalf("want the clip to wait for the reconnect, got it cut at once: %q (err %v)", early.seg.Reason, early.err)
+	}
+	if err := a.SetDown(false); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	ss := r.seg.Samples
+	if len(ss) == 0 || ss[0].Epoch == ss[len(ss)-1].Epoch {
+		t.Fatalf("want samples of both connections, got %d samples (%q)", len(ss), r.seg.Reason)
+	}
+	if last := ss[len(ss)-1].Wall; last.Before(to.Add(-100 * time.Millisecond)) {
+		t.Errorf("want the clip to reach its window's end %s, got its last frame at %s (%q)", to, last, r.seg.Reason)
+	}
+	if len(r.seg.Gaps) != 1 || !r.seg.Gaps[0].Reconnect || !strings.Contains(r.seg.Reason, "camera reconnected") {
+		t.Errorf("want the reconnect named as the one gap, got %+v (%q)", r.seg.Gaps, r.seg.Reason)
+	}
+}

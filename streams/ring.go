@@ -290,6 +290,13 @@ func (r *Ring) WaitFor(t time.Time) (<-chan struct{}, func()) {
 	return ch, func() { r.unwait(ch) }
 }
 
+// reaches reports whether the ring holds an AU at or after t.
+func (r *Ring) reaches(t time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.head < len(r.aus) && r.aus[len(r.aus)-1].wall >= t.UnixNano()
+}
+
 // unwait removes the waiter for ch, if wake has not released it already.
 func (r *Ring) unwait(ch chan struct{}) {
 	r.mu.Lock()

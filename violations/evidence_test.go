@@ -3,6 +3,7 @@ package violations_test
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +44,9 @@ const (
 	afterSRPre  = 5 * time.Second
 	afterSRPost = 2 * time.Second
 )
+
+// reconnectGap finds a reconnect's times in the no_gaps check's detail.
+var reconnectGap = regexp.MustCompile(`camera reconnected from (\S+) to (\S+) \(`)
 
 // newEvidenceRig serves evidenceCams, with the host clock synchronised
 // (the VM's kernel may say otherwise: the gate's host check has its own
@@ -211,7 +215,22 @@ func TestEvidenceFromSimulatedCameras(t *testing.T) {
 		if err := cam.SetDown(true); err != nil {
 			t.Fatal(err)
 		}
-		testrig.WaitFor(t, "the session to notice the drop", 10*time.Second, func() bool { return !r.streams.Connected("flaky") })
+		// Away until the session has tried again and been refused: the
+		// camera makes no frames while down, so by its own clock the gap
+		// spans at least the session's first backoff (100 ms), two frame
+		// intervals, whatever the load. Put back as soon as the drop was
+		// noticed, the camera's gap was only the wait for its next
+		// keyframe (one a second, on the second), which the event's place
+		// in the second decided: the last frame was held 0.96 s for an
+		// event at .02 s, 0.16 s at .82 s (118 frames, the failure seen
+		// under load) and 0.12 s at .86 s, where the old check wanted
+		// more than 0.2 s. Run alone, the subtest's event always fell
+		// early in the second (the rig starts on a keyframe), so it
+		// failed only after the subtests before it.
+		testrig.WaitFor(t, "the session to be refused while the camera is down", 10*time.Second, func() bool {
+			c := r.camera("flaky")
+			return c.State == defs.CameraBackingOff && c.Attempts >= 1
+		})
 		if err := cam.SetDown(false); err != nil {
 			t.Fatal(err)
 		}
@@ -219,8 +238,9 @@ func TestEvidenceFromSimulatedCameras(t *testing.T) {
 		if v.ClipStatus != defs.ClipPartial || !strings.Contains(v.ClipReason, "camera reconnected from") {
 			t.Fatalf("want a partial clip naming the reconnect's gap, got %s %q", v.ClipStatus, v.ClipReason)
 		}
-		if c := check(v.EvidenceChecks, defs.EvidenceCheckGaps); c.OK || !strings.Contains(c.Detail, "camera reconnected") {
-			t.Errorf("want the no_gaps check failed naming the reconnect, got %+v", c)
+		gaps := check(v.EvidenceChecks, defs.EvidenceCheckGaps)
+		if gaps.OK || !strings.Contains(gaps.Detail, "camera reconnected") {
+			t.Errorf("want the no_gaps check failed naming the reconnect, got %+v", gaps)
 		}
 		from, to := ts.Add(-pre), ts.Add(post)
 		if v.ClipStart.After(from) || v.ClipEnd.Before(to) {
@@ -228,22 +248,39 @@ func TestEvidenceFromSimulatedCameras(t *testing.T) {
 		}
 		// Both connections decode, in order: keyframe-first video before
 		// the gap and a keyframe after it, where the first connection's
-		// last frame is held.
+		// last frame is held. What the clip promises is the gap as the
+		// record names it, by the camera's clock: the second connection
+		// starts on the clip's timeline where it started by wall time.
+		m := reconnectGap.FindStringSubmatch(gaps.Detail)
+		if m == nil {
+			t.Fatalf("want the gap's times in %q", gaps.Detail)
+		}
+		back, err := time.Parse(time.RFC3339Nano, m[2])
+		if err != nil {
+			t.Fatalf("gap end %q: %v", m[2], err)
+		}
 		_, frames := probeSpan(t, filepath.Join(r.dataDir, v.ClipPath))
 		gapAt := -1
 		for i := 1; i < len(frames); i++ {
-			if frames[i].PTS-frames[i-1].PTS > 0.2 {
+			// Longer than 1.5 frame intervals at 25 fps: the held
+			// frame lasts at least two, as the camera was away 100 ms.
+			if frames[i].PTS-frames[i-1].PTS > 0.06 {
 				gapAt = i
 				break
 			}
 		}
 		if gapAt < 0 {
-			t.Fatalf("want a held frame where the camera was away, got none in %d frames", len(frames))
+			t.Fatalf("want a held frame where the camera was away (%s), got none in %d frames", gaps.Detail, len(frames))
 		}
 		if !frames[gapAt].Key || gapAt < 25 || len(frames)-gapAt < 5 {
 			t.Errorf("want the second connection to start on a keyframe with frames of both connections, got gap at frame %d of %d (key %v)",
 				gapAt, len(frames), frames[gapAt].Key)
 		}
+		got, want := frames[gapAt].PTS-frames[0].PTS, back.Sub(v.ClipStart).Seconds()
+		if got < want-0.002 || got > want+0.002 {
+			t.Errorf("want the second connection at %.3f s into the clip (%s), got %.3f s", want, gaps.Detail, got)
+		}
+		t.Logf("held frame %.3f s at frame %d of %d: %s", frames[gapAt].PTS-frames[gapAt-1].PTS, gapAt, len(frames), gaps.Detail)
 	})
 
 	t.Run("camera 3 s off is not evidential", func(t *testing.T) {
