@@ -350,29 +350,7 @@ func (s *SQLite) ReviewQueue(ctx context.Context, f defs.ReviewQueueFilter) ([]d
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := s.db.QueryContext(ctx, q+" ORDER BY ts, id LIMIT ?", append(args, limit+1)...)
-	if err != nil {
-		return nil, "", fmt.Errorf("listing the review queue: %w", err)
-	}
-	defer rows.Close()
-	var out []defs.Violation
-	for rows.Next() {
-		v, err := scanViolation(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("listing the review queue: %w", err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("listing the review queue: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = base64.RawURLEncoding.EncodeToString([]byte(timeText(last.Time) + "|" + last.ID))
-	}
-	return out, next, nil
+	return violationPage(ctx, s.db, q+" ORDER BY ts, id", args, limit, "listing the review queue")
 }
 
 // ReviewQueueCounts counts the violations matching f, leaving out its

@@ -433,23 +433,28 @@ func listViolations(ctx context.Context, db querier, f defs.ViolationFilter) ([]
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY ts DESC, id DESC LIMIT ?"
-	args = append(args, limit+1)
-	rows, err := db.QueryContext(ctx, q, args...)
+	return violationPage(ctx, db, q+" ORDER BY ts DESC, id DESC", args, limit, "listing violations")
+}
+
+// violationPage runs q (ordered by time and id) for a page of limit
+// violations and returns them with the cursor of the next page: the last
+// one's time and id ("" at the end). what names the listing in errors.
+func violationPage(ctx context.Context, db querier, q string, args []any, limit int, what string) ([]defs.Violation, string, error) {
+	rows, err := db.QueryContext(ctx, q+" LIMIT ?", append(args, limit+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("listing violations: %w", err)
+		return nil, "", fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []defs.Violation
 	for rows.Next() {
 		v, err := scanViolation(rows)
 		if err != nil {
-			return nil, "", fmt.Errorf("listing violations: %w", err)
+			return nil, "", fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("listing violations: %w", err)
+		return nil, "", fmt.Errorf("%s: %w", what, err)
 	}
 	next := ""
 	if len(out) > limit {
