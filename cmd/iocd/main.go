@@ -91,8 +91,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "iocd: telemetry and camera ingest for Intelligent Operations Centres\n\nUsage: iocd [command] [flags]\n\nCommands:\n")
+	width := 0
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-*s %s\n", width, c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'iocd <command> -help' for a command's flags. Configuration: defaults, then\n-config FILE (or IOCD_CONFIG), then IOCD_* environment variables, then flags.\n")
 }
