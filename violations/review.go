@@ -44,6 +44,9 @@ const (
 	// ActionRefused records a clip or snapshot not served (or packaged)
 	// because it does not match its recorded SHA-256.
 	ActionRefused = "violation.refused"
+	// ActionVerify records a check of the whole chain by `iocd verify`
+	// (target "ledger"): a verification of evidence is custody too.
+	ActionVerify = "evidence.verify"
 )
 
 const maxNoteLen = 2000

@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/iocd/iocd/config"
+	"github.com/iocd/iocd/defs"
 	"github.com/iocd/iocd/store"
 	"github.com/iocd/iocd/violations"
 )
@@ -32,8 +34,11 @@ review times are checked against the sealed decisions (reviewer_changed),
 audit rows and TSA timestamps against their seals (audit_changed,
 audit_deleted, timestamp_invalid, timestamp_deleted, ...), raw events
 against their hashes (raw_event_changed). It reads the store in one
-snapshot and writes nothing, so it may run beside iocd serve. Exits 0 when
-all is intact, 1 when anything is not. -json prints the report as JSON.
+snapshot, so it may run beside iocd serve; afterwards it records the check
+in the audit log (evidence.verify, sealed like every audit row: who checks
+the evidence is part of its custody), or says on stderr why it could not
+(a read-only copy, no signing key). Exits 0 when all is intact, 1 when
+anything is not. -json prints the report as JSON.
 ` + dataDirHelp
 
 var _ violations.LedgerStore = (*store.Snapshot)(nil)
@@ -94,6 +99,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("verifying: %w", err)
 	}
+	if err := recordVerification(ctx, cfg, st, rep); err != nil {
+		fmt.Fprintf(stderr, "iocd verify: the check is not in the audit log: %v\n", err)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -107,4 +115,27 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errMismatch
 	}
 	return nil
+}
+
+// recordVerification appends the check to the audit log, sealed with the
+// signing key like every audit row, after the check has read its
+// snapshot: the verified head is the one printed, and the record chains
+// after it. It never creates a key: without one the check stays unrecorded.
+func recordVerification(ctx context.Context, cfg config.Config, st *store.SQLite, rep violations.Report) error {
+	path, _ := evidenceKeyPath(cfg)
+	k, err := violations.OpenKeyring(path, false)
+	if err != nil {
+		return fmt.Errorf("evidence signing key: %w", err)
+	}
+	seal, err := k.AuditSealer(ctx, st)
+	if err != nil {
+		return err
+	}
+	st.SetAuditSealer(seal)
+	verdict := "intact"
+	if !rep.OK() {
+		verdict = fmt.Sprintf("%d mismatches", len(rep.Problems))
+	}
+	return st.AddAudit(ctx, defs.AuditEntry{At: time.Now().UTC(), Actor: "cli", Role: defs.RoleAdmin, Action: violations.ActionVerify,
+		Target: "ledger", Detail: fmt.Sprintf("%s; head %s; %d entries, %d violations, %d files", verdict, rep.Head, rep.Entries, rep.Violations, rep.Files)})
 }

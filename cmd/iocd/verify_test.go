@@ -105,9 +105,29 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		code := run(context.Background(), []string{"verify", "-data_dir", dataDir}, &out, io.Discard)
 		return code, out.String()
 	}
+	var verifyErr strings.Builder
+	code := run(context.Background(), []string{"verify", "-data_dir", dataDir}, new(strings.Builder), &verifyErr)
+	if code != 0 || verifyErr.Len() != 0 {
+		t.Fatalf("verify on untouched evidence: exit %d, stderr %q", code, verifyErr.String())
+	}
+	// The check is on record: custody includes every verification.
+	func() {
+		st, err := store.OpenExisting(context.Background(), filepath.Join(dataDir, "iocd.db"), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		es, _, err := st.ListAudit(context.Background(), "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(es) != 1 || es[0].Action != "evidence.verify" || es[0].Target != "ledger" || !strings.HasPrefix(es[0].Detail, "intact; head ") {
+			t.Errorf("want the newest audit entry to record the verification, got %+v", es)
+		}
+	}()
 	code, out := verify()
 	if code != 0 || !strings.Contains(out, "OK") || !strings.Contains(out, "(trusted)") {
-		t.Fatalf("verify on untouched evidence: exit %d, want OK with the signing key trusted\n%s", code, out)
+		t.Fatalf("verify on untouched evidence (after its own audit entry): exit %d, want OK with the signing key trusted\n%s", code, out)
 	}
 	// The place as the registry had it is in the record.
 	if v.CameraName != "Ngã tư Tân An" || len(v.RawEvent) != 0 {
